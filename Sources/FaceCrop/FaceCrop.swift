@@ -1,0 +1,1 @@
+// FaceCrop — filled in by its owner.

@@ -1,0 +1,1 @@
+// FrameSource — filled in by its owner.

@@ -1,0 +1,1 @@
+// Recognizer — filled in by its owner.

@@ -1,0 +1,1 @@
+print("fer-stream: not yet")
