@@ -1,0 +1,178 @@
+import Dispatch
+
+/// The simple, correct engine in plain Swift: each convolution is im2col + a register-blocked GEMM
+/// over activations laid out channel-major across the batch ([C][N][H][W]), so the batch widens
+/// every matrix product. It is the oracle that faster backends are tested against.
+public final class ReferenceEngine: InferenceEngine {
+    public let weights: VGG19Weights
+    public let name = "reference"
+    /// Parallel tasks per layer (1 = this thread only).
+    public let threads: Int
+
+    public init(weights: VGG19Weights, threads: Int = 2) {
+        self.weights = weights
+        self.threads = max(1, threads)
+    }
+
+    public func logits(for input: [Float], count n: Int) throws(RecognizerError) -> [Float] {
+        let s = weights.inputSize
+        guard n > 0, input.count == n * s * s else {
+            throw .badInput(reason: "expected \(n) crops of \(s)×\(s) (\(n * s * s) floats), got \(input.count)")
+        }
+        // A 1-channel NHW batch is already [C=1][N][H][W].
+        var act = input
+        var side = s
+        for conv in weights.convs {
+            var out = [Float](repeating: 0, count: conv.outChannels * n * side * side)
+            convolve(act, conv: conv, batch: n, side: side, into: &out)
+            if conv.poolAfter {
+                act = maxPool(out, channels: conv.outChannels, batch: n, side: side)
+                side /= 2
+            } else {
+                act = out
+            }
+        }
+        return classify(act, batch: n, side: side)
+    }
+
+    /// 3×3 pad-1 convolution + bias + ReLU, `input` [Cin][N][side][side] → `out` [Cout][N][side][side].
+    private func convolve(_ input: [Float], conv: VGG19Weights.Conv, batch n: Int, side: Int, into out: inout [Float]) {
+        let plane = side * side
+        let columns = n * plane
+        let k = conv.inChannels * 9
+        let m = conv.outChannels
+        // Column blocks bound the im2col buffer; each block is one GEMM shared out by output rows.
+        let blockWidth = min(columns, 512)
+        let stride = (blockWidth + 7) & ~7
+        var col = [Float](repeating: 0, count: k * stride)
+        let rowChunks = min(threads, m / 4)
+        input.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dstBuf in
+                col.withUnsafeMutableBufferPointer { colBuffer in
+                    let dst = dstBuf, colBuf = colBuffer
+                    conv.weight.withUnsafeBufferPointer { w in
+                        conv.bias.withUnsafeBufferPointer { bias in
+                            var j0 = 0
+                            while j0 < columns {
+                                let width = min(blockWidth, columns - j0)
+                                im2col(src, cin: conv.inChannels, side: side, plane: plane, batch: n, from: j0, width: width, stride: stride, into: colBuf)
+                                let rowsPerChunk = ((m / max(rowChunks, 1)) + 3) & ~3
+                                let task = { (chunk: Int) in
+                                    let r0 = chunk * rowsPerChunk
+                                    let r1 = min(m, r0 + rowsPerChunk)
+                                    if r0 < r1 {
+                                        gemmBiasReLU(w: w, bias: bias, k: k, rows: r0..<r1, col: colBuf, stride: stride, width: width, out: dst, outOffset: j0, outStride: columns)
+                                    }
+                                }
+                                if rowChunks > 1 {
+                                    DispatchQueue.concurrentPerform(iterations: rowChunks, execute: task)
+                                } else {
+                                    task(0)
+                                }
+                                j0 += width
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills rows r = ci·9 + dy·3 + dx of `col` with the input pixel under tap (dy, dx) for each
+    /// output column j in [from, from+width); zero outside the image (the padding).
+    private func im2col(_ src: UnsafeBufferPointer<Float>, cin: Int, side: Int, plane: Int, batch n: Int,
+                        from j0: Int, width: Int, stride: Int, into col: UnsafeMutableBufferPointer<Float>) {
+        for ci in 0..<cin {
+            for dy in 0..<3 {
+                for dx in 0..<3 {
+                    let row = (ci * 9 + dy * 3 + dx) * stride
+                    for jj in 0..<width {
+                        let j = j0 + jj
+                        let img = j / plane
+                        let p = j - img * plane
+                        let y = p / side + dy - 1
+                        let x = p % side + dx - 1
+                        col[row + jj] = (y >= 0 && y < side && x >= 0 && x < side)
+                            ? src[(ci * n + img) * plane + y * side + x] : 0
+                    }
+                }
+            }
+        }
+    }
+
+    private func maxPool(_ input: [Float], channels: Int, batch n: Int, side: Int) -> [Float] {
+        let half = side / 2
+        var out = [Float](repeating: 0, count: channels * n * half * half)
+        for plane in 0..<(channels * n) {
+            let src = plane * side * side
+            let dst = plane * half * half
+            for y in 0..<half {
+                for x in 0..<half {
+                    let a = src + 2 * y * side + 2 * x
+                    out[dst + y * half + x] = max(max(input[a], input[a + 1]), max(input[a + side], input[a + side + 1]))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Linear layer on the flattened (C, H, W) features of each image.
+    private func classify(_ act: [Float], batch n: Int, side: Int) -> [Float] {
+        let classes = weights.classifierBias.count
+        let plane = side * side
+        let channels = weights.features / plane
+        var out = [Float](repeating: 0, count: n * classes)
+        for img in 0..<n {
+            for c in 0..<classes {
+                var sum = weights.classifierBias[c]
+                for ch in 0..<channels {
+                    for p in 0..<plane {
+                        sum += weights.classifierWeight[c * weights.features + ch * plane + p] * act[(ch * n + img) * plane + p]
+                    }
+                }
+                out[img * classes + c] = sum
+            }
+        }
+        return out
+    }
+}
+
+/// out[r][outOffset + j] = ReLU(bias[r] + Σ_k w[r][k]·col[k][j]) for r in `rows`, j < width.
+/// A 4-row × 8-column tile of accumulators stays in registers across the whole k loop.
+@inline(__always)
+private func gemmBiasReLU(w: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>, k: Int, rows: Range<Int>,
+                          col: UnsafeMutableBufferPointer<Float>, stride: Int, width: Int,
+                          out: UnsafeMutableBufferPointer<Float>, outOffset: Int, outStride: Int) {
+    let wp = w.baseAddress!, cp = UnsafeRawPointer(col.baseAddress!), op = out.baseAddress!
+    var r = rows.lowerBound
+    while r < rows.upperBound {
+        let tileRows = min(4, rows.upperBound - r)
+        var j = 0
+        while j < width {
+            var a0 = SIMD8<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+            let w0 = wp + r * k
+            let w1 = wp + min(r + 1, rows.upperBound - 1) * k
+            let w2 = wp + min(r + 2, rows.upperBound - 1) * k
+            let w3 = wp + min(r + 3, rows.upperBound - 1) * k
+            var bOff = j * 4
+            for kk in 0..<k {
+                let b = cp.loadUnaligned(fromByteOffset: bOff, as: SIMD8<Float>.self)
+                a0 += w0[kk] * b
+                a1 += w1[kk] * b
+                a2 += w2[kk] * b
+                a3 += w3[kk] * b
+                bOff += stride * 4
+            }
+            let acc = [a0, a1, a2, a3]
+            for t in 0..<tileRows {
+                let base = (r + t) * outStride + outOffset + j
+                let bval = bias[r + t]
+                for e in 0..<min(8, width - j) {
+                    op[base + e] = max(acc[t][e] + bval, 0)
+                }
+            }
+            j += 8
+        }
+        r += 4
+    }
+}

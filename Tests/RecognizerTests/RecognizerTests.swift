@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+import FERCore
+@testable import Recognizer
+
+final class RecognizerTests: XCTestCase {
+    func testTenCropPositionsAreTheReferenceOnes() {
+        let crops = TestTimeAugmentation.tenCrop.crops(from: 48, size: 44)
+        XCTAssertEqual(crops.count, 10)
+        let places = Set(crops.map { "\($0.x),\($0.y),\($0.mirrored)" })
+        XCTAssertEqual(places, ["0,0,false", "4,0,false", "0,4,false", "4,4,false", "2,2,false",
+                                "0,0,true", "4,0,true", "0,4,true", "4,4,true", "2,2,true"])
+        XCTAssertEqual(TestTimeAugmentation.center.crops(from: 48, size: 44), [CropSpec(x: 2, y: 2, mirrored: false)])
+        XCTAssertEqual(TestTimeAugmentation.flip.crops(from: 48, size: 44).map(\.mirrored), [false, true])
+    }
+
+    func testMakeInputCutsMirrorsAndNormalises() throws {
+        let (path, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 2)
+        let weights = try VGG19Weights.load(path: path)
+        // Pixel value encodes its coordinates: p = 10·y + x.
+        let face = GrayImage(width: 10, height: 10, pixels: (0..<100).map { UInt8($0) })
+        let r = Recognizer(weights: weights, engine: ReferenceEngine(weights: weights), tta: .tenCrop)
+        let input = r.makeInput([face])
+        XCTAssertEqual(input.count, 10 * 64)
+        func pixel(_ v: Float) -> Int { Int(((v * 0.25 + 0.5) * 255).rounded()) }
+        for (i, spec) in r.cropSpecs.enumerated() {
+            let crop = Array(input[(i * 64)..<((i + 1) * 64)])
+            let topLeft = pixel(crop[0]), topRight = pixel(crop[7]), bottomLeft = pixel(crop[56])
+            let x0 = spec.x + (spec.mirrored ? 7 : 0), x7 = spec.x + (spec.mirrored ? 0 : 7)
+            XCTAssertEqual(topLeft, 10 * spec.y + x0, "crop \(spec)")
+            XCTAssertEqual(topRight, 10 * spec.y + x7, "crop \(spec)")
+            XCTAssertEqual(bottomLeft, 10 * (spec.y + 7) + x0, "crop \(spec)")
+        }
+    }
+
+    func testProbabilitiesAreMeanOfCropSoftmaxes() throws {
+        let (path, _) = try makeTinyModel(layout: "8,M,8,M", inputSize: 8, cropFrom: 10, seed: 4)
+        let weights = try VGG19Weights.load(path: path)
+        let engine = ReferenceEngine(weights: weights)
+        let r = Recognizer(weights: weights, engine: engine, tta: .tenCrop)
+        var rng = SplitMix(seed: 11)
+        let faces = (0..<2).map { _ in GrayImage(width: 10, height: 10, pixels: (0..<100).map { _ in UInt8(rng.next() % 256) }) }
+        let probs = try r.probabilities(for: faces)
+        let logits = try engine.logits(for: r.makeInput(faces), count: 20)
+        for f in 0..<2 {
+            XCTAssertEqual(probs[f].reduce(0, +), 1, accuracy: 1e-5)
+            for k in 0..<7 {
+                let mean = (0..<10).map { c in softmax(logits[((f * 10 + c) * 7)..<((f * 10 + c) * 7 + 7)])[k] }.reduce(0, +) / 10
+                XCTAssertEqual(probs[f][k], mean, accuracy: 1e-6)
+            }
+        }
+    }
+
+    func testSoftmaxIsStable() {
+        let p = softmax([1000, 1000, -1000] as [Float])
+        XCTAssertEqual(p[0], 0.5, accuracy: 1e-6)
+        XCTAssertEqual(p[2], 0, accuracy: 1e-6)
+    }
+
+    func testHalfFloatConversion() {
+        XCTAssertEqual(floatFromHalf(0x3C00), 1)
+        XCTAssertEqual(floatFromHalf(0xC000), -2)
+        XCTAssertEqual(floatFromHalf(0x7BFF), 65504)
+        XCTAssertEqual(floatFromHalf(0x0001), Float(sign: .plus, exponent: -24, significand: 1))
+        XCTAssertEqual(floatFromHalf(0x7C00), .infinity)
+        XCTAssertTrue(floatFromHalf(0x7E00).isNaN)
+    }
+
+    func testBadModelFilesGiveOneLineErrorsNamingTheFile() throws {
+        let dir = NSTemporaryDirectory() + "badmodels-\(UUID().uuidString)/"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func check(_ name: String, _ bytes: Data?, _ match: (RecognizerError) -> Bool) {
+            let path = dir + name
+            if let bytes { try? bytes.write(to: URL(fileURLWithPath: path)) }
+            XCTAssertThrowsError(try VGG19Weights.load(path: path)) { error in
+                guard let e = error as? RecognizerError else { return XCTFail("\(error)") }
+                XCTAssertTrue(match(e), "\(name): \(e)")
+                XCTAssertTrue(e.description.contains(path), e.description)
+                XCTAssertFalse(e.description.contains("\n"))
+            }
+        }
+        check("missing.safetensors", nil) { if case .cannotRead = $0 { return true }; return false }
+        check("empty.safetensors", Data()) { if case .malformed = $0 { return true }; return false }
+        check("text.safetensors", Data("hello, this is not a model at all".utf8)) { if case .malformed = $0 { return true }; return false }
+        let (good, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 8)
+        let full = try Data(contentsOf: URL(fileURLWithPath: good))
+        check("truncated.safetensors", full.prefix(full.count - 10)) { if case .malformed = $0 { return true }; return false }
+        let (mismatch, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 8, extraMeta: ["channels": "8,M"])
+        check("mismatch.safetensors", try Data(contentsOf: URL(fileURLWithPath: mismatch))) { if case .badShape = $0 { return true }; return false }
+        let (other, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 8, extraMeta: ["format": "something-else"])
+        check("other.safetensors", try Data(contentsOf: URL(fileURLWithPath: other))) { if case .incompatibleModel = $0 { return true }; return false }
+    }
+}
