@@ -1,1 +1,222 @@
-// Pipeline — filled in by its owner.
+import Foundation
+import FERCore
+import FrameSource
+import FaceCrop
+import Recognizer
+
+/// Where frames come from; `VideoSource` is the real one.
+public protocol FrameProducer: AnyObject {
+    func nextFrame() throws -> Frame?
+    /// Makes a blocked `nextFrame` return soon (used to stop a run).
+    func cancel()
+}
+
+extension VideoSource: FrameProducer {}
+
+/// How faces are found in a frame.
+public enum FaceLocator: Sendable {
+    case haar(FaceDetector)
+    /// The whole frame is one face (pre-cropped input).
+    case fullFrame
+
+    public func locate(in image: GrayImage) -> [Box] {
+        switch self {
+        case .haar(let detector): detector.detect(in: image)
+        case .fullFrame: image.width > 0 && image.height > 0 ? [Box(x: 0, y: 0, width: image.width, height: image.height)] : []
+        }
+    }
+}
+
+public struct PipelineOptions: Sendable {
+    /// Analyse every Nth decoded frame.
+    public var every = 1
+    /// Most crops per network call; frames are batched together up to this.
+    public var batch = 40
+    /// Capacity of each queue between stages, in frames.
+    public var queueDepth = 8
+    public var smoothing = Smoothing.ema(alpha: 0.3)
+
+    public init() {}
+}
+
+/// What a run did, for `--stats` and benchmarks.
+public struct PipelineStats: Sendable {
+    public var framesDecoded = 0
+    public var framesAnalysed = 0
+    public var faces = 0
+    public var crops = 0
+    public var networkCalls = 0
+    /// Busy seconds per stage.
+    public var decodeSeconds = 0.0
+    public var detectSeconds = 0.0
+    public var recogniseSeconds = 0.0
+    public var writeSeconds = 0.0
+    public var wallSeconds = 0.0
+}
+
+/// FrameSource → FaceCrop (detect, track, crop) → Recognizer (batched) → smoothing → writer,
+/// each stage on its own Dispatch queue with a bounded queue before the next. Output stays in
+/// frame order because every stage is a single FIFO worker.
+public final class Pipeline: @unchecked Sendable {
+    private struct Detected {
+        let frame: Frame
+        let faces: [TrackedFace]
+        let crops: [GrayImage]
+    }
+
+    private struct Recognised {
+        let frame: Int
+        let time: Double
+        let faces: [TrackedFace]
+        let probabilities: [[Float]]
+    }
+
+    private let source: FrameProducer
+    private let locator: FaceLocator
+    private let cropper: FaceCropper
+    private let recognizer: Recognizer
+    private let writer: ResultWriter
+    private let options: PipelineOptions
+
+    private let lock = NSLock()
+    private var failure: PipelineError?
+    private var stats = PipelineStats()
+
+    public init(source: FrameProducer, locator: FaceLocator, cropper: FaceCropper, recognizer: Recognizer,
+                writer: ResultWriter, options: PipelineOptions = .init()) {
+        self.source = source
+        self.locator = locator
+        self.cropper = cropper
+        self.recognizer = recognizer
+        self.writer = writer
+        self.options = options
+    }
+
+    /// Stops reading; frames already read are finished and written.
+    public func stop() {
+        source.cancel()
+    }
+
+    /// Runs to the end of the input. Everything written before a failure stays written.
+    public func run() throws(PipelineError) -> PipelineStats {
+        let start = Date()
+        let frames = BoundedQueue<Frame>(capacity: options.queueDepth)
+        let detected = BoundedQueue<Detected>(capacity: options.queueDepth)
+        let recognised = BoundedQueue<Recognised>(capacity: options.queueDepth)
+        let queues: [() -> Void] = [frames.abort, detected.abort, recognised.abort]
+        let group = DispatchGroup()
+
+        func stage(_ label: String, _ body: @escaping () throws(PipelineError) -> Void) {
+            DispatchQueue(label: "fer-stream.\(label)").async(group: group) {
+                do {
+                    try body()
+                } catch {
+                    self.fail(PipelineError(error))
+                    queues.forEach { $0() }
+                    self.source.cancel()
+                }
+            }
+        }
+
+        stage("decode") { [self] () throws(PipelineError) in
+            defer { frames.close() }
+            var busy = 0.0, decoded = 0
+            defer { self.update { $0.decodeSeconds += busy; $0.framesDecoded += decoded } }
+            while true {
+                let t0 = DispatchTime.now()
+                let next: Frame?
+                do { next = try source.nextFrame() } catch { throw PipelineError(error) }
+                busy += seconds(since: t0)
+                guard let frame = next else { return }
+                decoded += 1
+                if frame.index % options.every != 0 { continue }
+                if !frames.put(frame) { return }
+            }
+        }
+
+        stage("detect") { [self] () throws(PipelineError) in
+            defer { detected.close() }
+            var tracker = FaceTracker()
+            var busy = 0.0
+            defer { self.update { $0.detectSeconds += busy } }
+            while let frame = frames.take() {
+                let t0 = DispatchTime.now()
+                let faces = tracker.update(with: locator.locate(in: frame.image))
+                let crops = faces.map { cropper.crop(frame.image, box: $0.box) }
+                busy += seconds(since: t0)
+                if !detected.put(Detected(frame: frame, faces: faces, crops: crops)) { return }
+            }
+        }
+
+        stage("recognise") { [self] () throws(PipelineError) in
+            defer { recognised.close() }
+            var busy = 0.0, calls = 0, crops = 0
+            defer { self.update { $0.recogniseSeconds += busy; $0.networkCalls += calls; $0.crops += crops } }
+            let perFace = recognizer.cropsPerFace
+            while let first = detected.take() {
+                // Batch across frames: take what is already waiting, up to the batch size.
+                var batch = [first]
+                var faces = first.crops.count
+                while (faces + 1) * perFace <= options.batch, let more = detected.poll() {
+                    batch.append(more)
+                    faces += more.crops.count
+                }
+                let t0 = DispatchTime.now()
+                var probabilities: [[Float]] = []
+                let all = batch.flatMap(\.crops)
+                // Split oversized batches (many faces in one frame) into network-sized calls.
+                let facesPerCall = max(1, options.batch / perFace)
+                var i = 0
+                while i < all.count {
+                    let chunk = Array(all[i..<min(all.count, i + facesPerCall)])
+                    do { probabilities += try recognizer.probabilities(for: chunk) } catch { throw PipelineError(error) }
+                    calls += 1
+                    i += chunk.count
+                }
+                crops += all.count * perFace
+                busy += seconds(since: t0)
+                var offset = 0
+                for d in batch {
+                    let n = d.crops.count
+                    let item = Recognised(frame: d.frame.index, time: d.frame.time, faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]))
+                    offset += n
+                    if !recognised.put(item) { return }
+                }
+            }
+        }
+
+        stage("write") { [self] () throws(PipelineError) in
+            var smoother = TrackSmoother(options.smoothing)
+            var busy = 0.0, analysed = 0, faceCount = 0
+            defer { self.update { $0.writeSeconds += busy; $0.framesAnalysed += analysed; $0.faces += faceCount } }
+            while let r = recognised.take() {
+                let t0 = DispatchTime.now()
+                let faces = zip(r.faces, r.probabilities).map { face, raw in
+                    FaceResult(track: face.track, box: face.box, probs: smoother.smooth(track: face.track, raw: raw), raw: raw)
+                }
+                smoother.endFrame()
+                try writer.write(FrameResult(frame: r.frame, time: r.time, faces: faces))
+                analysed += 1
+                faceCount += faces.count
+                busy += seconds(since: t0)
+            }
+        }
+
+        group.wait()
+        update { $0.wallSeconds = Date().timeIntervalSince(start) }
+        if let failure = lock.withLock({ failure }) { throw failure }
+        return lock.withLock { stats }
+    }
+
+    private func fail(_ error: PipelineError) {
+        lock.withLock { if failure == nil { failure = error } }
+    }
+
+    private func update(_ change: (inout PipelineStats) -> Void) {
+        lock.withLock { change(&stats) }
+    }
+}
+
+private func seconds(since t0: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+}

@@ -1,1 +1,40 @@
-print("fer-stream: not yet")
+import ArgumentParser
+import Foundation
+import Pipeline
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Exit codes: 0 success, 1 runtime failure (bad input, unreadable model, …), 2 usage error.
+// ArgumentParser's own codes (64 for usage) are mapped to ours here, in one place.
+
+/// Commands other than the default one, chosen by the first argument.
+let subcommands: [String: ParsableCommand.Type] = [:]
+
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("fer-stream: \(message)\n".utf8))
+    exit(code)
+}
+
+func runCommand(_ type: ParsableCommand.Type, _ arguments: [String]) -> Never {
+    do {
+        var command = try type.parseAsRoot(arguments)
+        try command.run()
+        exit(0)
+    } catch let error as PipelineError {
+        if case .outputClosed = error { exit(0) }
+        fail(error.description, code: 1)
+    } catch let error as RuntimeFailure {
+        fail(error.message, code: 1)
+    } catch {
+        if type.exitCode(for: error) == .success { type.exit(withError: error) }  // --help, --version
+        fail("\(type.message(for: error)) (see --help)", code: 2)
+    }
+}
+
+signal(SIGPIPE, SIG_IGN)  // a closed pipe shows up as EPIPE on write, handled as a quiet stop
+let arguments = Array(CommandLine.arguments.dropFirst())
+if let first = arguments.first, let command = subcommands[first] {
+    runCommand(command, Array(arguments.dropFirst()))
+}
+runCommand(Stream.self, arguments)

@@ -1,0 +1,71 @@
+import Foundation
+
+/// A FIFO between two stages with a fixed capacity: a producer that gets ahead blocks in `put`
+/// (back-pressure), so memory stays bounded however long the input is. `close` wakes everyone.
+final class BoundedQueue<Element>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Element?]
+    private var head = 0
+    private var count = 0
+    private var closed = false
+
+    init(capacity: Int) {
+        items = Array(repeating: nil, count: max(1, capacity))
+    }
+
+    /// Blocks while full. Returns false (dropping `element`) once the queue is closed.
+    @discardableResult
+    func put(_ element: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while count == items.count && !closed { condition.wait() }
+        if closed { return false }
+        items[(head + count) % items.count] = element
+        count += 1
+        condition.broadcast()
+        return true
+    }
+
+    /// Blocks while empty. Returns nil once closed and drained.
+    func take() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while count == 0 && !closed { condition.wait() }
+        return popLocked()
+    }
+
+    /// The next element if one is waiting now.
+    func poll() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        return popLocked()
+    }
+
+    /// No more puts; takers drain what is left, then get nil.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Close and throw away what is queued (on failure: nothing downstream wants it).
+    func abort() {
+        condition.lock()
+        closed = true
+        for i in items.indices { items[i] = nil }
+        count = 0
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func popLocked() -> Element? {
+        guard count > 0 else { return nil }
+        let e = items[head]
+        items[head] = nil
+        head = (head + 1) % items.count
+        count -= 1
+        condition.broadcast()
+        return e
+    }
+}

@@ -1,0 +1,35 @@
+import FERCore
+
+/// One face's outcome in one frame.
+public struct FaceResult: Sendable, Equatable {
+    public let track: Int
+    public let box: Box
+    /// Smoothed probabilities, in `Emotion` order.
+    public let probs: [Float]
+    /// This frame's own probabilities.
+    public let raw: [Float]
+
+    public init(track: Int, box: Box, probs: [Float], raw: [Float]) {
+        self.track = track; self.box = box; self.probs = probs; self.raw = raw
+    }
+
+    /// The argmax of the smoothed probabilities.
+    public var label: Emotion {
+        var best = 0
+        for k in probs.indices where probs[k] > probs[best] { best = k }
+        return Emotion(rawValue: best) ?? .neutral
+    }
+
+    public var score: Float { probs[label.rawValue] }
+}
+
+/// One analysed frame: what the writers turn into a line.
+public struct FrameResult: Sendable, Equatable {
+    public let frame: Int
+    public let time: Double
+    public let faces: [FaceResult]
+
+    public init(frame: Int, time: Double, faces: [FaceResult]) {
+        self.frame = frame; self.time = time; self.faces = faces
+    }
+}

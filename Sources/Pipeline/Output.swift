@@ -1,0 +1,138 @@
+import Foundation
+import FERCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file descriptor that takes whole lines: each `write` is handed to the kernel at once, so a
+/// pipe reader sees every line as soon as it is made and nothing is held back in a buffer.
+public final class LineSink {
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    public let path: String
+
+    /// Standard output.
+    public init() {
+        fd = STDOUT_FILENO
+        ownsDescriptor = false
+        path = "<stdout>"
+    }
+
+    /// Creates or truncates `path`.
+    public init(path: String) throws(PipelineError) {
+        let d = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard d >= 0 else { throw .output(path: path, reason: String(cString: strerror(errno))) }
+        fd = d
+        ownsDescriptor = true
+        self.path = path
+    }
+
+    deinit {
+        if ownsDescriptor { close(fd) }
+    }
+
+    public func write(_ line: String) throws(PipelineError) {
+        var text = line
+        let failure: Int32? = text.withUTF8 { bytes -> Int32? in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += n
+            }
+            return nil
+        }
+        if let e = failure {
+            if e == EPIPE { throw .outputClosed }
+            throw .output(path: path, reason: String(cString: strerror(e)))
+        }
+    }
+}
+
+/// Turns frame results into lines of one format.
+public protocol ResultWriter: AnyObject {
+    func write(_ result: FrameResult) throws(PipelineError)
+}
+
+public enum OutputFormat: String, CaseIterable, Sendable {
+    case ndjson, csv
+}
+
+/// Fixed-point decimal text without trailing zeros ("0.25", "1.0", "0.0001"): short, and never
+/// in exponent form, which some CSV readers mistake for text.
+func decimal(_ value: Double, digits: Int) -> String {
+    guard value.isFinite else { return "0.0" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    var whole = String(Int(scaled / scale))
+    var frac = String(Int(scaled.truncatingRemainder(dividingBy: scale)))
+    frac = String(repeating: "0", count: max(0, digits - frac.count)) + frac
+    while frac.count > 1 && frac.hasSuffix("0") { frac.removeLast() }
+    if value < 0 && scaled > 0 { whole = "-" + whole }
+    return whole + "." + frac
+}
+
+/// `{"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],"label":"happy","score":0.91,"probs":{…},"raw":{…}}]}`
+public final class NDJSONWriter: ResultWriter {
+    private let sink: LineSink
+
+    public init(sink: LineSink) { self.sink = sink }
+
+    public func write(_ r: FrameResult) throws(PipelineError) {
+        var s = "{\"frame\":\(r.frame),\"t\":\(decimal(r.time, digits: 6)),\"faces\":["
+        for (i, f) in r.faces.enumerated() {
+            if i > 0 { s += "," }
+            s += "{\"track\":\(f.track),\"box\":[\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height)]"
+            s += ",\"label\":\"\(f.label.name)\",\"score\":\(decimal(Double(f.score), digits: 4))"
+            s += ",\"probs\":" + Self.object(f.probs) + ",\"raw\":" + Self.object(f.raw) + "}"
+        }
+        s += "]}\n"
+        try sink.write(s)
+    }
+
+    static func object(_ probs: [Float]) -> String {
+        "{" + Emotion.allCases.map { "\"\($0.name)\":\(decimal(Double(probs[$0.rawValue]), digits: 4))" }.joined(separator: ",") + "}"
+    }
+}
+
+/// RFC 4180 CSV: a header, then one row per face per frame; a frame without faces is one row
+/// whose face fields are empty.
+public final class CSVWriter: ResultWriter {
+    private let sink: LineSink
+    private var wroteHeader = false
+
+    public static let header = (["frame", "t", "track", "x", "y", "w", "h", "label", "score"] + Emotion.names
+        + Emotion.names.map { "raw_" + $0 }).joined(separator: ",")
+
+    public init(sink: LineSink) { self.sink = sink }
+
+    public func write(_ r: FrameResult) throws(PipelineError) {
+        var s = ""
+        if !wroteHeader {
+            s += Self.header + "\r\n"
+            wroteHeader = true
+        }
+        let lead = "\(r.frame),\(decimal(r.time, digits: 6)),"
+        if r.faces.isEmpty {
+            s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + "\r\n"
+        }
+        for f in r.faces {
+            s += lead + "\(f.track),\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height),\(Self.field(f.label.name)),"
+            s += decimal(Double(f.score), digits: 4) + ","
+            s += (f.probs + f.raw).map { decimal(Double($0), digits: 4) }.joined(separator: ",") + "\r\n"
+        }
+        try sink.write(s)
+    }
+
+    /// Quotes a field when it holds a comma, quote or line break.
+    static func field(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,36 @@
+import FrameSource
+import FaceCrop
+import Recognizer
+
+/// Failures of a run, each one line a person can act on.
+public enum PipelineError: Error, CustomStringConvertible {
+    case badOption(name: String, value: String, reason: String)
+    case output(path: String, reason: String)
+    /// The reader of our output went away (e.g. `| head`): not an error worth a message.
+    case outputClosed
+    case source(FrameSourceError)
+    case faces(FaceCropError)
+    case recognizer(RecognizerError)
+
+    /// Wraps an error from any stage; errors are typed per module, so this is exhaustive in practice.
+    public init(_ error: any Error) {
+        switch error {
+        case let e as PipelineError: self = e
+        case let e as FrameSourceError: self = .source(e)
+        case let e as FaceCropError: self = .faces(e)
+        case let e as RecognizerError: self = .recognizer(e)
+        default: self = .recognizer(.backend(reason: "\(error)"))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .badOption(name, value, reason): "invalid value '\(value)' for \(name): \(reason)"
+        case let .output(path, reason): "cannot write '\(path)': \(reason)"
+        case .outputClosed: "output closed"
+        case let .source(e): e.description
+        case let .faces(e): e.description
+        case let .recognizer(e): e.description
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import FaceCrop
+import FERCore
+import Foundation
+import FrameSource
+import Pipeline
+import Recognizer
+
+/// A runtime failure already phrased for a person.
+struct RuntimeFailure: Error {
+    let message: String
+}
+
+struct Stream: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fer-stream",
+        abstract: "Per-face emotion labels from video, streamed as NDJSON or CSV.",
+        discussion: """
+        Decodes video with FFmpeg, finds faces (Viola–Jones), classifies each into angry, disgust, \
+        fear, happy, sad, surprise or neutral with a VGG19 trained on FER2013, smooths the labels per \
+        face over time, and writes one line per analysed frame. INPUT is a file, '-' for stdin, or \
+        any URL FFmpeg reads (rtsp://, http://, …).
+
+        Examples:
+          fer-stream clip.mp4 | jq -c '.faces[] | {track, label, score}'
+          fer-stream --format csv --output out.csv clip.mkv
+          cat clip.webm | fer-stream -
+          fer-stream --tta center --every 2 clip.mp4
+
+        Output, one line per analysed frame, flushed at once:
+          ndjson  {"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],
+                   "label":"happy","score":0.91,"probs":{…},"raw":{…}}]}
+          csv     frame,t,track,x,y,w,h,label,score, then 7 smoothed and 7
+                  raw probabilities; a frame without faces is one row
+                  with empty face fields.
+
+        Exit codes: 0 success (also when stdout's reader goes away),
+        1 runtime failure (input, model, cascade), 2 usage error.
+        """,
+        version: "0.1.0"
+    )
+
+    @Argument(help: "Video file, '-' for stdin, or a URL.")
+    var input: String
+
+    @Option(help: "Output format: ndjson or csv.")
+    var format: String = "ndjson"
+
+    @Option(name: .shortAndLong, help: "Write results to this file instead of stdout.")
+    var output: String?
+
+    @Option(help: "Analyse every Nth frame.")
+    var every: Int = 1
+
+    @Option(help: "Most crops per network call (faces × TTA crops), batched across frames.")
+    var batch: Int = 40
+
+    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the frame.")
+    var minFace: Int = 40
+
+    @Option(help: "Model weights (.safetensors). Default: the bundled Models/vgg19-fer2013.safetensors.")
+    var model: String?
+
+    @Option(help: "OpenCV Haar cascade XML for face detection.")
+    var cascade: String = Resources.defaultCascade
+
+    @Option(help: "Face detector: haar, or full-frame (the whole frame is one face).")
+    var detector: String = "haar"
+
+    @Option(help: "Test-time augmentation: 10crop (4 corners + centre, mirrored), flip, center.")
+    var tta: String = "10crop"
+
+    @Option(help: "Smoothing per face over time: ema:A, window:N or none.")
+    var smooth: String = "ema:0.3"
+
+    @Option(help: "Threads for decoding and the network (0 = all cores).")
+    var threads: Int = 0
+
+    @Flag(help: "Print run statistics to stderr at the end.")
+    var stats = false
+
+    mutating func validate() throws {
+        guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be ndjson or csv, not '\(format)'") }
+        guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
+        guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
+        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0, not \(threads)") }
+        guard ["haar", "full-frame"].contains(detector) else { throw ValidationError("--detector must be haar or full-frame, not '\(detector)'") }
+        guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
+        do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
+    }
+
+    func run() throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threads == 0 ? cores : threads
+        let modelPath = model ?? Resources.defaultModelPath()
+        let weights: VGG19Weights
+        do { weights = try VGG19Weights.load(path: modelPath) } catch { throw PipelineError.recognizer(error) }
+        let recognizer = Recognizer(weights: weights, engine: ReferenceEngine(weights: weights, threads: threadCount),
+                                    tta: TestTimeAugmentation(rawValue: tta)!)
+
+        let locator: FaceLocator
+        if detector == "full-frame" {
+            locator = .fullFrame
+        } else {
+            let haar: HaarCascade
+            do { haar = try HaarCascade(path: cascade) } catch { throw PipelineError(error) }
+            var detectorOptions = FaceDetector.Options()
+            detectorOptions.minFaceSize = minFace
+            locator = .haar(FaceDetector(cascade: haar, options: detectorOptions))
+        }
+
+        let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
+        let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
+
+        var sourceOptions = SourceOptions()
+        sourceOptions.threads = threads
+        let source: VideoSource
+        do { source = try VideoSource(input, options: sourceOptions) } catch { throw PipelineError(error) }
+
+        var options = PipelineOptions()
+        options.every = every
+        options.batch = batch
+        options.smoothing = try Smoothing(parsing: smooth)
+        let pipeline = Pipeline(source: source, locator: locator, cropper: FaceCropper(), recognizer: recognizer,
+                                writer: writer, options: options)
+
+        // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.
+        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { pipeline.stop() }
+            s.resume()
+            return s
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        let result = try pipeline.run()
+        if stats {
+            let s = result
+            let line = String(format: "frames %d decoded, %d analysed; %d faces, %d crops in %d calls; %.2f s wall, %.1f frames/s; busy s: decode %.2f, detect %.2f, recognise %.2f, write %.2f\n",
+                              s.framesDecoded, s.framesAnalysed, s.faces, s.crops, s.networkCalls, s.wallSeconds,
+                              Double(s.framesDecoded) / max(s.wallSeconds, 1e-9), s.decodeSeconds, s.detectSeconds, s.recogniseSeconds, s.writeSeconds)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+}
