@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The numeric hot loops (detector, network) are optimised in debug builds too, so that
+// `swift test` runs the real model on real frames in seconds rather than minutes.
+let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 // Data flows one way: FrameSource → FaceCrop → Recognizer → Pipeline (smoothing, writers) → CLI.
 // FERCore holds the value types that travel between the stages.
 let package = Package(
@@ -19,8 +23,8 @@ let package = Package(
         ),
         .target(name: "FERCore"),
         .target(name: "FrameSource", dependencies: ["CFFmpeg", "FERCore"]),
-        .target(name: "FaceCrop", dependencies: ["FERCore"]),
-        .target(name: "Recognizer", dependencies: ["FERCore"]),
+        .target(name: "FaceCrop", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Recognizer", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer"]),
         .executableTarget(
             name: "fer-stream",

@@ -26,6 +26,7 @@ struct Stream: ParsableCommand {
           fer-stream --format csv --output out.csv clip.mkv
           cat clip.webm | fer-stream -
           fer-stream --tta center --every 2 clip.mp4
+          fer-stream bench --batch 10      (recognizer speed on this machine)
 
         Output, one line per analysed frame, flushed at once:
           ndjson  {"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],

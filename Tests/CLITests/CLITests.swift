@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+/// The built binary on real generated videos with the shipped model: what a user sees.
+final class CLITests: XCTestCase {
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+    }
+
+    func testEveryFrameYieldsALineWithAStableTrackedFace() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 12)
+        let r = try CLI.ferStream(["--tta", "center", clip])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let objects = try r.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(objects.map { $0["frame"] as? Int }, Array(0..<12))
+        let times = objects.map { $0["t"] as! Double }
+        for (i, t) in times.enumerated() { XCTAssertEqual(t, Double(i) / 25, accuracy: 1e-3) }
+        let faces = objects.map { $0["faces"] as! [[String: Any]] }
+        XCTAssertGreaterThanOrEqual(faces.filter { $0.count == 1 }.count, 10, "the face is found in most frames")
+        XCTAssertEqual(Set(faces.flatMap { $0.map { $0["track"] as! Int } }).count, 1, "one face, one track id")
+        for face in faces.flatMap({ $0 }) {
+            let probs = face["probs"] as! [String: Double]
+            XCTAssertEqual(probs.values.reduce(0, +), 1, accuracy: 1e-3)
+            XCTAssertEqual(face["label"] as? String, probs.max { $0.value < $1.value }!.key)
+        }
+    }
+
+    func testCSVToFileAndStdinInput() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, name: "face.mkv", frames: 6, size: 240)
+        let out = dir.appendingPathComponent("out.csv").path
+        let r = try CLI.ferStream(["--format", "csv", "--tta", "center", "--output", out, "-"], stdin: FileHandle(forReadingAtPath: clip))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "", "results go to the file, not stdout")
+        let rows = try String(contentsOfFile: out, encoding: .utf8).components(separatedBy: "\r\n").dropLast()
+        XCTAssertTrue(rows.first!.hasPrefix("frame,t,track,x,y,w,h,label,score,angry,"))
+        XCTAssertEqual(Set(rows.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[0] }), Set((0..<6).map(String.init)))
+    }
+
+    func testFullFrameDetectorTreatsEachFrameAsOneFace() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 3, size: 96)
+        let r = try CLI.ferStream(["--detector", "full-frame", "--tta", "center", clip])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for line in r.lines {
+            let faces = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["faces"] as! [[String: Any]]
+            XCTAssertEqual(faces.count, 1)
+            XCTAssertEqual(faces[0]["box"] as? [Int], [0, 0, 96, 96])
+        }
+    }
+
+    func testClosedStdoutEndsQuietly() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 25, size: 96)
+        let r = try CLI.shell("set -o pipefail; '\(CLI.binary)' --detector full-frame --tta center '\(clip)' 2>'\(dir.path)/err' | head -n 2 >/dev/null; echo ${PIPESTATUS[0]}")
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        XCTAssertEqual(try String(contentsOfFile: dir.path + "/err", encoding: .utf8), "")
+    }
+}
+
+/// Bad input: one line on stderr naming the input and the cause, and the documented exit code.
+final class CLIErrorTests: XCTestCase {
+    private func assertFails(_ args: [String], code: Int32, mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLI.ferStream(args)
+        XCTAssertEqual(r.status, code, "stderr: \(r.stderr)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(mentions), "'\(r.stderr)' should name '\(mentions)'", file: file, line: line)
+        XCTAssertEqual(r.stdout, "", file: file, line: line)
+    }
+
+    func testMissingEmptyAndNonVideoFiles() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        try assertFails([dir.appendingPathComponent("missing.mp4").path], code: 1, mentions: "missing.mp4")
+        let empty = dir.appendingPathComponent("empty.mp4").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        try assertFails([empty], code: 1, mentions: "empty.mp4")
+        let text = dir.appendingPathComponent("notes.txt").path
+        try "this is not a video\n".write(toFile: text, atomically: true, encoding: .utf8)
+        try assertFails([text], code: 1, mentions: "notes.txt")
+    }
+
+    func testBadModelAndCascadeFiles() throws {
+        let dir = try CLI.tempDirectory()
+        let junk = dir.appendingPathComponent("junk.safetensors").path
+        try "junk".write(toFile: junk, atomically: true, encoding: .utf8)
+        try assertFails(["--model", junk, "x.mp4"], code: 1, mentions: "junk.safetensors")
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        try assertFails(["--cascade", dir.appendingPathComponent("none.xml").path, "x.mp4"], code: 1, mentions: "none.xml")
+    }
+
+    func testUsageErrorsExitTwo() throws {
+        try assertFails(["--every", "0", "x.mp4"], code: 2, mentions: "--every")
+        try assertFails(["--format", "xml", "x.mp4"], code: 2, mentions: "--format")
+        try assertFails(["--smooth", "median:3", "x.mp4"], code: 2, mentions: "--smooth")
+        try assertFails(["--no-such-flag", "x.mp4"], code: 2, mentions: "--no-such-flag")
+        try assertFails([], code: 2, mentions: "input")
+    }
+}
