@@ -30,14 +30,18 @@ enum CLI {
         process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
         // Read both pipes concurrently so neither fills up and blocks the child.
-        var errData = Data()
-        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
+        done.wait()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errBox.data, as: UTF8.self))
     }
 
     static func ferStream(_ arguments: [String], stdin: FileHandle? = nil) throws -> Result {
