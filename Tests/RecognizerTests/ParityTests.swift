@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+import FERCore
+@testable import Recognizer
+
+/// The Swift reference engine against the training code's PyTorch on the shipped model: the golden
+/// file (Models/vgg19-fer2013.golden.safetensors, made by training/export.py) holds generated crops
+/// and the logits PyTorch computed for them with the exported weights.
+final class ParityTests: XCTestCase {
+    static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Models")
+    static let modelPath = models.appendingPathComponent("vgg19-fer2013.safetensors").path
+    static let goldenPath = models.appendingPathComponent("vgg19-fer2013.golden.safetensors").path
+
+    private func load() throws -> (VGG19Weights, SafeTensorsFile) {
+        guard FileManager.default.fileExists(atPath: Self.modelPath), FileManager.default.fileExists(atPath: Self.goldenPath) else {
+            throw XCTSkip("model or golden file missing under \(Self.models.path)")
+        }
+        return (try VGG19Weights.load(path: Self.modelPath), try SafeTensorsFile(path: Self.goldenPath))
+    }
+
+    func testShippedModelLoadsWithReferenceArchitecture() throws {
+        let (weights, _) = try load()
+        XCTAssertEqual(weights.convs.map(\.outChannels), [64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512])
+        XCTAssertEqual(weights.convs.filter(\.poolAfter).count, 5)
+        XCTAssertEqual(weights.features, 512)
+        XCTAssertEqual(weights.inputSize, 44)
+        XCTAssertEqual(weights.cropFrom, 48)
+        XCTAssertEqual(weights.classes, Emotion.names)
+    }
+
+    func testLogitsMatchPyTorchWithin1e3() throws {
+        let (weights, golden) = try load()
+        let inputs = try XCTUnwrap(golden.tensors["inputs44"]), expected = try XCTUnwrap(golden.tensors["logits44"])
+        let n = inputs.shape[0]
+        XCTAssertEqual(inputs.shape, [n, 44, 44])
+        XCTAssertEqual(expected.shape, [n, 7])
+        let scale = 1 / (255 * weights.normStd), shift = weights.normMean / weights.normStd
+        let logits = try ReferenceEngine(weights: weights).logits(for: inputs.values.map { $0 * scale - shift }, count: n)
+        var worst: Float = 0
+        for i in 0..<(n * 7) { worst = max(worst, abs(logits[i] - expected.values[i])) }
+        XCTAssertLessThanOrEqual(worst, 1e-3, "largest logit difference from PyTorch")
+    }
+
+    func testTenCropProbabilitiesMatchPyTorch() throws {
+        let (weights, golden) = try load()
+        let faces = try XCTUnwrap(golden.tensors["faces48"]), expected = try XCTUnwrap(golden.tensors["probs10crop"])
+        let n = faces.shape[0]
+        let images = (0..<n).map { f in
+            GrayImage(width: 48, height: 48, pixels: faces.values[(f * 2304)..<((f + 1) * 2304)].map { UInt8($0) })
+        }
+        let probs = try Recognizer(weights: weights, engine: ReferenceEngine(weights: weights), tta: .tenCrop).probabilities(for: images)
+        for f in 0..<n {
+            for k in 0..<7 { XCTAssertEqual(probs[f][k], expected.values[f * 7 + k], accuracy: 1e-4, "face \(f) class \(k)") }
+        }
+    }
+}
