@@ -52,6 +52,16 @@ public struct PipelineStats: Sendable {
     public var recogniseSeconds = 0.0
     public var writeSeconds = 0.0
     public var wallSeconds = 0.0
+
+    /// One JSON object, for `--stats` and the benchmarks.
+    public var json: String {
+        let fps = wallSeconds > 0 ? Double(framesDecoded) / wallSeconds : 0
+        return "{\"frames_decoded\":\(framesDecoded),\"frames_analysed\":\(framesAnalysed),\"faces\":\(faces),"
+            + "\"crops\":\(crops),\"network_calls\":\(networkCalls),\"wall_s\":\(decimal(wallSeconds, digits: 3)),"
+            + "\"frames_per_s\":\(decimal(fps, digits: 2)),\"busy_s\":{\"decode\":\(decimal(decodeSeconds, digits: 3)),"
+            + "\"detect\":\(decimal(detectSeconds, digits: 3)),\"recognise\":\(decimal(recogniseSeconds, digits: 3)),"
+            + "\"write\":\(decimal(writeSeconds, digits: 3))}}"
+    }
 }
 
 /// FrameSource → FaceCrop (detect, track, crop) → Recognizer (batched) → smoothing → writer,

@@ -77,7 +77,7 @@ struct Stream: ParsableCommand {
     @Option(help: "Threads for decoding and the network (0 = all cores).")
     var threads: Int = 0
 
-    @Flag(help: "Print run statistics to stderr at the end.")
+    @Flag(help: "Print run statistics to stderr at the end, as one JSON line.")
     var stats = false
 
     mutating func validate() throws {
@@ -138,11 +138,7 @@ struct Stream: ParsableCommand {
 
         let result = try pipeline.run()
         if stats {
-            let s = result
-            let line = String(format: "frames %d decoded, %d analysed; %d faces, %d crops in %d calls; %.2f s wall, %.1f frames/s; busy s: decode %.2f, detect %.2f, recognise %.2f, write %.2f\n",
-                              s.framesDecoded, s.framesAnalysed, s.faces, s.crops, s.networkCalls, s.wallSeconds,
-                              Double(s.framesDecoded) / max(s.wallSeconds, 1e-9), s.decodeSeconds, s.detectSeconds, s.recogniseSeconds, s.writeSeconds)
-            FileHandle.standardError.write(Data(line.utf8))
+            FileHandle.standardError.write(Data((result.json + "\n").utf8))
         }
     }
 }
