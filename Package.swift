@@ -21,7 +21,9 @@ let package = Package(
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavdevice-dev", "libswscale-dev", "libavutil-dev"])]
         ),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "FERCore"),
+        .target(name: "Datasets", dependencies: ["FERCore", "CZlib"], swiftSettings: optimizedEvenInDebug),
         .target(name: "FrameSource", dependencies: ["CFFmpeg", "FERCore"]),
         .target(name: "FaceCrop", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
         .target(name: "Recognizer", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
@@ -31,6 +33,7 @@ let package = Package(
             dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "FrameSourceTests", dependencies: ["FrameSource"]),
         .testTarget(name: "FaceCropTests", dependencies: ["FaceCrop", "FrameSource"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"]),

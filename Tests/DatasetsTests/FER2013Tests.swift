@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+import FERCore
+@testable import Datasets
+
+final class FER2013Tests: XCTestCase {
+    /// A tiny CSV in FER2013's layout, generated here (no rows of the real data set).
+    private func writeSample(gzip: Bool) throws -> String {
+        var text = "emotion,pixels,Usage\n"
+        for (i, usage) in ["Training", "PublicTest", "PrivateTest", "Training"].enumerated() {
+            let pixels = (0..<2304).map { String(($0 * (i + 1)) % 256) }.joined(separator: " ")
+            text += "\(i + 3),\(pixels),\(usage)\n"
+        }
+        let path = NSTemporaryDirectory() + "fer-\(UUID().uuidString).csv"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        guard gzip else { return path }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        p.arguments = ["-f", path]
+        try p.run(); p.waitUntilExit()
+        return path + ".gz"
+    }
+
+    func testPlainAndGzipReadAlike() throws {
+        for gz in [false, true] {
+            let path = try writeSample(gzip: gz)
+            let all = try FER2013.load(path: path)
+            XCTAssertEqual(all.map(\.label), [.happy, .sad, .surprise, .neutral])
+            XCTAssertEqual(all[1].image[1, 0], 2)
+            XCTAssertEqual(all[2].image[47, 47], UInt8((2303 * 3) % 256))
+            XCTAssertEqual(try FER2013.load(path: path, split: .training).map(\.label), [.happy, .neutral])
+            XCTAssertEqual(try FER2013.load(path: path, split: .privateTest).count, 1)
+            XCTAssertEqual(try FER2013.load(path: path, limit: 2).count, 2)
+        }
+    }
+
+    func testBadFilesNameThePath() throws {
+        XCTAssertThrowsError(try FER2013.load(path: "/no/such/fer2013.csv")) { XCTAssertTrue("\($0)".contains("/no/such/fer2013.csv")) }
+        let path = NSTemporaryDirectory() + "bad-\(UUID().uuidString).csv"
+        try "emotion,pixels,Usage\n9,1 2 3,Training\n".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try FER2013.load(path: path)) { error in
+            XCTAssertEqual(error as? DatasetError, .malformed(path: path, line: 2, reason: "emotion is not 0…6"))
+        }
+    }
+
+    func testRealDataSetWhenPresent() throws {
+        guard let path = FER2013.defaultPath() ?? ["../shared/data/fer2013.csv.gz"].first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw XCTSkip("FER2013 not found: set FER2013_CSV or put it at ../shared/data/fer2013.csv.gz")
+        }
+        let rows = try FER2013.load(path: path, split: .publicTest)
+        XCTAssertEqual(rows.count, 3589)
+    }
+}
