@@ -9,6 +9,7 @@
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/error.h>
+#include <libavutil/time.h>
 #include <errno.h>
 
 static inline int fer_averror(int e) { return AVERROR(e); }
