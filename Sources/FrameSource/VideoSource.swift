@@ -51,12 +51,15 @@ public final class VideoSource {
     private let timeBase: Double
     private let startTime: Int64
 
+    public var convertMicros: Int64 = 0
     private var nextIndex = 0
     private var draining = false
     private var finished = false
     /// A read error met before the end: reported once the decoder has given its buffered frames.
     private var pendingError: FrameSourceError?
     private var consecutiveDecodeErrors = 0
+    /// When reads started answering "try again" (EAGAIN), if they still do.
+    private var waitingSince: Int64?
     /// Decode errors tolerated in a row (damaged packets are skipped, as ffmpeg does) before giving up.
     private static let maxConsecutiveDecodeErrors = 64
 
@@ -109,7 +112,7 @@ public final class VideoSource {
 
         // The best video stream, preferring one we can decode; cover art does not count as video.
         var codec: UnsafePointer<AVCodec>? = nil
-        var best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
+        let best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
         if best < 0 {
             // Is there a video stream at all, only without a decoder?
             let any = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
@@ -123,7 +126,6 @@ public final class VideoSource {
             throw FrameSourceError.noVideoStream(input: name)
         }
         streamIndex = best
-        best = 0
         for i in 0..<Int(fmt.pointee.nb_streams) where i != Int(streamIndex) {
             fmt.pointee.streams[i]?.pointee.discard = AVDISCARD_ALL
         }
@@ -236,7 +238,9 @@ public final class VideoSource {
         }
         let image: GrayImage
         do {
+            let t0 = av_gettime_relative()
             image = try converter.convert(f, orientation: orientation)
+            convertMicros += av_gettime_relative() - t0
         } catch {
             finished = true
             throw FrameSourceError.decodeFailed(input: displayName, reason: "cannot convert frame \(nextIndex) to grey: \(error.message)")
@@ -257,8 +261,16 @@ public final class VideoSource {
         if rc < 0 {
             if canceller.isCancelled { finished = true; return }
             if rc == fer_averror_eagain() {
-                // Some devices have no frame ready yet.
-                av_usleep(2_000)
+                // Some devices have no frame ready yet: wait a little, within the I/O timeout.
+                let now = av_gettime_relative()
+                let since = waitingSince ?? now
+                waitingSince = since
+                if let t = interrupt.timeout, Double(now - since) > t * 1_000_000 {
+                    pendingError = .timedOut(input: displayName, seconds: t)
+                    startDraining()
+                } else {
+                    av_usleep(2_000)
+                }
                 return
             }
             let atEnd = rc == fer_averror_eof() || (fmt.pointee.pb.map { avio_feof($0) != 0 } ?? false)
@@ -272,6 +284,7 @@ public final class VideoSource {
             startDraining()
             return
         }
+        waitingSince = nil
         defer { av_packet_unref(packet.pointer) }
         guard packet.pointer.pointee.stream_index == streamIndex else { return }
         let sent = avcodec_send_packet(decoder.pointer, packet.pointer)
