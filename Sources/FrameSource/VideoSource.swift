@@ -51,7 +51,6 @@ public final class VideoSource {
     private let timeBase: Double
     private let startTime: Int64
 
-    public var convertMicros: Int64 = 0
     private var nextIndex = 0
     private var draining = false
     private var finished = false
@@ -110,21 +109,8 @@ public final class VideoSource {
             throw failure(FFmpegFailure(code: infoRC)) { .openFailed(input: name, reason: $0) }
         }
 
-        // The best video stream, preferring one we can decode; cover art does not count as video.
-        var codec: UnsafePointer<AVCodec>? = nil
-        let best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
-        if best < 0 {
-            // Is there a video stream at all, only without a decoder?
-            let any = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
-            guard any >= 0, let s = fmt.pointee.streams[Int(any)] else {
-                throw FrameSourceError.noVideoStream(input: name)
-            }
-            throw FrameSourceError.unsupportedCodec(input: name, codec: String(cString: avcodec_get_name(s.pointee.codecpar.pointee.codec_id)))
-        }
-        guard let stream = fmt.pointee.streams[Int(best)], let codec,
-              stream.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
-            throw FrameSourceError.noVideoStream(input: name)
-        }
+        let (best, codec) = try Self.pickVideoStream(fmt, input: name)
+        let stream = fmt.pointee.streams[Int(best)]!
         streamIndex = best
         for i in 0..<Int(fmt.pointee.nb_streams) where i != Int(streamIndex) {
             fmt.pointee.streams[i]?.pointee.discard = AVDISCARD_ALL
@@ -176,6 +162,28 @@ public final class VideoSource {
         } else {
             estimatedFrameCount = nil
         }
+    }
+
+    /// The best video stream (`av_find_best_stream`, preferring streams with a decoder) and its
+    /// decoder. Cover art (attached pictures) does not count as video.
+    private static func pickVideoStream(_ fmt: UnsafeMutablePointer<AVFormatContext>, input: String) throws
+        -> (Int32, UnsafePointer<AVCodec>) {
+        func isPicture(_ i: Int32) -> Bool {
+            (fmt.pointee.streams[Int(i)]?.pointee.disposition ?? 0) & AV_DISPOSITION_ATTACHED_PIC != 0
+        }
+        var codec: UnsafePointer<AVCodec>? = nil
+        let best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
+        if best >= 0, let codec, !isPicture(best) { return (best, codec) }
+        // Otherwise the first real video stream that has a decoder.
+        var undecodable: String? = nil
+        for i in 0..<Int32(fmt.pointee.nb_streams) where !isPicture(i) {
+            guard let par = fmt.pointee.streams[Int(i)]?.pointee.codecpar,
+                  par.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
+            if let decoder = avcodec_find_decoder(par.pointee.codec_id) { return (i, decoder) }
+            undecodable = undecodable ?? String(cString: avcodec_get_name(par.pointee.codec_id))
+        }
+        if let undecodable { throw FrameSourceError.unsupportedCodec(input: input, codec: undecodable) }
+        throw FrameSourceError.noVideoStream(input: input)
     }
 
     /// How an input spelling is opened: the URL for FFmpeg, a forced demuxer, and whether the
@@ -238,9 +246,7 @@ public final class VideoSource {
         }
         let image: GrayImage
         do {
-            let t0 = av_gettime_relative()
             image = try converter.convert(f, orientation: orientation)
-            convertMicros += av_gettime_relative() - t0
         } catch {
             finished = true
             throw FrameSourceError.decodeFailed(input: displayName, reason: "cannot convert frame \(nextIndex) to grey: \(error.message)")

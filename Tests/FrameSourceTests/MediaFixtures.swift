@@ -33,6 +33,8 @@ enum Media {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        // Never let a stuck encoder hang the test run.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { if p.isRunning { p.terminate() } }
         // Drain stdout before waiting so a large output cannot block the child (with `-v error`
         // stderr stays far below a pipe's capacity).
         let data = out.fileHandleForReading.readDataToEndOfFile()
@@ -125,6 +127,13 @@ enum Media {
     /// Half a second of a sine tone in AAC/M4A: no video.
     static func audioOnly() throws -> String {
         try make("sine.m4a", lavfi("sine=frequency=440:duration=0.5") + ["-c:a", "aac"])
+    }
+
+    /// An MP3 tone with cover art (an attached picture, which is not video).
+    static func audioWithCover() throws -> String {
+        try make("cover.mp3", lavfi("sine=frequency=440:duration=0.3") + lavfi("color=c=red:size=32x32:duration=0.1") +
+                 ["-map", "0:a", "-map", "1:v", "-frames:v", "1", "-c:a", "libmp3lame", "-c:v", "mjpeg",
+                  "-disposition:v:0", "attached_pic"])
     }
 
     /// Writes `bytes` to `name` in the temp dir.
