@@ -1,1 +1,0 @@
-// FrameSource — filled in by its owner.

@@ -1,0 +1,315 @@
+import CFFmpeg
+import FERCore
+
+/// Registers libavdevice's inputs (video4linux2...) exactly once, thread-safely (Swift globals are
+/// initialised lazily under a once-guard).
+private let deviceRegistration: Void = { avdevice_register_all() }()
+
+/// URL schemes of network streaming protocols, whose sources are live.
+private let liveSchemes: Set<String> = ["rtsp", "rtsps", "rtmp", "rtmps", "rtmpt", "rtmpe", "rtmpte", "rtmpts",
+                                        "rtp", "srtp", "udp", "srt", "mmsh", "mmst"]
+
+/// Decodes the best video stream of a file, stdin, URL or camera into upright grey frames.
+///
+/// `input` is a file path, `-` (stdin, FFmpeg's `pipe:0`), any URL FFmpeg reads (`http://`,
+/// `rtsp://`, `file:`, `pipe:N`...), or `v4l2:/dev/videoN` (a V4L2 camera via libavdevice).
+/// Not thread-safe, except `cancel()` / `canceller`, which may be used from any thread.
+public final class VideoSource {
+    /// The input as given.
+    public let input: String
+    /// Picture size of the frames, after rotation (frames carry their own size should it change
+    /// mid-stream).
+    public let width: Int
+    public let height: Int
+    /// Frames per second (average rate, else the stream's base rate); nil when unknown.
+    public let frameRate: Double?
+    /// Length in seconds; nil when unknown (live sources, pipes of some formats).
+    public let duration: Double?
+    /// Frame count from the container, else duration × frame rate; nil when unknown.
+    public let estimatedFrameCount: Int?
+    /// FFmpeg's short codec name, e.g. "h264".
+    public let codecName: String
+    /// The demuxer's name, e.g. "mov,mp4,m4a,3gp,3g2,mj2".
+    public let formatName: String
+    /// True for cameras (v4l2, capture devices) and network streaming protocols (rtsp, rtmp, udp,
+    /// srt...); false for files, stdin and http downloads.
+    public let isLive: Bool
+    /// How decoded pictures are turned to be upright (from the stream's display matrix).
+    public let orientation: Orientation
+    /// Keys of `SourceOptions.formatOptions` that the demuxer/protocol did not use.
+    public let ignoredFormatOptions: [String]
+    /// The stop flag FFmpeg's interrupt callback checks; hand it to another thread to cancel.
+    public let canceller: SourceCanceller
+
+    private let displayName: String
+    private let format: InputContext
+    private let decoder: DecoderContext
+    private let packet: PacketBuffer
+    private let frame: FrameBuffer
+    private let converter = GrayConverter()
+    private let streamIndex: Int32
+    private let timeBase: Double
+    private let startTime: Int64
+
+    private var nextIndex = 0
+    private var draining = false
+    private var finished = false
+    /// A read error met before the end: reported once the decoder has given its buffered frames.
+    private var pendingError: FrameSourceError?
+    private var consecutiveDecodeErrors = 0
+    /// When reads started answering "try again" (EAGAIN), if they still do.
+    private var waitingSince: Int64?
+    /// Decode errors tolerated in a row (damaged packets are skipped, as ffmpeg does) before giving up.
+    private static let maxConsecutiveDecodeErrors = 64
+
+    public init(_ input: String, options: SourceOptions = .init()) throws {
+        self.input = input
+        let name = input
+        displayName = name
+        _ = deviceRegistration
+
+        let resolved = Self.resolve(input, inputFormat: options.inputFormat)
+        let url = resolved.url
+        var live = resolved.live
+        var inputFormat: UnsafePointer<AVInputFormat>? = nil
+        if let formatName = resolved.formatName {
+            guard let f = av_find_input_format(formatName) else {
+                throw FrameSourceError.openFailed(input: name, reason: "unknown input format '\(formatName)'")
+            }
+            inputFormat = f
+        }
+
+        let canceller = options.canceller ?? SourceCanceller()
+        self.canceller = canceller
+        let interrupt = InterruptState(canceller: canceller, timeout: options.ioTimeout)
+        func failure(_ f: FFmpegFailure, _ make: (String) -> FrameSourceError) -> FrameSourceError {
+            if canceller.isCancelled { return .cancelled(input: name) }
+            if interrupt.timedOut, let t = interrupt.timeout { return .timedOut(input: name, seconds: t) }
+            return make(f.message)
+        }
+
+        do {
+            format = try InputContext(url: url, format: inputFormat, options: options.formatOptions, interrupt: interrupt)
+        } catch {
+            throw failure(error) { .openFailed(input: name, reason: $0) }
+        }
+        ignoredFormatOptions = format.ignoredOptions
+        let fmt = format.pointer
+        self.formatName = fmt.pointee.iformat.map { String(cString: $0.pointee.name) } ?? ""
+        if let cls = fmt.pointee.iformat?.pointee.priv_class,
+           cls.pointee.category == AV_CLASS_CATEGORY_DEVICE_VIDEO_INPUT || cls.pointee.category == AV_CLASS_CATEGORY_DEVICE_INPUT {
+            live = true
+        }
+        isLive = live
+
+        interrupt.arm()
+        let infoRC = avformat_find_stream_info(fmt, nil)
+        interrupt.disarm()
+        if infoRC < 0 && (fmt.pointee.nb_streams == 0 || canceller.isCancelled || interrupt.timedOut) {
+            throw failure(FFmpegFailure(code: infoRC)) { .openFailed(input: name, reason: $0) }
+        }
+
+        let (best, codec) = try Self.pickVideoStream(fmt, input: name)
+        let stream = fmt.pointee.streams[Int(best)]!
+        streamIndex = best
+        for i in 0..<Int(fmt.pointee.nb_streams) where i != Int(streamIndex) {
+            fmt.pointee.streams[i]?.pointee.discard = AVDISCARD_ALL
+        }
+        let par = stream.pointee.codecpar.pointee
+        codecName = String(cString: avcodec_get_name(par.codec_id))
+
+        do {
+            decoder = try DecoderContext(stream: stream, codec: codec, threads: options.threads, options: options.decoderOptions)
+            packet = try PacketBuffer()
+            frame = try FrameBuffer()
+        } catch {
+            throw FrameSourceError.decodeFailed(input: name, reason: "cannot open \(codecName) decoder: \(error.message)")
+        }
+
+        // Orientation from the display matrix side data, if any.
+        var sideSize = 0
+        if let side = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &sideSize),
+           sideSize >= 9 * MemoryLayout<Int32>.size {
+            let m = UnsafeRawPointer(side).withMemoryRebound(to: Int32.self, capacity: 9) { Array(UnsafeBufferPointer(start: $0, count: 9)) }
+            orientation = Orientation(displayMatrix: m)
+        } else {
+            orientation = .identity
+        }
+        let size = orientation.outputSize(width: Int(par.width), height: Int(par.height))
+        width = size.width
+        height = size.height
+
+        let tb = stream.pointee.time_base
+        timeBase = tb.den != 0 ? av_q2d(tb) : 0
+        let nopts = fer_nopts_value()
+        startTime = stream.pointee.start_time == nopts ? 0 : stream.pointee.start_time
+
+        let rate: Double? = [stream.pointee.avg_frame_rate, stream.pointee.r_frame_rate]
+            .first { $0.num > 0 && $0.den > 0 }
+            .map { av_q2d($0) }
+        frameRate = rate
+        var length: Double? = nil
+        if stream.pointee.duration != nopts && stream.pointee.duration > 0 && timeBase > 0 {
+            length = Double(stream.pointee.duration) * timeBase
+        } else if fmt.pointee.duration != nopts && fmt.pointee.duration > 0 {
+            length = Double(fmt.pointee.duration) / Double(AV_TIME_BASE)
+        }
+        duration = length
+        if stream.pointee.nb_frames > 0 {
+            estimatedFrameCount = Int(stream.pointee.nb_frames)
+        } else if let length, let rate {
+            estimatedFrameCount = Int((length * rate).rounded())
+        } else {
+            estimatedFrameCount = nil
+        }
+    }
+
+    /// The best video stream (`av_find_best_stream`, preferring streams with a decoder) and its
+    /// decoder. Cover art (attached pictures) does not count as video.
+    private static func pickVideoStream(_ fmt: UnsafeMutablePointer<AVFormatContext>, input: String) throws
+        -> (Int32, UnsafePointer<AVCodec>) {
+        func isPicture(_ i: Int32) -> Bool {
+            (fmt.pointee.streams[Int(i)]?.pointee.disposition ?? 0) & AV_DISPOSITION_ATTACHED_PIC != 0
+        }
+        var codec: UnsafePointer<AVCodec>? = nil
+        let best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
+        if best >= 0, let codec, !isPicture(best) { return (best, codec) }
+        // Otherwise the first real video stream that has a decoder.
+        var undecodable: String? = nil
+        for i in 0..<Int32(fmt.pointee.nb_streams) where !isPicture(i) {
+            guard let par = fmt.pointee.streams[Int(i)]?.pointee.codecpar,
+                  par.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
+            if let decoder = avcodec_find_decoder(par.pointee.codec_id) { return (i, decoder) }
+            undecodable = undecodable ?? String(cString: avcodec_get_name(par.pointee.codec_id))
+        }
+        if let undecodable { throw FrameSourceError.unsupportedCodec(input: input, codec: undecodable) }
+        throw FrameSourceError.noVideoStream(input: input)
+    }
+
+    /// How an input spelling is opened: the URL for FFmpeg, a forced demuxer, and whether the
+    /// spelling alone marks it live (cameras, streaming protocols).
+    static func resolve(_ input: String, inputFormat: String?) -> (url: String, formatName: String?, live: Bool) {
+        if input == "-" { return ("pipe:0", inputFormat, false) }
+        if input.hasPrefix("v4l2:") {
+            return (String(input.dropFirst("v4l2:".count)), inputFormat ?? "video4linux2", true)
+        }
+        var live = false
+        if let colon = input.firstIndex(of: ":"), !input[..<colon].contains("/") {
+            live = liveSchemes.contains(input[..<colon].lowercased())
+        }
+        if let inputFormat, ["video4linux2", "v4l2"].contains(inputFormat) { live = true }
+        return (input, inputFormat, live)
+    }
+
+    /// Makes a blocked open/read return promptly; `nextFrame()` returns nil afterwards.
+    /// Safe to call from any thread.
+    public func cancel() { canceller.cancel() }
+
+    /// The next decoded frame in presentation order (as the decoder outputs it), nil at the end.
+    /// After a read error the frames already in the decoder come first, then the error is thrown;
+    /// after any error or the end, further calls return nil.
+    public func nextFrame() throws -> Frame? {
+        let dec = decoder.pointer
+        while !finished {
+            if canceller.isCancelled { finished = true; return nil }
+            let rc = avcodec_receive_frame(dec, frame.pointer)
+            if rc >= 0 {
+                consecutiveDecodeErrors = 0
+                defer { av_frame_unref(frame.pointer) }
+                return try makeFrame()
+            }
+            if rc == fer_averror_eof() || (draining && rc == fer_averror_eagain()) {
+                finished = true
+                if let e = pendingError { pendingError = nil; throw e }
+                return nil
+            }
+            if rc != fer_averror_eagain() {
+                try noteDecodeError(rc)
+                continue
+            }
+            try feedDecoder()
+        }
+        return nil
+    }
+
+    // MARK: - Internals
+
+    private func makeFrame() throws -> Frame {
+        let f = frame.pointer
+        let ts = f.pointee.best_effort_timestamp
+        let time: Double
+        if ts != fer_nopts_value() && timeBase > 0 {
+            time = Double(ts - startTime) * timeBase
+        } else {
+            // No timestamp: place the frame by its index (25 fps, FFmpeg's guess, if the rate is unknown).
+            time = Double(nextIndex) / (frameRate ?? 25)
+        }
+        let image: GrayImage
+        do {
+            image = try converter.convert(f, orientation: orientation)
+        } catch {
+            finished = true
+            throw FrameSourceError.decodeFailed(input: displayName, reason: "cannot convert frame \(nextIndex) to grey: \(error.message)")
+        }
+        let out = Frame(index: nextIndex, time: time, image: image)
+        nextIndex += 1
+        return out
+    }
+
+    /// Reads one packet and sends it to the decoder if it belongs to the video stream; at the end
+    /// (or on a read error) starts draining the decoder.
+    private func feedDecoder() throws {
+        let fmt = format.pointer
+        let interrupt = format.interrupt
+        interrupt.arm()
+        let rc = av_read_frame(fmt, packet.pointer)
+        interrupt.disarm()
+        if rc < 0 {
+            if canceller.isCancelled { finished = true; return }
+            if rc == fer_averror_eagain() {
+                // Some devices have no frame ready yet: wait a little, within the I/O timeout.
+                let now = av_gettime_relative()
+                let since = waitingSince ?? now
+                waitingSince = since
+                if let t = interrupt.timeout, Double(now - since) > t * 1_000_000 {
+                    pendingError = .timedOut(input: displayName, seconds: t)
+                    startDraining()
+                } else {
+                    av_usleep(2_000)
+                }
+                return
+            }
+            let atEnd = rc == fer_averror_eof() || (fmt.pointee.pb.map { avio_feof($0) != 0 } ?? false)
+            if !atEnd {
+                if interrupt.timedOut, let t = interrupt.timeout {
+                    pendingError = .timedOut(input: displayName, seconds: t)
+                } else {
+                    pendingError = .readFailed(input: displayName, reason: ffmpegMessage(rc))
+                }
+            }
+            startDraining()
+            return
+        }
+        waitingSince = nil
+        defer { av_packet_unref(packet.pointer) }
+        guard packet.pointer.pointee.stream_index == streamIndex else { return }
+        let sent = avcodec_send_packet(decoder.pointer, packet.pointer)
+        if sent < 0 && sent != fer_averror_eagain() {
+            try noteDecodeError(sent)
+        }
+    }
+
+    private func startDraining() {
+        draining = true
+        _ = avcodec_send_packet(decoder.pointer, nil)
+    }
+
+    /// Skips a damaged packet/frame, as ffmpeg does; gives up after many in a row.
+    private func noteDecodeError(_ rc: Int32) throws {
+        consecutiveDecodeErrors += 1
+        if consecutiveDecodeErrors > Self.maxConsecutiveDecodeErrors {
+            finished = true
+            throw FrameSourceError.decodeFailed(input: displayName, reason: ffmpegMessage(rc))
+        }
+    }
+}
