@@ -1,0 +1,161 @@
+"""Export a training checkpoint to Models/vgg19-fer2013.safetensors (f16, BN not folded) and write the
+golden parity file Models/vgg19-fer2013.golden.safetensors (f32) for the Swift implementation."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "active")
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fer2013  # noqa: E402
+from evaluate import metrics, predict_probs  # noqa: E402
+from model import (BN_EPS, CHANNELS, CLASSES, CROP_FROM, INPUT_SIZE, NORM_MEAN, NORM_STD,  # noqa: E402
+                   VGG19FER, load_safetensors, normalize)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "Models" / "vgg19-fer2013.safetensors"
+DEFAULT_CKPT = Path.home() / ".cache" / "fer-stream" / "train" / "main" / "best.pt"
+FORMAT = "fer-stream-vgg19"
+
+
+def tensor_names(num_convs: int = 16) -> list[str]:
+    names = []
+    for i in range(num_convs):
+        names += [f"conv{i}.weight", f"conv{i}.bias", f"bn{i}.weight", f"bn{i}.bias",
+                  f"bn{i}.running_mean", f"bn{i}.running_var"]
+    return names + ["classifier.weight", "classifier.bias"]
+
+
+def base_metadata() -> dict[str, str]:
+    return {
+        "format": FORMAT,
+        "classes": ",".join(CLASSES),
+        "input_size": str(INPUT_SIZE),
+        "crop_from": str(CROP_FROM),
+        "channels": ",".join(str(c) for c in CHANNELS),
+        "norm_mean": str(NORM_MEAN),
+        "norm_std": str(NORM_STD),
+        "bn_eps": "1e-05" if BN_EPS == 1e-5 else repr(BN_EPS),
+    }
+
+
+def export_model(state_dict: dict, out: Path, extra_meta: dict | None = None) -> None:
+    """Write the f16 model file with exactly the documented tensor names."""
+    tensors = {k: state_dict[k].detach().to("cpu", torch.float16).contiguous() for k in tensor_names()}
+    meta = base_metadata()
+    meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, out)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def smooth_images(n: int, size: int, seed: int) -> torch.Tensor:
+    """Seeded synthetic grey images (not FER2013): low-frequency noise upsampled + a little pixel
+    noise, integer-valued 0..255, f32 (n, size, size)."""
+    g = torch.Generator().manual_seed(seed)
+    imgs = []
+    for _ in range(n):
+        k = int(torch.randint(3, 8, (1,), generator=g))
+        low = torch.rand(1, 1, k, k, generator=g) * 255
+        up = F.interpolate(low, size=(size, size), mode="bicubic", align_corners=False)[0, 0]
+        up = up + torch.randn(size, size, generator=g) * 6
+        imgs.append(up.round().clamp(0, 255))
+    return torch.stack(imgs).float()
+
+
+@torch.no_grad()
+def golden_logits44(model, inputs44: torch.Tensor) -> torch.Tensor:
+    model.eval()
+    return model(normalize(inputs44).unsqueeze(1)).float()
+
+
+def write_golden(model_path: Path, out: Path, seed: int = 2013) -> dict[str, torch.Tensor]:
+    """Golden outputs from the model AS EXPORTED (f16 weights back to f32), f32 eval mode, no autocast."""
+    model, _ = load_safetensors(model_path)
+    model.eval()
+    inputs44 = smooth_images(8, INPUT_SIZE, seed)
+    faces48 = smooth_images(4, CROP_FROM, seed + 1)
+    tensors = {
+        "inputs44": inputs44.contiguous(),
+        "logits44": golden_logits44(model, inputs44).contiguous(),
+        "faces48": faces48.contiguous(),
+        "probs10crop": predict_probs(model, faces48, "10crop", bf16=False).contiguous(),
+    }
+    meta = {"format": FORMAT + "-golden", "model_sha256": sha256_file(model_path),
+            "model_file": model_path.name, "seed": str(seed)}
+    tmp = out.with_name(out.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, out)
+    return tensors
+
+
+def load_checkpoint(path: Path) -> tuple[dict, dict]:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    sd = ck["ema"] if "ema" in ck else ck["model"]
+    info = {"epoch": ck.get("epoch")}
+    if "public_center" in ck:
+        info["public_test_center"] = ck["public_center"]
+    elif "best" in ck and ck["best"].get("epoch") == ck.get("epoch"):
+        info["public_test_center"] = ck["best"]["acc"]
+    return sd, info
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--checkpoint", default=str(DEFAULT_CKPT), help="best.pt (EMA weights) or last.pt")
+    ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--golden", default=None, help="default: <out stem>.golden.safetensors")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--no-10crop", action="store_true", help="skip the (slow) 10-crop figures")
+    ap.add_argument("--no-eval", action="store_true", help="no evaluation at all (metadata from checkpoint)")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+
+    out = Path(a.out)
+    golden = Path(a.golden) if a.golden else out.with_name(out.name.replace(".safetensors", ".golden.safetensors"))
+    sd, info = load_checkpoint(Path(a.checkpoint))
+    meta = {"epoch": info["epoch"]}
+    if not a.no_eval:
+        # Evaluate the weights as exported (f16 round trip), with bf16 autocast for speed.
+        m = VGG19FER()
+        m.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in sd.items()})
+        data = fer2013.load(a.data)
+        for split, key in (("PublicTest", "public_test"), ("PrivateTest", "private_test")):
+            if split not in data:
+                continue
+            x, y = data[split]
+            meta[f"{key}_center"] = f"{metrics(predict_probs(m, x, 'center'), y)['accuracy']:.4f}"
+            if not a.no_10crop:
+                meta[f"{key}_10crop"] = f"{metrics(predict_probs(m, x, '10crop'), y)['accuracy']:.4f}"
+            print(split, {k: v for k, v in meta.items() if k.startswith(key)}, flush=True)
+    elif "public_test_center" in info:
+        meta["public_test_center"] = f"{info['public_test_center']:.4f}"
+    export_model(sd, out, meta)
+    g = write_golden(out, golden)
+    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha256_file(out)})")
+    print(f"wrote {golden}: " + ", ".join(f"{k}{list(v.shape)}" for k, v in g.items()))
+    print("metadata:", meta)
+
+
+if __name__ == "__main__":
+    main()

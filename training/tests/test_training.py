@@ -1,0 +1,222 @@
+"""CI-affordable tests for the training code (< 2 min on 2 cores).
+
+Run from the repo root: python3 -m pytest training/tests -q
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TRAINING = Path(__file__).resolve().parent.parent
+REPO = TRAINING.parent
+sys.path.insert(0, str(TRAINING))
+
+import fer2013  # noqa: E402  (numpy only)
+
+
+def _tiny_csv_text(rows):
+    lines = ["emotion,pixels,Usage"]
+    for emo, px, usage in rows:
+        lines.append(f"{emo},{' '.join(str(int(v)) for v in px.ravel())},{usage}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def tiny_rows():
+    rng = np.random.default_rng(0)
+    usages = ["Training"] * 5 + ["PublicTest"] * 2 + ["PrivateTest"] * 3
+    return [(i % 7, rng.integers(0, 256, (48, 48)), u) for i, u in enumerate(usages)]
+
+
+def _check_parsed(d, rows):
+    for split in fer2013.SPLITS:
+        want = [(e, px) for e, px, u in rows if u == split]
+        x, y = d[split]
+        assert x.dtype == np.uint8 and x.shape == (len(want), 48, 48)
+        assert y.dtype == np.int64 and y.tolist() == [e for e, _ in want]
+        for got, (_, px) in zip(x, want):
+            np.testing.assert_array_equal(got, px)
+
+
+def test_csv_plain_and_gzip_detected_by_magic(tmp_path, monkeypatch, tiny_rows):
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    text = _tiny_csv_text(tiny_rows)
+    plain = tmp_path / "plain.csv.gz"  # misleading extension on purpose: plain text
+    plain.write_text(text)
+    gz = tmp_path / "packed.csv"  # gzip content without a .gz extension
+    gz.write_bytes(gzip.compress(text.encode()))
+    for p in (plain, gz):
+        _check_parsed(fer2013.load(p), tiny_rows)
+    caches = sorted((tmp_path / "cache").glob("fer2013-*.npz"))
+    assert len(caches) == 2
+    _check_parsed(fer2013.load(gz), tiny_rows)  # second load comes from the cache
+
+
+def test_path_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv("FER2013_CSV", raising=False)
+    assert fer2013.resolve_path(None) == REPO.parent / "shared" / "data" / "fer2013.csv.gz"
+    monkeypatch.setenv("FER2013_CSV", str(tmp_path / "x.csv"))
+    assert fer2013.resolve_path(None) == tmp_path / "x.csv"
+    assert fer2013.resolve_path(str(tmp_path / "y.csv")) == tmp_path / "y.csv"
+
+
+def test_compact_npz(tmp_path, monkeypatch, tiny_rows):
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    src = tmp_path / "f.csv"
+    src.write_text(_tiny_csv_text(tiny_rows))
+    dst = tmp_path / "compact.npz"
+    fer2013.write_compact(str(src), str(dst))
+    d = fer2013.load(dst)
+    assert set(d) == {"Training", "PublicTest"}
+    np.testing.assert_array_equal(d["Training"][0], fer2013.load(src)["Training"][0])
+
+
+# ---------------------------------------------------------------- torch-dependent tests
+
+torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install -r training/requirements.txt")
+
+from evaluate import predict_probs  # noqa: E402
+from export import export_model, tensor_names, write_golden, golden_logits44, sha256_file  # noqa: E402
+from model import VGG19FER, load_safetensors  # noqa: E402
+import train  # noqa: E402
+
+DATA = fer2013.resolve_path(None)
+need_data = pytest.mark.skipif(not DATA.exists(), reason=f"FER2013 not found at {DATA} (set FER2013_CSV)")
+
+
+def test_augment_shapes_and_range():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (16, 48, 48), dtype=torch.uint8)
+    out = train.augment(x, g)
+    assert out.shape == (16, 1, 44, 44) and out.dtype == torch.float32
+    assert out.min() >= -2.0 - 1e-5 and out.max() <= 2.0 + 1e-5
+    plain = train.augment(x, g, affine=False, erase_p=0.0)
+    # without affine/erasing every output is an exact (possibly mirrored) crop of the input
+    xf = (x.float() / 255 - 0.5) / 0.25
+    for i in range(4):
+        found = any(torch.equal(plain[i, 0], c) for t in range(5) for l in range(5)
+                    for c in (xf[i, t:t + 44, l:l + 44], xf[i, t:t + 44, l:l + 44].flip(-1)))
+        assert found
+
+
+def test_lr_schedule():
+    spe, ep = 10, 6
+    lrs = [train.lr_at(s, spe, ep, 0.05, 2) for s in range(spe * ep)]
+    assert lrs[0] < 0.01 and abs(lrs[19] - 0.05) < 1e-9
+    assert max(lrs) <= 0.05 + 1e-12 and lrs[-1] < 1e-3
+    assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))
+
+
+@need_data
+def test_few_steps_on_real_rows_reduce_loss():
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    x, y = fer2013.load(None)["Training"]
+    x, y = torch.from_numpy(x[:320]), torch.from_numpy(y[:320])
+    g = torch.Generator().manual_seed(0)
+    xb = train.augment(x[:48], g).contiguous(memory_format=torch.channels_last)
+    yb = y[:48]
+    m = VGG19FER().to(memory_format=torch.channels_last).train()
+    opt = torch.optim.SGD(m.parameters(), lr=0.02, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    losses = []
+    for _ in range(8):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = m(xb)
+        loss = torch.nn.functional.cross_entropy(out.float(), yb, label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(np.isfinite(losses))
+    assert min(losses[-3:]) < losses[0], losses
+
+
+@need_data
+def test_train_checkpoint_and_resume(tmp_path):
+    common = ["--limit", "64", "--batch", "32", "--no-eval", "--init", "", "--run-dir", str(tmp_path)]
+    train.main(["--epochs", "1"] + common)
+    ck = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert ck["epoch"] == 1 and ck["step"] == 2
+    train.main(["--epochs", "2"] + common)  # resumes from last.pt and runs epoch 2 only
+    recs = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in recs] == [1, 2] and recs[1]["step"] == 4
+    assert all(np.isfinite(r["train_loss"]) for r in recs)
+
+
+def _random_model(seed=0):
+    torch.manual_seed(seed)
+    m = VGG19FER()
+    for name, b in m.named_buffers():
+        if name.endswith("running_mean"):
+            b.normal_(0, 0.1)
+        elif name.endswith("running_var"):
+            b.uniform_(0.5, 2.0)
+    return m.eval()
+
+
+def test_export_round_trip(tmp_path):
+    from safetensors import safe_open
+
+    m = _random_model()
+    out = tmp_path / "vgg19-fer2013.safetensors"
+    export_model(m.state_dict(), out, {"epoch": 3, "public_test_center": "0.5000"})
+    with safe_open(str(out), "pt") as f:
+        meta = f.metadata()
+        assert sorted(f.keys()) == sorted(tensor_names())
+        assert f.get_tensor("conv0.weight").shape == (64, 1, 3, 3)
+        assert f.get_tensor("conv15.weight").shape == (512, 512, 3, 3)
+        assert f.get_tensor("bn15.running_var").shape == (512,)
+        assert f.get_tensor("classifier.weight").shape == (7, 512)
+        assert f.get_tensor("classifier.bias").shape == (7,)
+        assert all(f.get_tensor(k).dtype == torch.float16 for k in f.keys())
+    assert meta["format"] == "fer-stream-vgg19"
+    assert meta["classes"] == "angry,disgust,fear,happy,sad,surprise,neutral"
+    assert meta["channels"] == "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512,M"
+    assert (meta["input_size"], meta["crop_from"], meta["norm_mean"], meta["norm_std"], meta["bn_eps"]) == \
+        ("44", "48", "0.5", "0.25", "1e-05")
+    assert meta["epoch"] == "3" and meta["public_test_center"] == "0.5000"
+    m2, meta2 = load_safetensors(out)
+    for k, v in m.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(m2.state_dict()[k], v.half().float(), rtol=0, atol=0)
+
+
+def _check_golden(model_path: Path, golden_path: Path):
+    from safetensors import safe_open
+
+    with safe_open(str(golden_path), "pt") as f:
+        meta = f.metadata()
+        g = {k: f.get_tensor(k) for k in f.keys()}
+    assert meta["model_sha256"] == sha256_file(model_path)
+    assert g["inputs44"].shape == (8, 44, 44) and g["logits44"].shape == (8, 7)
+    assert g["faces48"].shape == (4, 48, 48) and g["probs10crop"].shape == (4, 7)
+    for k in ("inputs44", "faces48"):
+        assert g[k].dtype == torch.float32
+        assert torch.equal(g[k], g[k].round()) and g[k].min() >= 0 and g[k].max() <= 255
+    m, _ = load_safetensors(model_path)
+    torch.testing.assert_close(golden_logits44(m, g["inputs44"]), g["logits44"], rtol=1e-4, atol=1e-4)
+    p = predict_probs(m, g["faces48"], "10crop", bf16=False)
+    torch.testing.assert_close(p, g["probs10crop"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(p.sum(1), torch.ones(4))
+
+
+def test_golden_reproducible_from_export(tmp_path):
+    m = _random_model(1)
+    out = tmp_path / "vgg19-fer2013.safetensors"
+    export_model(m.state_dict(), out, {"epoch": 1})
+    golden = tmp_path / "vgg19-fer2013.golden.safetensors"
+    write_golden(out, golden)
+    _check_golden(out, golden)
+
+
+COMMITTED = REPO / "Models" / "vgg19-fer2013.safetensors"
+
+
+@pytest.mark.skipif(not COMMITTED.exists(), reason="no exported model in Models/")
+def test_committed_golden_matches_committed_model():
+    _check_golden(COMMITTED, COMMITTED.with_name("vgg19-fer2013.golden.safetensors"))

@@ -1,0 +1,252 @@
+"""Train VGG19-FER on FER2013 Training (eager, bf16 autocast, channels_last).
+
+Checkpoints every epoch to ~/.cache/fer-stream/train/<run>/last.pt and keeps best.pt (EMA weights
+with the best PublicTest centre-crop accuracy). Resumes from last.pt automatically; otherwise
+initialises from Models/vgg19-fer2013.safetensors when it exists.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "active")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import argparse
+import copy
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fer2013  # noqa: E402
+from evaluate import metrics, predict_probs  # noqa: E402
+from model import INPUT_SIZE, NORM_MEAN, NORM_STD, VGG19FER, load_safetensors  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO_ROOT / "Models" / "vgg19-fer2013.safetensors"
+TRAIN_ROOT = Path.home() / ".cache" / "fer-stream" / "train"
+
+
+# ---------------------------------------------------------------- augmentation (batched, on tensors)
+
+def augment(pixels: torch.Tensor, gen: torch.Generator, affine: bool = True, erase_p: float = 0.5) -> torch.Tensor:
+    """pixels: uint8 (B,48,48). Returns normalised (B,1,44,44) f32.
+
+    Small random affine (rotation ±10°, scale 0.9–1.1) on the 48×48, random 44×44 crop,
+    horizontal mirror, then random erasing (p=erase_p, filled with 0 = the normalised mean)."""
+    b, h, w = pixels.shape
+    x = pixels.float().unsqueeze(1)
+    if affine:
+        ang = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(10)
+        scale = 0.9 + 0.2 * torch.rand(b, generator=gen)
+        cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+        theta = torch.zeros(b, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 1] = cos, -sin
+        theta[:, 1, 0], theta[:, 1, 1] = sin, cos
+        grid = F.affine_grid(theta, (b, 1, h, w), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    s = INPUT_SIZE
+    top = torch.randint(0, h - s + 1, (b,), generator=gen)
+    left = torch.randint(0, w - s + 1, (b,), generator=gen)
+    ar = torch.arange(s)
+    rows = (top[:, None] + ar)[:, :, None]
+    cols = (left[:, None] + ar)[:, None, :]
+    flip = torch.rand(b, generator=gen) < 0.5
+    cols = torch.where(flip[:, None, None], (left[:, None] + (s - 1 - ar))[:, None, :], cols)
+    x = x[:, 0][torch.arange(b)[:, None, None], rows, cols]  # (B,44,44)
+    x = (x / 255.0 - NORM_MEAN) / NORM_STD
+    if erase_p > 0:
+        area = s * s * (0.02 + (0.33 - 0.02) * torch.rand(b, generator=gen))
+        logr = math.log(0.3) + (math.log(3.3) - math.log(0.3)) * torch.rand(b, generator=gen)
+        ratio = torch.exp(logr)
+        eh = torch.sqrt(area * ratio).round().clamp(1, s - 1).long()
+        ew = torch.sqrt(area / ratio).round().clamp(1, s - 1).long()
+        et = (torch.rand(b, generator=gen) * (s - eh + 1)).long()
+        el = (torch.rand(b, generator=gen) * (s - ew + 1)).long()
+        on = torch.rand(b, generator=gen) < erase_p
+        r = ar[None, :, None]
+        c = ar[None, None, :]
+        mask = ((r >= et[:, None, None]) & (r < (et + eh)[:, None, None])
+                & (c >= el[:, None, None]) & (c < (el + ew)[:, None, None]) & on[:, None, None])
+        x = x.masked_fill(mask, 0.0)
+    return x.unsqueeze(1)
+
+
+# ---------------------------------------------------------------- schedule / EMA
+
+def lr_at(step: int, steps_per_epoch: int, epochs: int, peak: float, warmup_epochs: float) -> float:
+    warm = warmup_epochs * steps_per_epoch
+    total = epochs * steps_per_epoch
+    if step < warm:
+        return peak * (step + 1) / warm
+    t = (step - warm) / max(total - warm, 1)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, step: int, decay: float) -> None:
+    # Early on the average is warmed up (TF-style min(decay, (1+n)/(10+n))) so the EMA is usable
+    # after the first epoch; it reaches `decay` after ~9,000 steps.
+    d = min(decay, (1 + step) / (10 + step))
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm.detach(), 1 - d)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
+# ---------------------------------------------------------------- checkpointing
+
+def atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def rng_state(gen: torch.Generator) -> dict:
+    return {"torch": torch.get_rng_state(), "gen": gen.get_state(), "numpy": np.random.get_state(),
+            "python": random.getstate()}
+
+
+def set_rng_state(st: dict, gen: torch.Generator) -> None:
+    torch.set_rng_state(st["torch"])
+    gen.set_state(st["gen"])
+    np.random.set_state(st["numpy"])
+    random.setstate(st["python"])
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--run", default="main", help="run name: ~/.cache/fer-stream/train/<run>/")
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--warmup-epochs", type=float, default=2.0)
+    ap.add_argument("--wd", type=float, default=5e-4)
+    ap.add_argument("--ema-decay", type=float, default=0.999)
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--data", default=None, help="FER2013 CSV (plain/gzip) or compact .npz")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", default=str(DEFAULT_MODEL),
+                    help="exported model to start from when no last.pt exists ('' = none)")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N Training rows (tests)")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after N steps this session (benchmark/tests)")
+    ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--run-dir", default=None, help="override the run directory")
+    a = ap.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    run_dir = Path(a.run_dir) if a.run_dir else TRAIN_ROOT / a.run
+    run_dir.mkdir(parents=True, exist_ok=True)
+    last_p, best_p, log_p = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+
+    random.seed(a.seed)
+    np.random.seed(a.seed)
+    torch.manual_seed(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+
+    data = fer2013.load(a.data)
+    x_tr, y_tr = (torch.from_numpy(v) for v in data["Training"])
+    if a.limit:
+        x_tr, y_tr = x_tr[:a.limit], y_tr[:a.limit]
+    x_pub, y_pub = data["PublicTest"]
+    n = x_tr.shape[0]
+    steps_per_epoch = n // a.batch  # drop the last partial batch
+    log(f"Training {n} images, {steps_per_epoch} steps/epoch, PublicTest {len(y_pub)}; run dir {run_dir}")
+
+    model = VGG19FER().to(dev).to(memory_format=torch.channels_last)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0.0}],
+                          lr=a.lr, momentum=0.9, nesterov=True)
+    ema = copy.deepcopy(model)
+    start_epoch, step, best = 0, 0, {"acc": -1.0, "epoch": -1}
+
+    if last_p.exists():
+        ck = torch.load(last_p, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        start_epoch, step, best = ck["epoch"], ck["step"], ck["best"]
+        set_rng_state(ck["rng"], gen)
+        log(f"resumed from {last_p} at epoch {start_epoch} (best PublicTest {best['acc']:.4f} @ {best['epoch']})")
+    elif a.init and Path(a.init).exists():
+        m0, meta = load_safetensors(a.init)
+        model.load_state_dict(m0.state_dict())
+        ema.load_state_dict(m0.state_dict())
+        start_epoch = int(meta.get("epoch", 0))
+        step = start_epoch * steps_per_epoch
+        log(f"initialised model and EMA from {a.init}; continuing at epoch {start_epoch}")
+    ema.eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+
+    for epoch in range(start_epoch, a.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        t0 = time.time()
+        tot_loss, tot_correct, seen = 0.0, 0, 0
+        for i in range(steps_per_epoch):
+            idx = perm[i * a.batch:(i + 1) * a.batch]
+            xb = augment(x_tr[idx], gen).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            yb = y_tr[idx].to(dev, non_blocking=True)
+            lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16):
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), yb, label_smoothing=a.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema_update(ema, model, step, a.ema_decay)
+            step += 1
+            tot_loss += loss.item() * len(yb)
+            tot_correct += (logits.argmax(1) == yb).sum().item()
+            seen += len(yb)
+            if (i + 1) % 25 == 0 or i == 0:
+                log(f"epoch {epoch + 1} step {i + 1}/{steps_per_epoch} loss {tot_loss / seen:.4f} "
+                    f"acc {tot_correct / seen:.4f} lr {lr:.5f} {seen / (time.time() - t0):.1f} img/s")
+            if a.max_steps and i + 1 >= a.max_steps:
+                break
+        train_time = time.time() - t0
+        rec = {"epoch": epoch + 1, "step": step, "lr": lr, "train_loss": tot_loss / seen,
+               "train_acc": tot_correct / seen, "img_per_s": seen / train_time, "train_s": round(train_time, 1)}
+        if a.max_steps:
+            log(f"stopping after {a.max_steps} steps: {json.dumps(rec)}")
+            return rec
+        if not a.no_eval:
+            t1 = time.time()
+            probs = predict_probs(ema, x_pub, "center", device=a.device)
+            rec["public_center"] = metrics(probs, y_pub)["accuracy"]
+            rec["eval_s"] = round(time.time() - t1, 1)
+            if rec["public_center"] > best["acc"]:
+                best = {"acc": rec["public_center"], "epoch": epoch + 1}
+                atomic_save({"ema": ema.state_dict(), "epoch": epoch + 1, "public_center": best["acc"],
+                             "args": vars(a)}, best_p)
+        rec["best_public_center"], rec["best_epoch"] = best["acc"], best["epoch"]
+        atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                     "epoch": epoch + 1, "step": step, "best": best, "rng": rng_state(gen), "args": vars(a)},
+                    last_p)
+        with open(log_p, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        log("EPOCH " + json.dumps(rec))
+    log("done")
+
+
+if __name__ == "__main__":
+    main()
