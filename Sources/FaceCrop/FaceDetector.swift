@@ -84,7 +84,7 @@ public struct FaceDetector: Sendable {
     }
 
     /// All windows accepted by the cascade, before grouping (detection-image pixels).
-    func rawDetections(in image: GrayImage) -> RawDetections {
+    func rawDetections(in image: GrayImage, forceScalar: Bool = false) -> RawDetections {
         let W = image.width, H = image.height
         let ww = cascade.windowWidth, wh = cascade.windowHeight
         var result = RawDetections(boxes: [], frameWidth: W, frameHeight: H, sx: 1, sy: 1)
@@ -134,8 +134,9 @@ public struct FaceDetector: Sendable {
         precondition((tilted ? 2 : 1) * sumCount < Int(Int32.max), "FaceDetector: detection image too large")
         let compiled = CompiledCascade(cascade, stride: stride, tiltedBase: tiltStart + col0)
 
-        var tables = [UInt32](repeating: 0, count: tilted ? 2 * sumCount : sumCount)
-        var sqTable = [UInt32](repeating: 0, count: sumCount)
+        let pad = CompiledCascade.tablePadding
+        var tables = [UInt32](repeating: 0, count: (tilted ? 2 * sumCount : sumCount) + pad)
+        var sqTable = [UInt32](repeating: 0, count: sumCount + pad)
         var levelBuf = [UInt8](repeating: 0, count: maxW * maxH)
         var hits: [Box] = []
         hits.reserveCapacity(256)
@@ -160,7 +161,7 @@ public struct FaceDetector: Sendable {
                 let winW = Int((Double(ww) * level.factor).rounded()), winH = Int((Double(wh) * level.factor).rounded())
                 let step = level.factor > 2 ? 1 : 2
                 compiled.scan(sum: UnsafePointer(tab.baseAddress!), sqsum: UnsafePointer(sq.baseAddress!),
-                              width: lw, height: lh, step: step) { x, y in
+                              width: lw, height: lh, step: step, forceScalar: forceScalar) { x, y in
                     hits.append(Box(x: Int((Double(x) * level.factor).rounded()), y: Int((Double(y) * level.factor).rounded()),
                                     width: winW, height: winH))
                 }
@@ -241,6 +242,9 @@ struct CompiledCascade {
         norm = (ny * stride + nx, ny * stride + nx + nw, (ny + nh) * stride + nx, (ny + nh) * stride + nx + nw, Double(nw * nh))
     }
 
+    /// Windows whose grey-level standard deviation is not above this are skipped.
+    static let minStdDev = 10.0
+
     @inline(__always)
     static func rectSum(_ p: UnsafePointer<UInt32>, _ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32) -> Float {
         let v = p[Int(a)] &- p[Int(b)] &- p[Int(c)] &+ p[Int(d)]
@@ -257,9 +261,118 @@ struct CompiledCascade {
 
     /// Scans every `step`-th window position of one pyramid level; calls `hit(x, y)` for each
     /// window that passes all stages. As OpenCV, a window rejected by the first stage also
-    /// skips the next position in its row.
+    /// skips the next position in its row, and flat windows (σ ≤ 10) are rejected.
+    /// The tables must have at least `CompiledCascade.tablePadding` readable entries past the
+    /// last row (the vector path reads a few positions beyond the row end and ignores them).
     func scan(sum: UnsafePointer<UInt32>, sqsum: UnsafePointer<UInt32>, width: Int, height: Int, step: Int,
-              hit: (Int, Int) -> Void) {
+              forceScalar: Bool = false, hit: (Int, Int) -> Void) {
+        if isStumpBased && !forceScalar {
+            if step == 1 {
+                scanStumps8(Contiguous8.self, sum: sum, sqsum: sqsum, width: width, height: height, hit: hit)
+            } else if step == 2 {
+                scanStumps8(EveryOther8.self, sum: sum, sqsum: sqsum, width: width, height: height, hit: hit)
+            } else {
+                scanScalar(sum: sum, sqsum: sqsum, width: width, height: height, step: step, hit: hit)
+            }
+        } else {
+            scanScalar(sum: sum, sqsum: sqsum, width: width, height: height, step: step, hit: hit)
+        }
+    }
+
+    /// Entries the vector path may read past the end of a table.
+    static let tablePadding = 64
+
+    /// Stump cascades, eight window positions at a time (`L` picks consecutive positions or
+    /// every other one): each integral-table read becomes one vector load for eight windows.
+    /// Visits exactly the positions the scalar scan visits and gives the same answers.
+    private func scanStumps8<L: LaneLoader>(_: L.Type, sum: UnsafePointer<UInt32>, sqsum: UnsafePointer<UInt32>,
+                                            width: Int, height: Int, hit: (Int, Int) -> Void) {
+        let maxX = width - windowWidth, maxY = height - windowHeight
+        guard maxX >= 0 && maxY >= 0 else { return }
+        let step = L.step
+        typealias F8 = SIMD8<Float>
+        typealias D8 = SIMD8<Double>
+        typealias I8 = SIMD8<Int32>
+        stages.withUnsafeBufferPointer { st in
+        stumps.withUnsafeBufferPointer { sp in
+            let nStages = st.count
+            let (na, nb, nc, nd, area) = norm
+            let minNf = D8(repeating: area * area * CompiledCascade.minStdDev * CompiledCascade.minStdDev)
+            let areaV = D8(repeating: area)
+            let laneIndex = I8(0, 1, 2, 3, 4, 5, 6, 7)
+            var y = 0
+            while y <= maxY {
+                let rowBase = y * stride
+                var x0 = 0
+                var nextVisit = 0
+                while x0 <= maxX {
+                    let p = sum + rowBase + x0
+                    let q = sqsum + rowBase + x0
+                    // window variance for the eight positions
+                    let s = I8(truncatingIfNeeded: L.load(p, na) &- L.load(p, nb) &- L.load(p, nc) &+ L.load(p, nd))
+                    let sq = I8(truncatingIfNeeded: L.load(q, na) &- L.load(q, nb) &- L.load(q, nc) &+ L.load(q, nd))
+                    let sd = D8(s)
+                    let nf = areaV * D8(SIMD8<UInt32>(truncatingIfNeeded: sq)) - sd * sd
+                    let notFlat = SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int64>(repeating: 0).replacing(with: 1, where: nf .> minNf)) .!= 0
+                    let inv = F8(1 / nf.squareRoot())
+                    var w = sp.baseAddress!
+                    // stage 0 for all eight
+                    var acc = F8(repeating: 0)
+                    let stage0 = st[0]
+                    for _ in 0..<Int(stage0.count) {
+                        acc += CompiledCascade.stump8(L.self, p, w, inv)
+                        w += 1
+                    }
+                    let pass0 = acc .>= F8(repeating: stage0.threshold)
+                    // which of the eight does the row walk visit (OpenCV's skip rule)?
+                    let inRow = laneIndex .<= I8(repeating: Int32((maxX - x0) / step))
+                    var visited = SIMDMask<SIMD8<Int32>>(repeating: false)
+                    for j in 0..<8 {
+                        let pos = x0 + j * step
+                        if pos > maxX { break }
+                        if pos == nextVisit {
+                            visited[j] = true
+                            nextVisit = pos + ((notFlat[j] && !pass0[j]) ? 2 * step : step)
+                        }
+                    }
+                    var alive = visited .& inRow .& notFlat .& pass0
+                    var si = 1
+                    while si < nStages && any(alive) {
+                        let stage = st[si]
+                        acc = F8(repeating: 0)
+                        for _ in 0..<Int(stage.count) {
+                            acc += CompiledCascade.stump8(L.self, p, w, inv)
+                            w += 1
+                        }
+                        alive = alive .& (acc .>= F8(repeating: stage.threshold))
+                        si += 1
+                    }
+                    if any(alive) {
+                        for j in 0..<8 where alive[j] { hit(x0 + j * step, y) }
+                    }
+                    x0 += 8 * step
+                }
+                y += step
+            }
+        } }
+    }
+
+    @inline(__always)
+    static func stump8<L: LaneLoader>(_: L.Type, _ p: UnsafePointer<UInt32>, _ w: UnsafePointer<Stump>, _ inv: SIMD8<Float>) -> SIMD8<Float> {
+        let f = w.pointee.f
+        @inline(__always) func rect(_ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32) -> SIMD8<Float> {
+            let v = L.load(p, Int(a)) &- L.load(p, Int(b)) &- L.load(p, Int(c)) &+ L.load(p, Int(d))
+            return SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v))
+        }
+        var v = f.w0 * rect(f.a0, f.b0, f.c0, f.d0)
+        v += f.w1 * rect(f.a1, f.b1, f.c1, f.d1)
+        if f.w2 != 0 { v += f.w2 * rect(f.a2, f.b2, f.c2, f.d2) }
+        v *= inv
+        return SIMD8<Float>(repeating: w.pointee.right).replacing(with: w.pointee.left, where: v .< w.pointee.threshold)
+    }
+
+    private func scanScalar(sum: UnsafePointer<UInt32>, sqsum: UnsafePointer<UInt32>, width: Int, height: Int, step: Int,
+                            hit: (Int, Int) -> Void) {
         let maxX = width - windowWidth, maxY = height - windowHeight
         guard maxX >= 0 && maxY >= 0 else { return }
         stages.withUnsafeBufferPointer { st in
@@ -269,6 +382,8 @@ struct CompiledCascade {
         leaves.withUnsafeBufferPointer { lp in
             let nStages = st.count
             let (na, nb, nc, nd, area) = norm
+            // nf = area·σ; OpenCV keeps a window only when area / nf < 0.1, i.e. σ > 10.
+            let minNf = area * area * CompiledCascade.minStdDev * CompiledCascade.minStdDev
             var y = 0
             while y <= maxY {
                 var x = 0
@@ -280,7 +395,9 @@ struct CompiledCascade {
                     let s = Int64(Int32(bitPattern: p[na] &- p[nb] &- p[nc] &+ p[nd]))
                     let sq = Int64(q[na] &- q[nb] &- q[nc] &+ q[nd])
                     let nf = area * Double(sq) - Double(s * s)
-                    let inv = Float(nf > 0 ? 1 / nf.squareRoot() : 1)
+                    // Flat windows (σ ≤ minStdDev grey levels) are rejected outright, as OpenCV does.
+                    guard nf > minNf else { x += step; continue }
+                    let inv = Float(1 / nf.squareRoot())
                     var result = 1
                     if isStumpBased {
                         var w = sp.baseAddress!
@@ -319,5 +436,27 @@ struct CompiledCascade {
                 y += step
             }
         } } } } }
+    }
+}
+
+/// How the vector path picks eight window positions from a row of the integral table.
+protocol LaneLoader {
+    static var step: Int { get }
+    static func load(_ p: UnsafePointer<UInt32>, _ offset: Int) -> SIMD8<UInt32>
+}
+
+/// Positions x, x+1, …, x+7.
+enum Contiguous8: LaneLoader {
+    static var step: Int { 1 }
+    @inline(__always) static func load(_ p: UnsafePointer<UInt32>, _ offset: Int) -> SIMD8<UInt32> {
+        UnsafeRawPointer(p + offset).loadUnaligned(as: SIMD8<UInt32>.self)
+    }
+}
+
+/// Positions x, x+2, …, x+14.
+enum EveryOther8: LaneLoader {
+    static var step: Int { 2 }
+    @inline(__always) static func load(_ p: UnsafePointer<UInt32>, _ offset: Int) -> SIMD8<UInt32> {
+        UnsafeRawPointer(p + offset).loadUnaligned(as: SIMD16<UInt32>.self).evenHalf
     }
 }

@@ -1,11 +1,12 @@
 /// Low-level image kernels used by the detector. All work on raw row-major 8-bit buffers.
 enum ImageOps {
-    /// Bilinear resize with pixel centres aligned (OpenCV `INTER_LINEAR` semantics), 11-bit
-    /// fixed-point weights. `dst` is `dw`×`dh`, tightly packed.
+    /// Bilinear resize with pixel centres aligned, 8-bit fixed-point weights and one rounding at
+    /// the end — the arithmetic of OpenCV's `INTER_LINEAR_EXACT`, which its cascade detector
+    /// uses for the pyramid (so raw hits match OpenCV's bit for bit). `dst` is `dw`×`dh`.
     static func resizeBilinear(_ src: UnsafePointer<UInt8>, _ sw: Int, _ sh: Int,
                                _ dst: UnsafeMutablePointer<UInt8>, _ dw: Int, _ dh: Int) {
         precondition(sw > 0 && sh > 0 && dw > 0 && dh > 0)
-        let one = 2048
+        let one = 256
         func table(_ s: Int, _ d: Int) -> ([Int], [Int]) {
             var idx = [Int](repeating: 0, count: d)
             var wt = [Int](repeating: 0, count: d)
@@ -36,7 +37,7 @@ enum ImageOps {
                     let wx = xw[ox]
                     let top = Int(r0[x0]) * (one - wx) + Int(r0[x1]) * wx
                     let bot = Int(r1[x0]) * (one - wx) + Int(r1[x1]) * wx
-                    out[ox] = UInt8(truncatingIfNeeded: (top * (one - wy) + bot * wy + (1 << 21)) >> 22)
+                    out[ox] = UInt8(truncatingIfNeeded: (top * (one - wy) + bot * wy + (1 << 15)) >> 16)
                 }
             }
         } }

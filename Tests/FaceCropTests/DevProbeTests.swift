@@ -3,20 +3,26 @@ import FERCore
 import Foundation
 import XCTest
 
+/// Development-only comparison harness (skipped unless FER_CMP_DIR is set): writes the raw
+/// (ungrouped) hits for every `name_WxH.gray` in that folder to `name.<cascade>.mine.txt`.
 final class DevProbeTests: XCTestCase {
-    func testProbe() throws {
-        guard ProcessInfo.processInfo.environment["FER_PROBE"] != nil else { throw XCTSkip("dev only") }
-        let img = try Fixtures.astronaut()
-        let t0 = Date()
-        let cascade = try HaarCascade(contentsOfFile: Fixtures.cascadePath)
-        print("load", Date().timeIntervalSince(t0), cascade.stageCount, cascade.weakClassifierCount, cascade.isStumpBased)
-        var det = FaceDetector(cascade: cascade, options: .init(minFaceSize: 0, minNeighbors: 0, detectionWidth: 0))
-        let t1 = Date()
-        let raw = det.rawDetections(in: img)
-        print("raw", raw.boxes.count, Date().timeIntervalSince(t1))
-        det.options.minNeighbors = 3
-        print("grouped3", det.detect(in: img))
-        det.options = .init()
-        print("default", det.detect(in: img))
+    func testDumpRawHits() throws {
+        guard let dir = ProcessInfo.processInfo.environment["FER_CMP_DIR"] else { throw XCTSkip("dev only") }
+        let cascades = (ProcessInfo.processInfo.environment["FER_CMP_CASCADES"] ?? Fixtures.cascadePath).split(separator: ",").map(String.init)
+        for cpath in cascades {
+            let cascade = try HaarCascade(contentsOfFile: cpath)
+            let cname = URL(fileURLWithPath: cpath).deletingPathExtension().lastPathComponent
+            let det = FaceDetector(cascade: cascade, options: .init(minFaceSize: 0, minNeighbors: 0, detectionWidth: 0))
+            for f in try FileManager.default.contentsOfDirectory(atPath: dir) where f.hasSuffix(".gray") {
+                let stem = String(f.dropLast(5))
+                let dims = stem.split(separator: "_").last!.split(separator: "x")
+                let w = Int(dims[0])!, h = Int(dims[1])!
+                let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(f)"))
+                let img = GrayImage(width: w, height: h, pixels: [UInt8](data))
+                let raw = det.rawDetections(in: img).boxes
+                let lines = raw.map { "\($0.x),\($0.y),\($0.width)" }.sorted().joined(separator: "\n")
+                try (lines + "\n").write(toFile: "\(dir)/\(stem).\(cname).mine.txt", atomically: true, encoding: .utf8)
+            }
+        }
     }
 }
