@@ -149,3 +149,17 @@ enum ImageOps {
         }
     }
 }
+
+extension ImageOps {
+    /// Copies `rows` table rows of `stride` entries, each reordered as its even columns
+    /// (⌈stride/2⌉ of them) followed by its odd columns.
+    static func splitColumns(_ src: UnsafePointer<UInt32>, _ dst: UnsafeMutablePointer<UInt32>, rows: Int, stride: Int) {
+        let half = (stride + 1) / 2
+        for r in 0..<rows {
+            let s = src + r * stride, d = dst + r * stride
+            var i = 0
+            while 2 * i + 1 < stride { d[i] = s[2 * i]; d[half + i] = s[2 * i + 1]; i += 1 }
+            if 2 * i < stride { d[i] = s[2 * i] }
+        }
+    }
+}
