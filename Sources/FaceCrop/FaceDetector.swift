@@ -9,8 +9,7 @@ import Foundation
 /// A value type holding an immutable cascade: safe to share and call from any thread.
 public struct FaceDetector: Sendable {
     public struct Options: Sendable, Equatable {
-        /// Smallest face side, in pixels of the original frame. The detection image is kept
-        /// large enough for a face of this size to fill the cascade window (see `detectionWidth`).
+        /// Smallest face side, in pixels of the original frame (smaller windows are not scanned).
         public var minFaceSize: Int
         /// Largest face side in pixels of the original frame; nil: up to the frame size.
         public var maxFaceSize: Int?
@@ -18,9 +17,9 @@ public struct FaceDetector: Sendable {
         public var scaleFactor: Double
         /// A face needs more than this many raw hits in its cluster (OpenCV's `minNeighbors`).
         public var minNeighbors: Int
-        /// The frame is shrunk to at most this width before detecting (area averaging) —
-        /// unless that would make `minFaceSize` smaller than the cascade window, in which case
-        /// it is shrunk only as far as `minFaceSize` allows. ≤ 0: never shrink.
+        /// The frame is shrunk (area averaging) to at most this width before detecting; boxes
+        /// are mapped back to frame pixels. ≤ 0: never shrink. The cascade window (24 px) then
+        /// sets a floor on face size: see `effectiveMinFaceSize(width:height:)`.
         public var detectionWidth: Int
 
         public init(minFaceSize: Int = 40, maxFaceSize: Int? = nil, scaleFactor: Double = 1.1,
@@ -58,15 +57,21 @@ public struct FaceDetector: Sendable {
             .sorted { ($0.area, -$0.y, -$0.x) > ($1.area, -$1.y, -$1.x) }
     }
 
-    /// The scale from frame pixels to detection-image pixels for a frame of this size.
+    /// The scale from frame pixels to detection-image pixels for a frame of this width:
+    /// `detectionWidth / width`, at most 1.
     public func detectionScale(width: Int, height: Int) -> Double {
-        guard width > 0 else { return 1 }
-        var s = options.detectionWidth > 0 ? Double(options.detectionWidth) / Double(width) : 1
-        if options.minFaceSize > 0 {
-            let win = Double(max(cascade.windowWidth, cascade.windowHeight))
-            s = max(s, win / Double(options.minFaceSize))
-        }
-        return min(1, s)
+        guard width > 0, options.detectionWidth > 0 else { return 1 }
+        return min(1, Double(options.detectionWidth) / Double(width))
+    }
+
+    /// The smallest face side (frame pixels) this detector can report for a frame of this
+    /// size: the cascade window (24 px) at detection scale, or `minFaceSize` if larger.
+    /// E.g. 48 px for 640×480 and 144 px for 1920×1080 with the default options; raise
+    /// `detectionWidth` to find smaller faces (at a cost roughly ∝ detection pixels).
+    public func effectiveMinFaceSize(width: Int, height: Int) -> Int {
+        let s = detectionScale(width: width, height: height)
+        let win = Double(max(cascade.windowWidth, cascade.windowHeight))
+        return max(options.minFaceSize, Int((win / s).rounded(.up)))
     }
 
     struct RawDetections {
