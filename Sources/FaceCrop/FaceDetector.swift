@@ -88,8 +88,24 @@ public struct FaceDetector: Sendable {
         }
     }
 
+    /// How windows are evaluated. Both give identical results (tested).
+    enum ScanMode {
+        /// Vector scan for stump cascades in optimised builds, scalar otherwise: unoptimised
+        /// (debug) builds run the generic SIMD code about 5× slower than the scalar loop.
+        case auto
+        case scalar
+        /// Eight windows at a time (stump cascades; tree cascades always run scalar).
+        case vector
+
+        #if DEBUG
+        static let vectorByDefault = false
+        #else
+        static let vectorByDefault = true
+        #endif
+    }
+
     /// All windows accepted by the cascade, before grouping (detection-image pixels).
-    func rawDetections(in image: GrayImage, forceScalar: Bool = false) -> RawDetections {
+    func rawDetections(in image: GrayImage, scan: ScanMode = .auto) -> RawDetections {
         let W = image.width, H = image.height
         let ww = cascade.windowWidth, wh = cascade.windowHeight
         var result = RawDetections(boxes: [], frameWidth: W, frameHeight: H, sx: 1, sy: 1)
@@ -140,13 +156,13 @@ public struct FaceDetector: Sendable {
         let tableCount = tilted ? 2 * sumCount : sumCount
         precondition(tableCount < Int(Int32.max), "FaceDetector: detection image too large")
         let compiled = CompiledCascade(cascade, stride: stride, tiltedRows: tilted ? rows : 0, tiltedCol0: col0)
-        let useSplit = compiled.isStumpBased && !forceScalar
+        let useVector = compiled.isStumpBased && scan != .scalar && (scan == .vector || ScanMode.vectorByDefault)
 
         let pad = CompiledCascade.tablePadding
         var tables = [UInt32](repeating: 0, count: tableCount + pad)
         var sqTable = [UInt32](repeating: 0, count: sumCount + pad)
-        var splitTables = [UInt32](repeating: 0, count: useSplit ? tableCount + pad : 0)
-        var splitSq = [UInt32](repeating: 0, count: useSplit ? sumCount + pad : 0)
+        var splitTables = [UInt32](repeating: 0, count: useVector ? tableCount + pad : 0)
+        var splitSq = [UInt32](repeating: 0, count: useVector ? sumCount + pad : 0)
         var levelBuf = [UInt8](repeating: 0, count: maxW * maxH)
         var hits: [Box] = []
         hits.reserveCapacity(256)
@@ -176,7 +192,7 @@ public struct FaceDetector: Sendable {
                     hits.append(Box(x: Int((Double(x) * level.factor).rounded()), y: Int((Double(y) * level.factor).rounded()),
                                     width: winW, height: winH))
                 }
-                if useSplit && step == 2 {
+                if useVector && step == 2 {
                     let used = lh + 1 + wh   // rows a window can touch, plus slack
                     ImageOps.splitColumns(tab.baseAddress!, stab.baseAddress!, rows: min(used, rows), stride: stride)
                     ImageOps.splitColumns(sq.baseAddress!, ssq.baseAddress!, rows: min(used, rows), stride: stride)
@@ -185,7 +201,7 @@ public struct FaceDetector: Sendable {
                     }
                     compiled.scanStumps8(SplitColumns8.self, sum: UnsafePointer(stab.baseAddress!), sqsum: UnsafePointer(ssq.baseAddress!),
                                          width: lw, height: lh, hit: record)
-                } else if useSplit && step == 1 {
+                } else if useVector && step == 1 {
                     compiled.scanStumps8(Contiguous8.self, sum: UnsafePointer(tab.baseAddress!), sqsum: UnsafePointer(sq.baseAddress!),
                                          width: lw, height: lh, hit: record)
                 } else {

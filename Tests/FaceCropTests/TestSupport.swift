@@ -63,11 +63,19 @@ enum Fixtures {
         return GrayImage(width: w!, height: h!, pixels: [UInt8](data))
     }
 
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var cache: [String: GrayImage] = [:]
+
+    /// The astronaut portrait in grey (decoded once per size per test run).
     static func astronaut(width: Int? = nil, height: Int? = nil) throws -> GrayImage {
         guard FileManager.default.fileExists(atPath: astronautPath) else {
             throw XCTSkip("\(astronautPath) is absent (Debian package python3-skimage)")
         }
-        return try gray(astronautPath, width: width, height: height)
+        let key = "\(width ?? 0)x\(height ?? 0)"
+        if let hit = cacheLock.withLock({ cache[key] }) { return hit }
+        let img = try gray(astronautPath, width: width, height: height)
+        cacheLock.withLock { cache[key] = img }
+        return img
     }
 
     static func requireCascade() throws {
