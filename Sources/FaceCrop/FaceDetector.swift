@@ -417,7 +417,6 @@ struct CompiledCascade {
             let area = normArea
             let minNf = D8(repeating: area * area * CompiledCascade.minStdDev * CompiledCascade.minStdDev)
             let areaV = D8(repeating: area)
-            let laneIndex = I8(0, 1, 2, 3, 4, 5, 6, 7)
             var y = 0
             while y <= maxY {
                 let rowBase = y * stride
@@ -433,7 +432,14 @@ struct CompiledCascade {
                     let sd = D8(s)
                     let nf = areaV * D8(sq) - sd * sd
                     let notFlat = I8(truncatingIfNeeded: SIMD8<Int64>(repeating: 0).replacing(with: 1, where: nf .> minNf)) .!= 0
-                    let inv = F8(1 / nf.squareRoot())
+                    if !any(notFlat) {
+                        // Eight flat windows (plain background): all visited, all rejected.
+                        nextVisit = max(nextVisit, x0 + 8 * step)
+                        x0 += 8 * step
+                        continue
+                    }
+                    var inv = F8(repeating: 1)
+                    for j in 0..<8 { inv[j] = Float(1 / nf[j].squareRoot()) }
                     // stage 0 for all eight
                     var w = sp.baseAddress!
                     var acc = F8(repeating: 0)
@@ -472,7 +478,6 @@ struct CompiledCascade {
                             }
                         }
                     }
-                    _ = laneIndex
                     x0 += 8 * step
                 }
                 y += step
