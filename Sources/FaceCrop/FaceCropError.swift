@@ -11,6 +11,14 @@ public enum FaceCropError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedCascade(path: String, reason: String)
 
     public var description: String {
+        oneLine(text)
+    }
+
+    private func oneLine(_ s: String) -> String {
+        String(s.map { $0.isNewline || $0 == "\t" ? " " : $0 })
+    }
+
+    private var text: String {
         switch self {
         case .cascadeNotFound(let path):
             return "face cascade \(path): file not found"

@@ -105,6 +105,14 @@ final class CascadeTests: XCTestCase {
         XCTAssertTrue(reason.contains("feature 7"), reason)
     }
 
+    func testErrorDescriptionIsOneLine() throws {
+        let path = try tempFile("<opencv_storage><cascade><stageType>BOOST</stageType><featureType>HAAR</featureType>" +
+                                "<height>24</height><width>\r\n2\n4\r\n</width></cascade></opencv_storage>")
+        let e = try XCTUnwrap(loadError(path))
+        XCTAssertTrue(e.description.contains("<width>"), e.description)
+        XCTAssertFalse(e.description.contains { $0.isNewline }, e.description)
+    }
+
     func testRectangleOutsideWindowIsMalformed() throws {
         let path = try tempFile(Self.tinyCascade(rects: ["20 0 8 4 1."]))
         guard case .malformedCascade(_, let reason)? = loadError(path) else { return XCTFail("expected malformedCascade") }
