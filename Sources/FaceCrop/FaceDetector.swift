@@ -128,7 +128,8 @@ public struct FaceDetector: Sendable {
 
         // 2. Pyramid levels (OpenCV: window = round(24·f) in detection pixels, image = round(size/f)).
         let factorStep = max(options.scaleFactor, 1.0001)
-        let minWin = Double(max(options.minFaceSize, 0)) * result.sx
+        let minWinW = Double(max(options.minFaceSize, 0)) * result.sx
+        let minWinH = Double(max(options.minFaceSize, 0)) * result.sy
         var maxWinW = dw, maxWinH = dh
         if let m = options.maxFaceSize, m > 0 {
             maxWinW = min(maxWinW, Int(Double(m) * result.sx)); maxWinH = min(maxWinH, Int(Double(m) * result.sy))
@@ -140,7 +141,7 @@ public struct FaceDetector: Sendable {
             if winW > maxWinW || winH > maxWinH { break }
             let lw = Int((Double(dw) / f).rounded()), lh = Int((Double(dh) / f).rounded())
             if lw < ww || lh < wh { break }
-            if Double(winW) >= minWin && Double(winH) >= minWin * result.sy / result.sx { levels.append((f, lw, lh)) }
+            if Double(winW) >= minWinW && Double(winH) >= minWinH { levels.append((f, lw, lh)) }
             f *= factorStep
         }
         guard let first = levels.first else { return result }
@@ -193,11 +194,11 @@ public struct FaceDetector: Sendable {
                                     width: winW, height: winH))
                 }
                 if useVector && step == 2 {
-                    let used = lh + 1 + wh   // rows a window can touch, plus slack
-                    ImageOps.splitColumns(tab.baseAddress!, stab.baseAddress!, rows: min(used, rows), stride: stride)
-                    ImageOps.splitColumns(sq.baseAddress!, ssq.baseAddress!, rows: min(used, rows), stride: stride)
+                    let used = lh + 1   // table rows this level's windows touch
+                    ImageOps.splitColumns(tab.baseAddress!, stab.baseAddress!, rows: used, stride: stride)
+                    ImageOps.splitColumns(sq.baseAddress!, ssq.baseAddress!, rows: used, stride: stride)
                     if tilted {
-                        ImageOps.splitColumns(tab.baseAddress! + tiltStart, stab.baseAddress! + tiltStart, rows: min(used, rows), stride: stride)
+                        ImageOps.splitColumns(tab.baseAddress! + tiltStart, stab.baseAddress! + tiltStart, rows: used, stride: stride)
                     }
                     compiled.scanStumps8(SplitColumns8.self, sum: UnsafePointer(stab.baseAddress!), sqsum: UnsafePointer(ssq.baseAddress!),
                                          width: lw, height: lh, hit: record)

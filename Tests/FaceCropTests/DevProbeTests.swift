@@ -11,7 +11,8 @@ import XCTest
 ///     r = cv2.CascadeClassifier(cascade).detectMultiScale(img, 1.1, 0)
 ///     lines = sorted('%d,%d,%d' % (x, y, s) for x, y, s, _ in r)
 ///
-/// FER_CMP_CASCADES: comma-separated cascade paths (default: the frontal-face one).
+/// FER_CMP_CASCADES: comma-separated cascade paths (default: the frontal-face one);
+/// FER_CMP_SCAN=scalar to check the scalar scan instead of the vector one.
 /// On 6 images × 4 Debian cascades (stumps, trees, tilted features) the lists were identical.
 final class DevProbeTests: XCTestCase {
     func testDumpRawHits() throws {
@@ -27,7 +28,8 @@ final class DevProbeTests: XCTestCase {
                 let w = Int(dims[0])!, h = Int(dims[1])!
                 let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(f)"))
                 let img = GrayImage(width: w, height: h, pixels: [UInt8](data))
-                let raw = det.rawDetections(in: img).boxes
+                let mode: FaceDetector.ScanMode = ProcessInfo.processInfo.environment["FER_CMP_SCAN"] == "scalar" ? .scalar : .vector
+                let raw = det.rawDetections(in: img, scan: mode).boxes
                 let lines = raw.map { "\($0.x),\($0.y),\($0.width)" }.sorted().joined(separator: "\n")
                 try (lines + "\n").write(toFile: "\(dir)/\(stem).\(cname).mine.txt", atomically: true, encoding: .utf8)
             }
