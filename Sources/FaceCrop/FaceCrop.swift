@@ -1,1 +1,0 @@
-// FaceCrop — filled in by its owner.
