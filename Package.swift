@@ -17,10 +17,12 @@ let package = Package(
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavdevice-dev", "libswscale-dev", "libavutil-dev"])]
         ),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "FERCore"),
         .target(name: "FrameSource", dependencies: ["CFFmpeg", "FERCore"]),
         .target(name: "FaceCrop", dependencies: ["FERCore"]),
         .target(name: "Recognizer", dependencies: ["FERCore"]),
+        .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "CDNNL"]),
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer"]),
         .executableTarget(
             name: "fer-stream",
@@ -30,6 +32,7 @@ let package = Package(
         .testTarget(name: "FrameSourceTests", dependencies: ["FrameSource"]),
         .testTarget(name: "FaceCropTests", dependencies: ["FaceCrop", "FrameSource"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"]),
+        .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream"]),
     ],
