@@ -13,9 +13,10 @@ import Glibc
 /// between batch sizes. One thread at a time.
 ///
 /// Threads: oneDNN here runs on OpenMP (libgomp). The engine sets the OpenMP thread count of the
-/// calling thread before building and before each run, so `threads` holds whichever thread calls.
-/// The wait policy cannot be set from here: libgomp reads `OMP_WAIT_POLICY` once, when it is
-/// loaded — before `main` for any program that links this module. See `openMPEnvironment`.
+/// calling thread (`omp_set_num_threads`, a per-thread setting) before building and before each
+/// run, so `threads` holds whichever thread calls. The wait policy cannot be set from here:
+/// libgomp reads `OMP_WAIT_POLICY` once, when it is loaded — before `main` for any program that
+/// links this module. See `openMPEnvironment` and `relaunchWithOpenMPEnvironmentIfNeeded`.
 public final class DNNLEngine: InferenceEngine {
     public enum Precision: String, CaseIterable, Sendable {
         case f32, bf16, int8
@@ -162,15 +163,14 @@ public final class DNNLEngine: InferenceEngine {
 
     // MARK: CPU and OpenMP
 
-    /// `.auto` → int8 where the CPU has 8-bit dot products (AMX-INT8, AVX512-VNNI, AVX-VNNI), else
-    /// bf16 where it has bf16 arithmetic (AVX512-BF16), else f32; other precisions unchanged.
+    /// `.auto` → int8 where the CPU has 8-bit dot products (AVX512-VNNI, AVX-VNNI, AMX-INT8),
+    /// else f32; other precisions unchanged. bf16 is never chosen: without AMX (avx512_core_bf16)
+    /// it measured slower than f32 here (about 0.6–0.8×), and with AMX, int8 is about twice bf16.
     public static func resolve(_ precision: Precision) -> Precision {
         guard precision == .auto else { return precision }
         let isa = dnnl_get_effective_cpu_isa()
         func has(_ feature: dnnl_cpu_isa_t) -> Bool { isa.rawValue & feature.rawValue == feature.rawValue }
-        if has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni) { return .int8 }
-        if has(dnnl_cpu_isa_avx512_core_bf16) { return .bf16 }
-        return .f32
+        return has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni) ? .int8 : .f32
     }
 
     /// The instruction set oneDNN dispatches to here, e.g. "avx512_core_bf16" or "avx512_core_amx".
@@ -185,14 +185,33 @@ public final class DNNLEngine: InferenceEngine {
         return names.first { $0.0 == isa }?.1 ?? "isa 0x\(String(isa.rawValue, radix: 16))"
     }
 
-    /// The environment the process should start with for oneDNN to run well here:
-    /// `OMP_WAIT_POLICY=active` (idle OpenMP threads spin instead of sleeping: sleeping costs
-    /// milliseconds per forward pass in this VM) and `OMP_NUM_THREADS`. libgomp reads these once,
-    /// when it is loaded, which for a program linking oneDNN is before `main`: so they must be in the
-    /// environment the program is started with (a launcher script, or the program re-executing
-    /// itself once with them set, first thing in `main`). Setting them later changes nothing.
-    public static func openMPEnvironment(threads: Int) -> [String: String] {
-        ["OMP_WAIT_POLICY": "active", "OMP_NUM_THREADS": "\(max(1, threads))"]
+    /// The OpenMP environment for oneDNN: `OMP_NUM_THREADS` and `OMP_WAIT_POLICY`. libgomp reads
+    /// these once, when it is loaded — for a program linking oneDNN that is before `main` runs —
+    /// so setting them later (`setenv`) changes nothing: they must be in the environment the
+    /// program starts with (a launcher, or `relaunchWithOpenMPEnvironmentIfNeeded` first thing in
+    /// `main`). The thread count alone is also applied at run time (`threads` of the engine).
+    ///
+    /// `active`: idle OpenMP threads spin instead of sleeping, which saves milliseconds of
+    /// wake-up per forward pass on an otherwise idle machine. `passive`: they sleep at once, which
+    /// measured 3–5× faster with 2 threads on 2 cores that another job keeps busy (spinning
+    /// threads then keep their partner off the core it waits for).
+    public static func openMPEnvironment(threads: Int, waitPolicy: String = "active") -> [String: String] {
+        ["OMP_WAIT_POLICY": waitPolicy, "OMP_NUM_THREADS": "\(max(1, threads))"]
+    }
+
+    /// When a variable of `openMPEnvironment(threads:waitPolicy:)` is missing from this process's
+    /// environment, adds the missing ones and re-executes the program (same arguments) once, so
+    /// libgomp reads them; values already set are kept. Returns when nothing was missing, after
+    /// a relaunch, or when re-executing failed. Call first thing in `main`, before any thread
+    /// starts.
+    public static func relaunchWithOpenMPEnvironmentIfNeeded(threads: Int, waitPolicy: String = "active") {
+        let marker = "FER_STREAM_OPENMP_RELAUNCHED"
+        guard getenv(marker) == nil else { return }
+        let missing = openMPEnvironment(threads: threads, waitPolicy: waitPolicy).filter { getenv($0.key) == nil }
+        guard !missing.isEmpty else { return }
+        for (name, value) in missing { setenv(name, value, 1) }
+        setenv(marker, "1", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
     }
 
     /// OpenMP threads of the calling thread (an OpenMP setting is per calling thread).
