@@ -224,7 +224,6 @@ public final class DNNLEngine: InferenceEngine {
 
 extension DNNLEngine: DNNLWeightSource {
     var engine: DNNLCPUEngine { cpu }
-    var stream: DNNLStream { runStream }
 
     private func key(layer: Int, dense: Bool, side: Int) -> Int {
         layer * 16 + (dense ? 1 + side : 0)

@@ -2,7 +2,8 @@ import CDNNL
 import Recognizer
 
 // Each oneDNN C handle used by the engine is owned by exactly one of the classes below, which
-// destroys it in `deinit`. Nothing else calls a `dnnl_*_destroy` function.
+// destroys it in `deinit`. Nothing else calls a `dnnl_*_destroy` function. Everything made on a
+// oneDNN engine keeps its `DNNLCPUEngine` alive, so the engine is destroyed last.
 
 /// Throws `RecognizerError.backend` naming oneDNN's status when `status` is not success.
 @inline(__always)
@@ -87,8 +88,8 @@ final class DNNLAttributes {
         try check(dnnl_primitive_attr_set_post_ops(raw, postOps.raw), "post-op attribute")
     }
 
-    /// One scale for the whole output (`perChannel` empty and `common` set), or one per output
-    /// channel (dimension 1 of the destination, mask 1 << 1; dimension 0 for weight reorders).
+    /// Output scales: one for the whole output (`mask` 0, one scale) or one per index of the
+    /// dimensions set in `mask` (1 << 1: output channels of an activation; 1 << 0: rows of weights).
     func setOutputScales(_ scales: [Float], mask: Int32) throws(RecognizerError) {
         try check(dnnl_primitive_attr_set_output_scales(raw, Int64(scales.count), mask, scales), "output scales")
     }
@@ -99,6 +100,7 @@ final class DNNLAttributes {
 /// A primitive descriptor (`dnnl_primitive_desc_t`): the chosen implementation and its memory formats.
 final class DNNLPrimitiveDesc {
     let raw: OpaquePointer
+    let engine: DNNLCPUEngine
 
     /// Creates the descriptor of an operation from its (C struct) operation descriptor.
     init(operation: UnsafeRawPointer, attributes: DNNLAttributes, engine: DNNLCPUEngine, what: String) throws(RecognizerError) {
@@ -106,6 +108,7 @@ final class DNNLPrimitiveDesc {
         try check(dnnl_primitive_desc_create(&handle, operation, attributes.raw, engine.raw, nil), what)
         guard let handle else { throw .backend(reason: "oneDNN \(what) returned no primitive descriptor") }
         raw = handle
+        self.engine = engine
     }
 
     /// A reorder from `source` to `destination` layout/type.
@@ -116,6 +119,7 @@ final class DNNLPrimitiveDesc {
         try check(dnnl_reorder_primitive_desc_create(&handle, &src, engine.raw, &dst, engine.raw, attributes.raw), what)
         guard let handle else { throw .backend(reason: "oneDNN \(what) returned no primitive descriptor") }
         raw = handle
+        self.engine = engine
     }
 
     func memoryDesc(_ query: dnnl_query_t) throws(RecognizerError) -> dnnl_memory_desc_t {
@@ -138,12 +142,14 @@ final class DNNLPrimitiveDesc {
 /// A primitive (`dnnl_primitive_t`), ready to execute.
 final class DNNLPrimitive {
     let raw: OpaquePointer
+    let engine: DNNLCPUEngine
 
     init(_ descriptor: DNNLPrimitiveDesc, what: String) throws(RecognizerError) {
         var handle: OpaquePointer?
         try check(dnnl_primitive_create(&handle, descriptor.raw), what)
         guard let handle else { throw .backend(reason: "oneDNN \(what) returned no primitive") }
         raw = handle
+        engine = descriptor.engine
     }
 
     deinit { dnnl_primitive_destroy(raw) }
@@ -155,6 +161,7 @@ final class DNNLPrimitive {
 final class DNNLMemory {
     let raw: OpaquePointer
     let desc: dnnl_memory_desc_t
+    let engine: DNNLCPUEngine
 
     /// Memory whose storage oneDNN allocates (and frees on destruction).
     init(owning desc: dnnl_memory_desc_t, engine: DNNLCPUEngine) throws(RecognizerError) {
@@ -164,6 +171,7 @@ final class DNNLMemory {
         guard let handle else { throw .backend(reason: "oneDNN memory allocation returned nothing") }
         raw = handle
         self.desc = desc
+        self.engine = engine
     }
 
     /// Memory without data yet: `setData` points it at borrowed storage before use.
@@ -174,6 +182,7 @@ final class DNNLMemory {
         guard let handle else { throw .backend(reason: "oneDNN memory creation returned nothing") }
         raw = handle
         self.desc = desc
+        self.engine = engine
     }
 
     var byteCount: Int {

@@ -38,7 +38,6 @@ protocol DNNLWeightSource: AnyObject {
     /// Per-output-row quantisation steps of int8 weights (w ≈ step·q).
     func weightSteps(layer: Int, dense: Bool, side: Int) -> [Float]
     var engine: DNNLCPUEngine { get }
-    var stream: DNNLStream { get }
 }
 
 /// The whole forward pass for one batch size: primitives in order, their arguments, and the
