@@ -22,12 +22,14 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavdevice-dev", "libswscale-dev", "libavutil-dev"])]
         ),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "FERCore"),
         .target(name: "Datasets", dependencies: ["FERCore", "CZlib"], swiftSettings: optimizedEvenInDebug),
         .target(name: "FrameSource", dependencies: ["CFFmpeg", "FERCore"]),
         .target(name: "FaceCrop", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
         .target(name: "Recognizer", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
-        .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer"]),
+        .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "CDNNL"]),
+        .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL"]),
         .executableTarget(
             name: "fer-stream",
             dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "FrameSourceTests", dependencies: ["FrameSource"]),
         .testTarget(name: "FaceCropTests", dependencies: ["FaceCrop", "FrameSource"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"]),
+        .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream"]),
     ],
