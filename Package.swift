@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL"]),
         .executableTarget(
             name: "fer-stream",
-            dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipeline", "RecognizerDNNL", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),

@@ -60,6 +60,27 @@ def export_model(state_dict: dict, out: Path, extra_meta: dict | None = None) ->
     os.replace(tmp, out)
 
 
+@torch.no_grad()
+def activation_maxima(model: VGG19FER, pixels: np.ndarray, batch: int = 256) -> list[float]:
+    """Largest output (after BN and ReLU) of each convolution over the centre crops of `pixels`
+    and their mirrors, in f32: the activation ranges the Swift int8 engine quantises with."""
+    model = model.eval()
+    maxima = [0.0] * model.num_convs
+    c = (CROP_FROM - INPUT_SIZE) // 2
+    for s in range(0, len(pixels), batch):
+        x = torch.from_numpy(np.asarray(pixels[s:s + batch]))[:, None, c:c + INPUT_SIZE, c:c + INPUT_SIZE]
+        x = normalize(torch.cat([x, x.flip(3)]))
+        i = 0
+        for ch in CHANNELS:
+            if ch == "M":
+                x = F.max_pool2d(x, 2, 2)
+                continue
+            x = F.relu(getattr(model, f"bn{i}")(getattr(model, f"conv{i}")(x)))
+            maxima[i] = max(maxima[i], float(x.max()))
+            i += 1
+    return maxima
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -127,6 +148,8 @@ def main(argv=None):
     ap.add_argument("--data", default=None)
     ap.add_argument("--no-10crop", action="store_true", help="skip the (slow) 10-crop figures")
     ap.add_argument("--no-eval", action="store_true", help="no evaluation at all (metadata from checkpoint)")
+    ap.add_argument("--no-calibration", action="store_true", help="skip the int8 activation ranges")
+    ap.add_argument("--calibration-rows", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -150,6 +173,14 @@ def main(argv=None):
             print(split, {k: v for k, v in meta.items() if k.startswith(key)}, flush=True)
     elif "public_test_center" in info:
         meta["public_test_center"] = f"{info['public_test_center']:.4f}"
+    if not a.no_calibration:
+        # int8 activation ranges from Training rows only (never the test splits).
+        m = VGG19FER()
+        m.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in sd.items()})
+        x, _ = fer2013.load(a.data)["Training"]
+        rows = np.random.default_rng(0).choice(len(x), size=min(a.calibration_rows, len(x)), replace=False)
+        meta["int8_act_max"] = ",".join(f"{v:.5g}" for v in activation_maxima(m, x[np.sort(rows)]))
+        meta["int8_calibration"] = f"max of each conv output over {len(rows)} Training rows (centre crop and mirror)"
     export_model(sd, out, meta)
     g = write_golden(out, golden)
     print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha256_file(out)})")

@@ -13,20 +13,6 @@ public protocol FrameProducer: AnyObject {
 
 extension VideoSource: FrameProducer {}
 
-/// How faces are found in a frame.
-public enum FaceLocator: Sendable {
-    case haar(FaceDetector)
-    /// The whole frame is one face (pre-cropped input).
-    case fullFrame
-
-    public func locate(in image: GrayImage) -> [Box] {
-        switch self {
-        case .haar(let detector): detector.detect(in: image)
-        case .fullFrame: image.width > 0 && image.height > 0 ? [Box(x: 0, y: 0, width: image.width, height: image.height)] : []
-        }
-    }
-}
-
 public struct PipelineOptions: Sendable {
     /// Analyse every Nth decoded frame.
     public var every = 1
@@ -82,7 +68,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     private let source: FrameProducer
-    private let locator: FaceLocator
+    private let detector: Detector
     private let cropper: FaceCropper
     private let recognizer: Recognizer
     private let writer: ResultWriter
@@ -92,10 +78,10 @@ public final class Pipeline: @unchecked Sendable {
     private var failure: PipelineError?
     private var stats = PipelineStats()
 
-    public init(source: FrameProducer, locator: FaceLocator, cropper: FaceCropper, recognizer: Recognizer,
+    public init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: Recognizer,
                 writer: ResultWriter, options: PipelineOptions = .init()) {
         self.source = source
-        self.locator = locator
+        self.detector = detector
         self.cropper = cropper
         self.recognizer = recognizer
         self.writer = writer
@@ -151,7 +137,7 @@ public final class Pipeline: @unchecked Sendable {
             defer { self.update { $0.detectSeconds += busy } }
             while let frame = frames.take() {
                 let t0 = DispatchTime.now()
-                let faces = tracker.update(with: locator.locate(in: frame.image))
+                let faces = tracker.update(with: detector.detect(in: frame.image))
                 let crops = faces.map { cropper.crop(frame.image, box: $0.box) }
                 busy += seconds(since: t0)
                 if !detected.put(Detected(frame: frame, faces: faces, crops: crops)) { return }

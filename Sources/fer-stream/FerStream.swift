@@ -5,6 +5,7 @@ import Foundation
 import FrameSource
 import Pipeline
 import Recognizer
+import RecognizerDNNL
 
 /// A runtime failure already phrased for a person.
 struct RuntimeFailure: Error {
@@ -74,6 +75,12 @@ struct Stream: ParsableCommand {
     @Option(help: "Smoothing per face over time: ema:A, window:N or none.")
     var smooth: String = "ema:0.3"
 
+    @Option(help: "Network engine: auto (oneDNN), onednn, or reference (plain Swift, slow).")
+    var engine: String = "auto"
+
+    @Option(help: "oneDNN precision: auto (int8 where the CPU has VNNI, else f32), f32, bf16, int8.")
+    var precision: String = "auto"
+
     @Option(help: "Threads for decoding and the network (0 = all cores).")
     var threads: Int = 0
 
@@ -87,6 +94,8 @@ struct Stream: ParsableCommand {
         guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
         guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0, not \(threads)") }
         guard ["haar", "full-frame"].contains(detector) else { throw ValidationError("--detector must be haar or full-frame, not '\(detector)'") }
+        guard EngineKind(rawValue: engine) != nil else { throw ValidationError("--engine must be auto, onednn or reference, not '\(engine)'") }
+        guard DNNLEngine.Precision(rawValue: precision) != nil else { throw ValidationError("--precision must be auto, f32, bf16 or int8, not '\(precision)'") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
     }
@@ -97,18 +106,22 @@ struct Stream: ParsableCommand {
         let modelPath = model ?? Resources.defaultModelPath()
         let weights: VGG19Weights
         do { weights = try VGG19Weights.load(path: modelPath) } catch { throw PipelineError.recognizer(error) }
-        let recognizer = Recognizer(weights: weights, engine: ReferenceEngine(weights: weights, threads: threadCount),
-                                    tta: TestTimeAugmentation(rawValue: tta)!)
+        let network: InferenceEngine
+        do {
+            network = try Engines.make(weights: weights, kind: EngineKind(rawValue: engine)!, precision: DNNLEngine.Precision(rawValue: precision)!,
+                                       threads: threadCount, modelPath: modelPath)
+        } catch { throw PipelineError.recognizer(error) }
+        let recognizer = Recognizer(weights: weights, engine: network, tta: TestTimeAugmentation(rawValue: tta)!)
 
-        let locator: FaceLocator
+        let faceDetector: Detector
         if detector == "full-frame" {
-            locator = .fullFrame
+            faceDetector = .fullFrame
         } else {
             let haar: HaarCascade
-            do { haar = try HaarCascade(path: cascade) } catch { throw PipelineError(error) }
+            do { haar = try HaarCascade(contentsOfFile: cascade) } catch { throw PipelineError(error) }
             var detectorOptions = FaceDetector.Options()
             detectorOptions.minFaceSize = minFace
-            locator = .haar(FaceDetector(cascade: haar, options: detectorOptions))
+            faceDetector = .haar(FaceDetector(cascade: haar, options: detectorOptions))
         }
 
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
@@ -123,7 +136,7 @@ struct Stream: ParsableCommand {
         options.every = every
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
-        let pipeline = Pipeline(source: source, locator: locator, cropper: FaceCropper(), recognizer: recognizer,
+        let pipeline = Pipeline(source: source, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
                                 writer: writer, options: options)
 
         // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.

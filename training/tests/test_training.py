@@ -220,3 +220,18 @@ COMMITTED = REPO / "Models" / "vgg19-fer2013.safetensors"
 @pytest.mark.skipif(not COMMITTED.exists(), reason="no exported model in Models/")
 def test_committed_golden_matches_committed_model():
     _check_golden(COMMITTED, COMMITTED.with_name("vgg19-fer2013.golden.safetensors"))
+
+
+def test_activation_maxima_are_the_largest_conv_outputs():
+    from export import activation_maxima
+
+    m = _random_model()
+    pixels = np.random.default_rng(1).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    maxima = activation_maxima(m, pixels, batch=4)
+    assert len(maxima) == 16 and all(v >= 0 for v in maxima)
+    # The first conv by hand: centre crops and their mirrors, BN, ReLU.
+    x = torch.from_numpy(pixels)[:, None, 2:46, 2:46]
+    x = torch.cat([x, x.flip(3)])
+    with torch.no_grad():
+        first = torch.relu(m.bn0(m.conv0((x.float() / 255 - 0.5) / 0.25))).max().item()
+    assert abs(maxima[0] - first) < 1e-5
