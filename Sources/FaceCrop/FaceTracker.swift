@@ -21,6 +21,11 @@ public struct TrackedFace: Sendable, Equatable, CustomStringConvertible {
 /// size and whose sizes are similar are then matched greedily by centre distance (fast motion).
 /// Unmatched detections open new tracks; a track unmatched for more than `maxMisses`
 /// consecutive frames is dropped and its id is never handed out again.
+///
+/// With `minHits` > 1 a new track is tentative until it has been detected in `minHits`
+/// consecutive frames: it is not reported, gets no id, and is dropped at its first miss. This is
+/// what keeps a detector's flickering false positives (a patch of background that fires now and
+/// then) out of the output; real faces are detected frame after frame and pass at once.
 public struct FaceTracker: Sendable {
     public struct Options: Sendable, Equatable {
         public var iouThreshold: Double
@@ -32,9 +37,12 @@ public struct FaceTracker: Sendable {
         public var maxSizeRatio: Double
         /// 0: report the detector's box unchanged. α in (0, 1): report α·previous + (1−α)·detected.
         public var smoothing: Double
+        /// Consecutive detections before a new track is reported (1: at once).
+        public var minHits: Int
 
         public init(iouThreshold: Double = 0.3, maxMisses: Int = 10, maxCentreDistance: Double = 0.6,
-                    maxSizeRatio: Double = 1.5, smoothing: Double = 0) {
+                    maxSizeRatio: Double = 1.5, smoothing: Double = 0, minHits: Int = 1) {
+            self.minHits = max(1, minHits)
             self.iouThreshold = iouThreshold
             self.maxMisses = maxMisses
             self.maxCentreDistance = maxCentreDistance
@@ -44,9 +52,11 @@ public struct FaceTracker: Sendable {
     }
 
     struct Track: Sendable, Equatable {
+        /// 0 while tentative.
         var id: Int
         var box: Box
         var misses: Int
+        var hits: Int
     }
 
     public var options: Options
@@ -111,18 +121,25 @@ public struct FaceTracker: Sendable {
                 let reported = smooth(previous: tracks[ti].box, detected: b)
                 tracks[ti].box = reported
                 tracks[ti].misses = 0
-                seen.append(TrackedFace(track: tracks[ti].id, box: reported))
+                tracks[ti].hits += 1
+                if tracks[ti].id == 0 && tracks[ti].hits >= options.minHits { tracks[ti].id = takeID() }
+                if tracks[ti].id > 0 { seen.append(TrackedFace(track: tracks[ti].id, box: reported)) }
             }
         }
         for ti in tracks.indices where !taken[ti] { tracks[ti].misses += 1 }
-        tracks.removeAll { $0.misses > options.maxMisses }
+        tracks.removeAll { $0.misses > ($0.id == 0 ? 0 : options.maxMisses) }
         for (bi, b) in boxes.enumerated() where trackFor[bi] == nil {
-            let t = Track(id: nextID, box: b, misses: 0)
-            nextID += 1
+            var t = Track(id: 0, box: b, misses: 0, hits: 1)
+            if options.minHits <= 1 { t.id = takeID() }
             tracks.append(t)
-            seen.append(TrackedFace(track: t.id, box: b))
+            if t.id > 0 { seen.append(TrackedFace(track: t.id, box: b)) }
         }
         return seen.sorted { $0.track < $1.track }
+    }
+
+    private mutating func takeID() -> Int {
+        defer { nextID += 1 }
+        return nextID
     }
 
     private func smooth(previous p: Box, detected d: Box) -> Box {

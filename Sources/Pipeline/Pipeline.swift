@@ -21,6 +21,9 @@ public struct PipelineOptions: Sendable {
     /// Capacity of each queue between stages, in frames.
     public var queueDepth = 8
     public var smoothing = Smoothing.ema(alpha: 0.3)
+    /// A face is reported once detected in 3 consecutive analysed frames, which keeps the
+    /// detector's flickering false positives out; set `minHits` 1 for pre-cropped input.
+    public var tracker = FaceTracker.Options(minHits: 3)
 
     public init() {}
 }
@@ -132,7 +135,7 @@ public final class Pipeline: @unchecked Sendable {
 
         stage("detect") { [self] () throws(PipelineError) in
             defer { detected.close() }
-            var tracker = FaceTracker()
+            var tracker = FaceTracker(options: options.tracker)
             var busy = 0.0
             defer { self.update { $0.detectSeconds += busy } }
             while let frame = frames.take() {

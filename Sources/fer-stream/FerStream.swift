@@ -136,6 +136,7 @@ struct Stream: ParsableCommand {
         options.every = every
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
+        if detector == "full-frame" { options.tracker.minHits = 1 }  // the frame is the face: no probation
         let pipeline = Pipeline(source: source, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
                                 writer: writer, options: options)
 

@@ -103,3 +103,34 @@ final class TrackerTests: XCTestCase {
         XCTAssertEqual(smooth.update(with: [b(110, 100)]).first?.box, b(105, 100))
     }
 }
+
+final class TrackerConfirmationTests: XCTestCase {
+    func testFlickeringDetectionsNeverBecomeTracksAndSteadyOnesDoAfterMinHits() {
+        var tracker = FaceTracker(options: .init(minHits: 3))
+        let face = Box(x: 100, y: 100, width: 80, height: 80)
+        let flicker = Box(x: 400, y: 300, width: 90, height: 90)
+        var reported: [[TrackedFace]] = []
+        for frame in 0..<12 {
+            // The false positive fires two frames in three, never three in a row.
+            reported.append(tracker.update(with: frame % 3 == 2 ? [face] : [face, flicker]))
+        }
+        XCTAssertEqual(reported[0], [])
+        XCTAssertEqual(reported[1], [])
+        XCTAssertEqual(reported[2], [TrackedFace(track: 1, box: face)], "confirmed on its third hit, as id 1")
+        for frame in 3..<12 { XCTAssertEqual(reported[frame], [TrackedFace(track: 1, box: face)], "frame \(frame)") }
+        // A later steady face gets the next id: tentative tracks consumed none.
+        let second = Box(x: 300, y: 50, width: 70, height: 70)
+        _ = tracker.update(with: [face, second])
+        _ = tracker.update(with: [face, second])
+        XCTAssertEqual(tracker.update(with: [face, second]).map(\.track), [1, 2])
+    }
+
+    func testConfirmedTrackSurvivesMisses() {
+        var tracker = FaceTracker(options: .init(maxMisses: 5, minHits: 2))
+        let face = Box(x: 10, y: 10, width: 50, height: 50)
+        _ = tracker.update(with: [face])
+        XCTAssertEqual(tracker.update(with: [face]).map(\.track), [1])
+        for _ in 0..<4 { XCTAssertEqual(tracker.update(with: []), []) }
+        XCTAssertEqual(tracker.update(with: [face]).map(\.track), [1], "kept through short misses, no new probation")
+    }
+}
