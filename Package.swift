@@ -30,9 +30,10 @@ let package = Package(
         .target(name: "Recognizer", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
         .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "CDNNL"]),
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL"]),
+        .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer"]),
         .executableTarget(
             name: "fer-stream",
-            dependencies: ["Pipeline", "RecognizerDNNL", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipeline", "RecognizerDNNL", "Evaluation", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"]),
         .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream"]),
     ],
     swiftLanguageModes: [.v5]

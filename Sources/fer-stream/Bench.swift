@@ -18,36 +18,18 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds to measure for (after one warm-up call).")
     var seconds: Double = 3
 
-    @Option(help: "Model weights (.safetensors). Default: the bundled model.")
-    var model: String?
 
-    @Option(help: "Network engine: auto (oneDNN), onednn, or reference.")
-    var engine: String = "auto"
-
-    @Option(help: "oneDNN precision: auto, f32, bf16, int8.")
-    var precision: String = "auto"
-
-    @Option(help: "Network threads (0 = all cores).")
-    var threads: Int = 0
+    @OptionGroup(title: "Model")
+    var options: ModelOptions
 
     mutating func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
         guard seconds > 0 else { throw ValidationError("--seconds must be > 0, not \(seconds)") }
-        guard EngineKind(rawValue: engine) != nil else { throw ValidationError("--engine must be auto, onednn or reference, not '\(engine)'") }
-        guard DNNLEngine.Precision(rawValue: precision) != nil else { throw ValidationError("--precision must be auto, f32, bf16 or int8, not '\(precision)'") }
-        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0, not \(threads)") }
     }
 
     func run() throws {
-        let path = model ?? Resources.defaultModelPath()
-        let weights: VGG19Weights
-        do { weights = try VGG19Weights.load(path: path) } catch { throw PipelineError.recognizer(error) }
-        let threadCount = threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads
-        let network: InferenceEngine
-        do {
-            network = try Engines.make(weights: weights, kind: EngineKind(rawValue: engine)!, precision: DNNLEngine.Precision(rawValue: precision)!,
-                                       threads: threadCount, modelPath: path)
-        } catch { throw PipelineError.recognizer(error) }
+        let (weights, network) = try options.loadNetwork()
+        let threadCount = options.threadCount
         let side = weights.inputSize
         var generator = SystemRandomNumberGenerator()
         let input = (0..<(batch * side * side)).map { _ in Float.random(in: -2...2, using: &generator) }

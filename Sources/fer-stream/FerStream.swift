@@ -27,7 +27,8 @@ struct Stream: ParsableCommand {
           fer-stream --format csv --output out.csv clip.mkv
           cat clip.webm | fer-stream -
           fer-stream --tta center --every 2 clip.mp4
-          fer-stream bench --batch 10      (recognizer speed on this machine)
+          fer-stream bench --batch 10                  (recognizer speed here)
+          fer-stream eval --fer2013 fer2013.csv.gz     (accuracy on PrivateTest)
 
         Output, one line per analysed frame, flushed at once:
           ndjson  {"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],
@@ -60,9 +61,6 @@ struct Stream: ParsableCommand {
     @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the frame.")
     var minFace: Int = 40
 
-    @Option(help: "Model weights (.safetensors). Default: the bundled Models/vgg19-fer2013.safetensors.")
-    var model: String?
-
     @Option(help: "OpenCV Haar cascade XML for face detection.")
     var cascade: String = Resources.defaultCascade
 
@@ -75,14 +73,8 @@ struct Stream: ParsableCommand {
     @Option(help: "Smoothing per face over time: ema:A, window:N or none.")
     var smooth: String = "ema:0.3"
 
-    @Option(help: "Network engine: auto (oneDNN), onednn, or reference (plain Swift, slow).")
-    var engine: String = "auto"
-
-    @Option(help: "oneDNN precision: auto (int8 where the CPU has VNNI, else f32), f32, bf16, int8.")
-    var precision: String = "auto"
-
-    @Option(help: "Threads for decoding and the network (0 = all cores).")
-    var threads: Int = 0
+    @OptionGroup(title: "Model")
+    var network: ModelOptions
 
     @Flag(help: "Print run statistics to stderr at the end, as one JSON line.")
     var stats = false
@@ -92,26 +84,14 @@ struct Stream: ParsableCommand {
         guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
         guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
-        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0, not \(threads)") }
         guard ["haar", "full-frame"].contains(detector) else { throw ValidationError("--detector must be haar or full-frame, not '\(detector)'") }
-        guard EngineKind(rawValue: engine) != nil else { throw ValidationError("--engine must be auto, onednn or reference, not '\(engine)'") }
-        guard DNNLEngine.Precision(rawValue: precision) != nil else { throw ValidationError("--precision must be auto, f32, bf16 or int8, not '\(precision)'") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
     }
 
     func run() throws {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let threadCount = threads == 0 ? cores : threads
-        let modelPath = model ?? Resources.defaultModelPath()
-        let weights: VGG19Weights
-        do { weights = try VGG19Weights.load(path: modelPath) } catch { throw PipelineError.recognizer(error) }
-        let network: InferenceEngine
-        do {
-            network = try Engines.make(weights: weights, kind: EngineKind(rawValue: engine)!, precision: DNNLEngine.Precision(rawValue: precision)!,
-                                       threads: threadCount, modelPath: modelPath)
-        } catch { throw PipelineError.recognizer(error) }
-        let recognizer = Recognizer(weights: weights, engine: network, tta: TestTimeAugmentation(rawValue: tta)!)
+        let (weights, engine) = try network.loadNetwork()
+        let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
 
         let faceDetector: Detector
         if detector == "full-frame" {
@@ -128,7 +108,7 @@ struct Stream: ParsableCommand {
         let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
 
         var sourceOptions = SourceOptions()
-        sourceOptions.threads = threads
+        sourceOptions.threads = network.threads
         let source: VideoSource
         do { source = try VideoSource(input, options: sourceOptions) } catch { throw PipelineError(error) }
 
