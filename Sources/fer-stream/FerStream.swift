@@ -76,6 +76,9 @@ struct Stream: ParsableCommand {
     @OptionGroup(title: "Model")
     var network: ModelOptions
 
+    @Flag(name: .shortAndLong, help: "Also show FFmpeg's own warnings on stderr (by default only fer-stream's one-line errors, which include FFmpeg's message).")
+    var verbose = false
+
     @Flag(help: "Print run statistics to stderr at the end, as one JSON line.")
     var stats = false
 
@@ -107,6 +110,7 @@ struct Stream: ParsableCommand {
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
         let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
 
+        FFmpegLogLevel.current = verbose ? .warning : .quiet
         var sourceOptions = SourceOptions()
         sourceOptions.threads = network.threads
         let source: VideoSource
