@@ -54,7 +54,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--engines", default="dnnl:f32,dnnl:bf16,dnnl:int8,reference",
+    ap.add_argument("--engines", default="onednn:f32,onednn:bf16,onednn:int8,reference",
                     help="fer-stream engines as engine[:precision], comma-separated")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
