@@ -16,7 +16,7 @@ public struct Tensor: Sendable, Equatable {
 /// (`{"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}`), then raw little-endian data.
 public struct SafeTensorsFile: Sendable {
     public let metadata: [String: String]
-    public let tensors: [String: Tensor]
+    public var tensors: [String: Tensor]
 
     public init(path: String) throws(RecognizerError) {
         let data: Data

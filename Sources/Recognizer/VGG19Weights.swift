@@ -32,13 +32,21 @@ public struct VGG19Weights: Sendable {
     public let metadata: [String: String]
 
     public static func load(path: String) throws(RecognizerError) -> VGG19Weights {
-        try VGG19Weights(file: SafeTensorsFile(path: path), path: path)
+        var file = try SafeTensorsFile(path: path)
+        return try VGG19Weights(taking: &file, path: path)
     }
 
     public init(file: SafeTensorsFile, path: String) throws(RecognizerError) {
+        var copy = file
+        try self.init(taking: &copy, path: path)
+    }
+
+    /// Moves the tensors out of `file` as they are used, so each weight array exists once
+    /// (folding scales it in place): loading peaks near one copy of the weights, not three.
+    public init(taking file: inout SafeTensorsFile, path: String) throws(RecognizerError) {
         let meta = file.metadata
         func tensor(_ name: String, _ shape: [Int]) throws(RecognizerError) -> [Float] {
-            guard let t = file.tensors[name] else { throw .missingTensor(path: path, name: name) }
+            guard let t = file.tensors.removeValue(forKey: name) else { throw .missingTensor(path: path, name: name) }
             guard t.shape == shape else { throw .badShape(path: path, name: name, expected: shape, found: t.shape) }
             return t.values
         }
@@ -79,14 +87,13 @@ public struct VGG19Weights: Sendable {
             }
             guard let out = Int(token), out > 0 else { throw .incompatibleModel(path: path, reason: "layout token '\(token)' is neither a width nor M") }
             let i = convs.count
-            let w = try tensor("conv\(i).weight", [out, channels, 3, 3])
+            var folded = try tensor("conv\(i).weight", [out, channels, 3, 3])
             let b = try tensor("conv\(i).bias", [out])
             let gamma = try tensor("bn\(i).weight", [out])
             let beta = try tensor("bn\(i).bias", [out])
             let mean = try tensor("bn\(i).running_mean", [out])
             let variance = try tensor("bn\(i).running_var", [out])
             // BN(conv(x)) = s·(W x + b − μ) + β with s = γ/√(σ²+ε): scale the weights, shift the bias.
-            var folded = w
             var bias = [Float](repeating: 0, count: out)
             let k = channels * 9
             for o in 0..<out {
@@ -104,8 +111,10 @@ public struct VGG19Weights: Sendable {
         classifierWeight = try tensor("classifier.weight", [classes.count, features])
         classifierBias = try tensor("classifier.bias", [classes.count])
         metadata = meta
-        if let bad = (convs.flatMap(\.weight) + classifierWeight).first(where: { !$0.isFinite }) {
-            throw .incompatibleModel(path: path, reason: "weights hold a non-finite value (\(bad))")
+        for values in convs.map(\.weight) + [classifierWeight] {
+            if let bad = values.first(where: { !$0.isFinite }) {
+                throw .incompatibleModel(path: path, reason: "weights hold a non-finite value (\(bad))")
+            }
         }
     }
 
