@@ -50,11 +50,20 @@ public struct FaceDetector: Sendable {
 
     /// The faces in `image`, in its pixels, largest first (ties: top-to-bottom, left-to-right).
     public func detect(in image: GrayImage) -> [Box] {
+        detections(in: image).map(\.box)
+    }
+
+    /// `detect`, with how strongly the cascade fired on each face (see `Detection.strength`).
+    public func detections(in image: GrayImage) -> [Detection] {
         let raw = rawDetections(in: image)
-        let grouped = groupRectangles(raw.boxes, minNeighbors: options.minNeighbors, eps: Self.groupEps)
-        return grouped.map { raw.toFrame($0) }
-            .filter { $0.width > 0 && $0.height > 0 }
-            .sorted { ($0.area, -$0.y, -$0.x) > ($1.area, -$1.y, -$1.x) }
+        let window = Double(max(cascade.windowWidth, cascade.windowHeight))
+        let grouped = groupRectanglesCounted(raw.boxes, minNeighbors: options.minNeighbors, eps: Self.groupEps)
+        return grouped.map { g in
+            let side = Double(max(g.box.width, g.box.height))
+            return Detection(box: raw.toFrame(g.box), strength: Double(g.hits) * window / max(side, 1))
+        }
+        .filter { $0.box.width > 0 && $0.box.height > 0 }
+        .sorted { ($0.box.area, -$0.box.y, -$0.box.x) > ($1.box.area, -$1.box.y, -$1.box.x) }
     }
 
     /// The scale from frame pixels to detection-image pixels for a frame of this width:

@@ -26,6 +26,8 @@ public struct TrackedFace: Sendable, Equatable, CustomStringConvertible {
 /// consecutive frames: it is not reported, gets no id, and is dropped at its first miss. This is
 /// what keeps a detector's flickering false positives (a patch of background that fires now and
 /// then) out of the output; real faces are detected frame after frame and pass at once.
+/// With `minBirthStrength` > 0, only a detection at least that strong (see `Detection.strength`)
+/// opens a track; weaker ones can only continue a track that exists.
 public struct FaceTracker: Sendable {
     public struct Options: Sendable, Equatable {
         public var iouThreshold: Double
@@ -39,10 +41,13 @@ public struct FaceTracker: Sendable {
         public var smoothing: Double
         /// Consecutive detections before a new track is reported (1: at once).
         public var minHits: Int
+        /// Weakest detection that may open a track (0: any).
+        public var minBirthStrength: Double
 
         public init(iouThreshold: Double = 0.3, maxMisses: Int = 10, maxCentreDistance: Double = 0.6,
-                    maxSizeRatio: Double = 1.5, smoothing: Double = 0, minHits: Int = 1) {
+                    maxSizeRatio: Double = 1.5, smoothing: Double = 0, minHits: Int = 1, minBirthStrength: Double = 0) {
             self.minHits = max(1, minHits)
+            self.minBirthStrength = minBirthStrength
             self.iouThreshold = iouThreshold
             self.maxMisses = maxMisses
             self.maxCentreDistance = maxCentreDistance
@@ -77,8 +82,15 @@ public struct FaceTracker: Sendable {
     /// Forgets all tracks. Ids keep counting up, so none is reused.
     public mutating func reset() { tracks.removeAll() }
 
-    /// Feeds one frame's detections; returns the faces seen in this frame, ordered by track id.
+    /// Feeds one frame's boxes (each as strong as can be); returns the faces seen in this frame,
+    /// ordered by track id.
     public mutating func update(with boxes: [Box]) -> [TrackedFace] {
+        update(detections: boxes.map { Detection(box: $0, strength: .infinity) })
+    }
+
+    /// Feeds one frame's detections; returns the faces seen in this frame, ordered by track id.
+    public mutating func update(detections: [Detection]) -> [TrackedFace] {
+        let boxes = detections.map(\.box)
         var trackFor = [Int?](repeating: nil, count: boxes.count)   // box index → track index
         var taken = [Bool](repeating: false, count: tracks.count)
 
@@ -128,7 +140,7 @@ public struct FaceTracker: Sendable {
         }
         for ti in tracks.indices where !taken[ti] { tracks[ti].misses += 1 }
         tracks.removeAll { $0.misses > ($0.id == 0 ? 0 : options.maxMisses) }
-        for (bi, b) in boxes.enumerated() where trackFor[bi] == nil {
+        for (bi, b) in boxes.enumerated() where trackFor[bi] == nil && detections[bi].strength >= options.minBirthStrength {
             var t = Track(id: 0, box: b, misses: 0, hits: 1)
             if options.minHits <= 1 { t.id = takeID() }
             tracks.append(t)

@@ -10,7 +10,12 @@ import FERCore
 ///
 /// `minNeighbors <= 0` returns the input unchanged (as OpenCV).
 func groupRectangles(_ rects: [Box], minNeighbors: Int, eps: Double = 0.2) -> [Box] {
-    guard minNeighbors > 0, !rects.isEmpty else { return rects }
+    groupRectanglesCounted(rects, minNeighbors: minNeighbors, eps: eps).map(\.box)
+}
+
+/// `groupRectangles`, with the number of raw hits behind each kept box.
+func groupRectanglesCounted(_ rects: [Box], minNeighbors: Int, eps: Double = 0.2) -> [(box: Box, hits: Int)] {
+    guard minNeighbors > 0, !rects.isEmpty else { return rects.map { ($0, 1) } }
     let n = rects.count
 
     // union–find over similar pairs
@@ -51,7 +56,7 @@ func groupRectangles(_ rects: [Box], minNeighbors: Int, eps: Double = 0.2) -> [B
         return (Box(x: rnd(s.x), y: rnd(s.y), width: rnd(s.w), height: rnd(s.h)), s.n)
     }
 
-    var out: [Box] = []
+    var out: [(box: Box, hits: Int)] = []
     for (i, c) in means.enumerated() where c.n > minNeighbors {
         let r1 = c.box
         var inside = false
@@ -66,7 +71,7 @@ func groupRectangles(_ rects: [Box], minNeighbors: Int, eps: Double = 0.2) -> [B
                 break
             }
         }
-        if !inside { out.append(r1) }
+        if !inside { out.append((r1, c.n)) }
     }
     return out
 }

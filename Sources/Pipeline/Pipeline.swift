@@ -21,9 +21,10 @@ public struct PipelineOptions: Sendable {
     /// Capacity of each queue between stages, in frames.
     public var queueDepth = 8
     public var smoothing = Smoothing.ema(alpha: 0.3)
-    /// A face is reported once detected in 3 consecutive analysed frames, which keeps the
-    /// detector's flickering false positives out; set `minHits` 1 for pre-cropped input.
-    public var tracker = FaceTracker.Options(minHits: 3)
+    /// A face is reported once detected in 3 consecutive analysed frames, and only a strong
+    /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on
+    /// background texture out. Set `minHits` 1 for pre-cropped input.
+    public var tracker = FaceTracker.Options(minHits: 3, minBirthStrength: 4)
 
     public init() {}
 }
@@ -140,7 +141,7 @@ public final class Pipeline: @unchecked Sendable {
             defer { self.update { $0.detectSeconds += busy } }
             while let frame = frames.take() {
                 let t0 = DispatchTime.now()
-                let faces = tracker.update(with: detector.detect(in: frame.image))
+                let faces = tracker.update(detections: detector.detections(in: frame.image))
                 let crops = faces.map { cropper.crop(frame.image, box: $0.box) }
                 busy += seconds(since: t0)
                 if !detected.put(Detected(frame: frame, faces: faces, crops: crops)) { return }

@@ -24,6 +24,9 @@ final class DetectorTests: XCTestCase {
         // The box is a face-sized square in original pixels.
         XCTAssertEqual(face.width, face.height, accuracy: 2)
         XCTAssertTrue((80...115).contains(face.width), "\(face)")
+        // A real face fires strongly enough to open a track in the pipeline (minBirthStrength 4).
+        let strength = try XCTUnwrap(try detector().detections(in: image).first?.strength)
+        XCTAssertGreaterThan(strength, 4)
     }
 
     /// OpenCV 4.6's `detectMultiScale(img, 1.1, 0)` raw hits (x,y,side) on the same grey pixels

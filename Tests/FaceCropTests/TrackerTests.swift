@@ -134,3 +134,13 @@ final class TrackerConfirmationTests: XCTestCase {
         XCTAssertEqual(tracker.update(with: [face]).map(\.track), [1], "kept through short misses, no new probation")
     }
 }
+
+final class TrackerBirthStrengthTests: XCTestCase {
+    func testWeakDetectionsOnlyContinueTracks() {
+        var tracker = FaceTracker(options: .init(minHits: 1, minBirthStrength: 4))
+        let face = Box(x: 100, y: 100, width: 80, height: 80)
+        XCTAssertEqual(tracker.update(detections: [Detection(box: face, strength: 2)]), [], "too weak to open a track")
+        XCTAssertEqual(tracker.update(detections: [Detection(box: face, strength: 9)]).map(\.track), [1])
+        XCTAssertEqual(tracker.update(detections: [Detection(box: face, strength: 2)]).map(\.track), [1], "weak but continues track 1")
+    }
+}
