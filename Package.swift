@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer"]),
         .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+import Datasets
+import FERCore
+import Recognizer
+import RecognizerDNNL
+@testable import Evaluation
+
+/// The fast engines against the shipped model on real FER2013 PublicTest faces: int8 and bf16 must
+/// pick the same class as f32 for (nearly) every face, and f32 must match the reference engine.
+final class PrecisionAgreementTests: XCTestCase {
+    static let modelPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Models/vgg19-fer2013.safetensors").path
+
+    private func setUpData(count: Int) throws -> (VGG19Weights, [LabelledFace]) {
+        guard FileManager.default.fileExists(atPath: Self.modelPath) else { throw XCTSkip("no model at \(Self.modelPath)") }
+        let candidates: [String?] = [FER2013.defaultPath(), URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data/fer2013.csv.gz").standardized.path]
+        guard let path = candidates.compactMap({ $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw XCTSkip("FER2013 not found: set FER2013_CSV or put it at ../shared/data/fer2013.csv.gz")
+        }
+        return (try VGG19Weights.load(path: Self.modelPath), try FER2013.load(path: path, split: .publicTest, limit: count))
+    }
+
+    private func predictions(_ engine: InferenceEngine, _ weights: VGG19Weights, _ faces: [LabelledFace]) throws -> [Int] {
+        let r = Recognizer(weights: weights, engine: engine, tta: .center)
+        var out: [Int] = []
+        for start in stride(from: 0, to: faces.count, by: 32) {
+            let probs = try r.probabilities(for: faces[start..<min(faces.count, start + 32)].map(\.image))
+            out += probs.map { p in p.indices.max { p[$0] < p[$1] }! }
+        }
+        return out
+    }
+
+    func testInt8AndBF16AgreeWithF32OnPublicTestFaces() throws {
+        let (weights, faces) = try setUpData(count: 400)
+        guard let act = weights.metadata["int8_act_max"] else { throw XCTSkip("model has no int8 calibration") }
+        let f32 = try predictions(DNNLEngine(weights: weights, precision: .f32, threads: 2), weights, faces)
+        let int8Engine = try DNNLEngine(weights: weights, precision: .int8, threads: 2)
+        try int8Engine.setCalibration(act.split(separator: ",").compactMap { Float($0) })
+        let int8 = try predictions(int8Engine, weights, faces)
+        let bf16 = try predictions(DNNLEngine(weights: weights, precision: .bf16, threads: 2), weights, faces)
+        let agreeInt8 = Double(zip(f32, int8).filter { $0 == $1 }.count) / Double(faces.count)
+        let agreeBF16 = Double(zip(f32, bf16).filter { $0 == $1 }.count) / Double(faces.count)
+        print("argmax agreement with f32 on \(faces.count) PublicTest faces: int8 \(agreeInt8), bf16 \(agreeBF16)")
+        XCTAssertGreaterThanOrEqual(agreeInt8, 0.98)
+        XCTAssertGreaterThanOrEqual(agreeBF16, 0.99)
+    }
+
+    func testF32EngineMatchesReferenceOnRealFaces() throws {
+        let (weights, faces) = try setUpData(count: 24)
+        let reference = try predictions(ReferenceEngine(weights: weights), weights, faces)
+        let f32 = try predictions(DNNLEngine(weights: weights, precision: .f32, threads: 2), weights, faces)
+        XCTAssertEqual(reference, f32)
+    }
+}
