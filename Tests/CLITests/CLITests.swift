@@ -60,6 +60,36 @@ final class CLITests: XCTestCase {
     }
 }
 
+/// Ctrl-C: stop reading, finish the frames in flight, flush, exit 0 with every line whole.
+final class CLISignalTests: XCTestCase {
+    func testInterruptFinishesCleanly() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 250, size: 160)
+        let out = dir.appendingPathComponent("out.ndjson").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["--tta", "10crop", "--engine", "reference", "--output", out, clip]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait for the first lines, then interrupt.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").isEmpty { usleep(50_000) }
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0)
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        XCTAssertTrue(text.hasSuffix("\n"), "the last line is complete")
+        let frames = try text.split(separator: "\n").map { line in
+            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["frame"] as? Int)
+        }
+        XCTAssertFalse(frames.isEmpty)
+        XCTAssertLessThan(frames.count, 250, "stopped early")
+        XCTAssertEqual(frames, Array(0..<frames.count), "in order, none lost before the stop")
+    }
+}
+
 /// Bad input: one line on stderr naming the input and the cause, and the documented exit code.
 final class CLIErrorTests: XCTestCase {
     private func assertFails(_ args: [String], code: Int32, mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
