@@ -81,6 +81,10 @@ public final class Pipeline: @unchecked Sendable {
     private let lock = NSLock()
     private var failure: PipelineError?
     private var stats = PipelineStats()
+    private var trackSummary = TrackSummary()
+
+    /// Per-track time on screen and emotion shares of what was written (complete after `run`).
+    public var summary: TrackSummary { lock.withLock { trackSummary } }
 
     public init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: Recognizer,
                 writer: ResultWriter, options: PipelineOptions = .init()) {
@@ -188,14 +192,20 @@ public final class Pipeline: @unchecked Sendable {
         stage("write") { [self] () throws(PipelineError) in
             var smoother = TrackSmoother(options.smoothing)
             var busy = 0.0, analysed = 0, faceCount = 0
-            defer { self.update { $0.writeSeconds += busy; $0.framesAnalysed += analysed; $0.faces += faceCount } }
+            var summary = TrackSummary()
+            defer {
+                self.update { $0.writeSeconds += busy; $0.framesAnalysed += analysed; $0.faces += faceCount }
+                self.lock.withLock { self.trackSummary = summary }
+            }
             while let r = recognised.take() {
                 let t0 = DispatchTime.now()
                 let faces = zip(r.faces, r.probabilities).map { face, raw in
                     FaceResult(track: face.track, box: face.box, probs: smoother.smooth(track: face.track, raw: raw), raw: raw)
                 }
                 smoother.endFrame()
-                try writer.write(FrameResult(frame: r.frame, time: r.time, faces: faces))
+                let result = FrameResult(frame: r.frame, time: r.time, faces: faces)
+                try writer.write(result)
+                summary.add(result)
                 analysed += 1
                 faceCount += faces.count
                 busy += seconds(since: t0)

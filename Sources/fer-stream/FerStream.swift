@@ -79,6 +79,12 @@ struct Stream: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Also show FFmpeg's own warnings on stderr (by default only fer-stream's one-line errors, which include FFmpeg's message).")
     var verbose = false
 
+    @Flag(help: "At the end, per face track: time on screen and the share of time in each emotion (stderr).")
+    var summary = false
+
+    @Flag(name: .customLong("summary-json"), help: "The same summary as one JSON line on stderr.")
+    var summaryJSON = false
+
     @Flag(help: "Print run statistics to stderr at the end, as one JSON line.")
     var stats = false
 
@@ -134,6 +140,11 @@ struct Stream: ParsableCommand {
         }
         defer { signals.forEach { $0.cancel() } }
 
+        // The summary covers what was written, also when the run stops on an error.
+        defer {
+            if summary { FileHandle.standardError.write(Data(pipeline.summary.text.utf8)) }
+            if summaryJSON { FileHandle.standardError.write(Data((pipeline.summary.json + "\n").utf8)) }
+        }
         let result = try pipeline.run()
         if stats {
             FileHandle.standardError.write(Data((result.json + "\n").utf8))

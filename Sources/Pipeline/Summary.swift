@@ -1,0 +1,67 @@
+import FERCore
+
+/// Per track: how long it was on screen and the share of its analysed frames spent in each
+/// (smoothed) emotion. Fed by the writer stage, one frame result at a time.
+public struct TrackSummary: Sendable {
+    public struct Track: Sendable, Equatable {
+        public let track: Int
+        public var firstSeen: Double
+        public var lastSeen: Double
+        public var frames = 0
+        /// Analysed frames per label, in `Emotion` order.
+        public var labelFrames = [Int](repeating: 0, count: Emotion.count)
+
+        /// Share of the track's frames per label.
+        public var shares: [Double] { labelFrames.map { frames > 0 ? Double($0) / Double(frames) : 0 } }
+        public var dominant: Emotion { Emotion(rawValue: labelFrames.indices.max { labelFrames[$0] < labelFrames[$1] } ?? 6) ?? .neutral }
+    }
+
+    private var tracks: [Int: Track] = [:]
+    private var lastTime = 0.0
+    private var previousTime: Double?
+    /// Median-free estimate of one analysed frame's duration: the smallest positive step seen.
+    private var step = Double.infinity
+
+    public init() {}
+
+    public mutating func add(_ result: FrameResult) {
+        if let p = previousTime, result.time > p { step = min(step, result.time - p) }
+        previousTime = result.time
+        lastTime = max(lastTime, result.time)
+        for face in result.faces {
+            var t = tracks[face.track] ?? Track(track: face.track, firstSeen: result.time, lastSeen: result.time)
+            t.lastSeen = result.time
+            t.frames += 1
+            t.labelFrames[face.label.rawValue] += 1
+            tracks[face.track] = t
+        }
+    }
+
+    public var all: [Track] { tracks.values.sorted { $0.track < $1.track } }
+
+    /// Seconds a track was on screen: its analysed frames × one frame's duration.
+    public func seconds(_ t: Track) -> Double { step.isFinite ? Double(t.frames) * step : 0 }
+
+    public var text: String {
+        guard !tracks.isEmpty else { return "summary: no faces\n" }
+        var s = "summary: track, seconds on screen (first–last), then the share of time in each emotion\n"
+        for t in all {
+            let shares = Emotion.allCases.filter { t.labelFrames[$0.rawValue] > 0 }
+                .sorted { t.labelFrames[$0.rawValue] > t.labelFrames[$1.rawValue] }
+                .map { "\($0.name) \(decimal(t.shares[$0.rawValue] * 100, digits: 1))%" }
+            s += "  #\(t.track)  \(decimal(seconds(t), digits: 2)) s (\(decimal(t.firstSeen, digits: 2))–\(decimal(t.lastSeen, digits: 2)))  "
+                + shares.joined(separator: ", ") + "\n"
+        }
+        return s
+    }
+
+    /// `{"tracks":[{"track":1,"seconds":…,"first":…,"last":…,"frames":…,"dominant":"happy","shares":{…}}]}`
+    public var json: String {
+        let items = all.map { t in
+            "{\"track\":\(t.track),\"seconds\":\(decimal(seconds(t), digits: 3)),\"first\":\(decimal(t.firstSeen, digits: 3)),"
+                + "\"last\":\(decimal(t.lastSeen, digits: 3)),\"frames\":\(t.frames),\"dominant\":\"\(t.dominant.name)\",\"shares\":{"
+                + Emotion.allCases.map { "\"\($0.name)\":\(decimal(t.shares[$0.rawValue], digits: 4))" }.joined(separator: ",") + "}}"
+        }
+        return "{\"tracks\":[" + items.joined(separator: ",") + "]}"
+    }
+}
