@@ -28,8 +28,10 @@ public struct FrameResult: Sendable, Equatable {
     public let frame: Int
     public let time: Double
     public let faces: [FaceResult]
+    /// The still image this result is for (`fer-stream image`); nil for video.
+    public let file: String?
 
-    public init(frame: Int, time: Double, faces: [FaceResult]) {
-        self.frame = frame; self.time = time; self.faces = faces
+    public init(frame: Int, time: Double, faces: [FaceResult], file: String? = nil) {
+        self.frame = frame; self.time = time; self.faces = faces; self.file = file
     }
 }

@@ -85,7 +85,9 @@ public final class NDJSONWriter: ResultWriter {
     public init(sink: LineSink) { self.sink = sink }
 
     public func write(_ r: FrameResult) throws(PipelineError) {
-        var s = "{\"frame\":\(r.frame),\"t\":\(decimal(r.time, digits: 6)),\"faces\":["
+        var s = "{"
+        if let file = r.file { s += "\"file\":\(Self.string(file))," }
+        s += "\"frame\":\(r.frame),\"t\":\(decimal(r.time, digits: 6)),\"faces\":["
         for (i, f) in r.faces.enumerated() {
             if i > 0 { s += "," }
             s += "{\"track\":\(f.track),\"box\":[\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height)]"
@@ -94,6 +96,23 @@ public final class NDJSONWriter: ResultWriter {
         }
         s += "]}\n"
         try sink.write(s)
+    }
+
+    /// A JSON string literal.
+    static func string(_ text: String) -> String {
+        var out = "\""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
     }
 
     static func object(_ probs: [Float]) -> String {
@@ -105,20 +124,25 @@ public final class NDJSONWriter: ResultWriter {
 /// whose face fields are empty.
 public final class CSVWriter: ResultWriter {
     private let sink: LineSink
+    private let withFile: Bool
     private var wroteHeader = false
 
     public static let header = (["frame", "t", "track", "x", "y", "w", "h", "label", "score"] + Emotion.names
         + Emotion.names.map { "raw_" + $0 }).joined(separator: ",")
 
-    public init(sink: LineSink) { self.sink = sink }
+    /// `withFile`: a leading `file` column (for still images).
+    public init(sink: LineSink, withFile: Bool = false) {
+        self.sink = sink
+        self.withFile = withFile
+    }
 
     public func write(_ r: FrameResult) throws(PipelineError) {
         var s = ""
         if !wroteHeader {
-            s += Self.header + "\r\n"
+            s += (withFile ? "file," : "") + Self.header + "\r\n"
             wroteHeader = true
         }
-        let lead = "\(r.frame),\(decimal(r.time, digits: 6)),"
+        let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(decimal(r.time, digits: 6)),"
         if r.faces.isEmpty {
             s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + "\r\n"
         }

@@ -29,6 +29,7 @@ struct Stream: ParsableCommand {
           fer-stream --tta center --every 2 clip.mp4
           fer-stream bench --batch 10                  (recognizer speed here)
           fer-stream eval --fer2013 fer2013.csv.gz     (accuracy on PrivateTest)
+          fer-stream image portrait.jpg                (still images)
 
         Output, one line per analysed frame, flushed at once:
           ndjson  {"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],

@@ -130,3 +130,27 @@ final class CLIErrorTests: XCTestCase {
         try assertFails([], code: 2, mentions: "input")
     }
 }
+
+/// `fer-stream image`: still images, one line each, in the stream's schema.
+final class CLIImageTests: XCTestCase {
+    func testPortraitHasOneFaceAndBadFilesDoNotStopTheOthers() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        guard FileManager.default.fileExists(atPath: CLI.portrait) else { throw XCTSkip("\(CLI.portrait) missing") }
+        let dir = try CLI.tempDirectory()
+        let missing = dir.appendingPathComponent("missing.png").path
+        let jpeg = dir.appendingPathComponent("portrait.jpg").path
+        XCTAssertEqual(try CLI.run("/usr/bin/ffmpeg", ["-v", "error", "-i", CLI.portrait, "-vf", "scale=256:256", jpeg]).status, 0)
+        let r = try CLI.ferStream(["image", "--tta", "center", CLI.portrait, missing, jpeg])
+        XCTAssertEqual(r.status, 1, "a file failed")
+        XCTAssertTrue(r.stderr.contains("missing.png"), r.stderr)
+        let objects = try r.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(objects.map { $0["file"] as? String }, [CLI.portrait, jpeg])
+        let faces = objects.map { $0["faces"] as! [[String: Any]] }
+        XCTAssertEqual(faces.map(\.count), [1, 1])
+        // OpenCV's detectMultiScale puts this face at [177, 66, 95, 95].
+        let box = faces[0][0]["box"] as! [Int]
+        XCTAssertEqual(box[0], 177, accuracy: 6)
+        XCTAssertEqual(box[1], 66, accuracy: 6)
+        XCTAssertEqual(box[2], 95, accuracy: 8)
+    }
+}

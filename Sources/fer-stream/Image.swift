@@ -1,0 +1,102 @@
+import ArgumentParser
+import FaceCrop
+import FERCore
+import Foundation
+import FrameSource
+import Pipeline
+import Recognizer
+
+/// `fer-stream image`: the faces of still images, one output line per image.
+struct Image: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Label the faces in still images (PNG, JPEG, … anything FFmpeg decodes).",
+        discussion: """
+        One line per image in the stream's schema, with "file" added, "frame" the image's position among \
+        the arguments and "track" numbering the \
+        faces of that image from 1 (largest first); "probs" and "raw" are equal (no smoothing).
+
+        Examples:
+          fer-stream image portrait.jpg group.png | jq -c '.faces[] | {label, score}'
+          fer-stream image --detector full-frame faces/*.png      (already cropped faces)
+        """
+    )
+
+    @Argument(help: "Image files.")
+    var files: [String]
+
+    @Option(help: "Output format: ndjson or csv.")
+    var format: String = "ndjson"
+
+    @Option(name: .shortAndLong, help: "Write results to this file instead of stdout.")
+    var output: String?
+
+    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the image.")
+    var minFace: Int = 40
+
+    @Option(help: "OpenCV Haar cascade XML for face detection.")
+    var cascade: String = Resources.defaultCascade
+
+    @Option(help: "Face detector: haar, or full-frame (the whole image is one face).")
+    var detector: String = "haar"
+
+    @Option(help: "Test-time augmentation: 10crop, flip, center.")
+    var tta: String = "10crop"
+
+    @OptionGroup(title: "Model")
+    var network: ModelOptions
+
+    mutating func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("name at least one image") }
+        guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be ndjson or csv, not '\(format)'") }
+        guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
+        guard ["haar", "full-frame"].contains(detector) else { throw ValidationError("--detector must be haar or full-frame, not '\(detector)'") }
+        guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
+    }
+
+    func run() throws {
+        FFmpegLogLevel.current = .quiet
+        let (weights, engine) = try network.loadNetwork()
+        let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
+        let faceDetector: Detector
+        if detector == "full-frame" {
+            faceDetector = .fullFrame
+        } else {
+            do {
+                var options = FaceDetector.Options()
+                options.minFaceSize = minFace
+                // A still image is searched at full resolution up to 1280 px wide: no frame rate to keep up with.
+                options.detectionWidth = 1280
+                faceDetector = .haar(FaceDetector(cascade: try HaarCascade(contentsOfFile: cascade), options: options))
+            } catch { throw PipelineError(error) }
+        }
+        let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
+        let writer: ResultWriter = format == "csv" ? CSVWriter(sink: sink, withFile: true) : NDJSONWriter(sink: sink)
+        let cropper = FaceCropper()
+        var failures = 0
+        for (index, file) in files.enumerated() {
+            let image: GrayImage
+            do {
+                guard let frame = try VideoSource(file).nextFrame() else {
+                    throw FrameSourceError.decodeFailed(input: file, reason: "no picture in the file")
+                }
+                image = frame.image
+            } catch {
+                // One bad file does not stop the others; the exit code says something failed.
+                FileHandle.standardError.write(Data("fer-stream: \(PipelineError(error).description)\n".utf8))
+                failures += 1
+                continue
+            }
+            let boxes = faceDetector.detect(in: image)
+            let probs: [[Float]]
+            do { probs = try recognizer.probabilities(for: boxes.map { cropper.crop(image, box: $0) }) } catch {
+                throw PipelineError.recognizer(error)
+            }
+            let faces = zip(boxes, probs).enumerated().map { i, pair in
+                FaceResult(track: i + 1, box: pair.0, probs: pair.1, raw: pair.1)
+            }
+            try writer.write(FrameResult(frame: index, time: 0, faces: faces, file: file))
+        }
+        if failures > 0 { throw RuntimeFailure(message: "\(failures) of \(files.count) images could not be read") }
+    }
+}
