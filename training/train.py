@@ -130,7 +130,7 @@ def main(argv=None):
     ap.add_argument("--run", default="main", help="run name: ~/.cache/fer-stream/train/<run>/")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--warmup-epochs", type=float, default=2.0)
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--ema-decay", type=float, default=0.999)
