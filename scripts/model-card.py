@@ -18,8 +18,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
-def evaluate(binary, data, split, tta, precision):
+def evaluate(binary, data, split, tta, precision, limit=None):
     cmd = [binary, "eval", "--split", split, "--tta", tta, "--precision", precision, "--format", "json"]
+    if limit:
+        cmd += ["--limit", str(limit)]
     if data:
         cmd += ["--fer2013", data]
     t0 = time.time()
@@ -40,13 +42,14 @@ def main():
     ap.add_argument("--data", help="FER2013 CSV (default: fer-stream's: $FER2013_CSV or ../shared/data/fer2013.csv.gz)")
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/fer-stream"))
     ap.add_argument("--training-note", default="", help="how the weights were trained (markdown)")
+    ap.add_argument("--limit", type=int, help="first N faces of each split only (a dry run of this script)")
     a = ap.parse_args()
     model = os.path.join(ROOT, "Models/vgg19-fer2013.safetensors")
     meta = metadata(model)
     res = {}
     for split in ("PublicTest", "PrivateTest"):
         for tta, prec in (("10crop", "f32"), ("center", "f32"), ("10crop", "int8")):
-            res[(split, tta, prec)] = evaluate(a.binary, a.data, split, tta, prec)
+            res[(split, tta, prec)] = evaluate(a.binary, a.data, split, tta, prec, a.limit)
 
     def pct(r):
         return f"{100 * r['accuracy']:.2f}%"
