@@ -59,20 +59,14 @@ struct Stream: ParsableCommand {
     @Option(help: "Most crops per network call (faces × TTA crops), batched across frames.")
     var batch: Int = 40
 
-    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the frame.")
-    var minFace: Int = 40
-
-    @Option(help: "OpenCV Haar cascade XML for face detection.")
-    var cascade: String = Resources.defaultCascade
-
-    @Option(help: "Face detector: haar, or full-frame (the whole frame is one face).")
-    var detector: String = "haar"
-
     @Option(help: "Test-time augmentation: 10crop (4 corners + centre, mirrored), flip, center.")
     var tta: String = "10crop"
 
     @Option(help: "Smoothing per face over time: ema:A, window:N or none.")
     var smooth: String = "ema:0.3"
+
+    @OptionGroup(title: "Faces")
+    var faces: FaceOptions
 
     @OptionGroup(title: "Model")
     var network: ModelOptions
@@ -93,8 +87,6 @@ struct Stream: ParsableCommand {
         guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be ndjson or csv, not '\(format)'") }
         guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
-        guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
-        guard ["haar", "full-frame"].contains(detector) else { throw ValidationError("--detector must be haar or full-frame, not '\(detector)'") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
     }
@@ -103,31 +95,22 @@ struct Stream: ParsableCommand {
         let (weights, engine) = try network.loadNetwork()
         let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
 
-        let faceDetector: Detector
-        if detector == "full-frame" {
-            faceDetector = .fullFrame
-        } else {
-            let haar: HaarCascade
-            do { haar = try HaarCascade(contentsOfFile: cascade) } catch { throw PipelineError(error) }
-            var detectorOptions = FaceDetector.Options()
-            detectorOptions.minFaceSize = minFace
-            faceDetector = .haar(FaceDetector(cascade: haar, options: detectorOptions))
-        }
-
-        let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
-        let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
+        let faceDetector = try faces.makeDetector()
 
         FFmpegLogLevel.current = verbose ? .warning : .quiet
         var sourceOptions = SourceOptions()
         sourceOptions.threads = network.threads
         let source: VideoSource
         do { source = try VideoSource(input, options: sourceOptions) } catch { throw PipelineError(error) }
+        // Created only once the input has opened: a bad input leaves an existing output file alone.
+        let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
+        let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
 
         var options = PipelineOptions()
         options.every = every
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
-        if detector == "full-frame" { options.tracker.minHits = 1 }  // the frame is the face: no probation
+        if faces.isFullFrame { options.tracker.minHits = 1 }  // the frame is the face: no probation
         let pipeline = Pipeline(source: source, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
                                 writer: writer, options: options)
 

@@ -31,17 +31,11 @@ struct Image: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write results to this file instead of stdout.")
     var output: String?
 
-    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the image.")
-    var minFace: Int = 40
-
-    @Option(help: "OpenCV Haar cascade XML for face detection.")
-    var cascade: String = Resources.defaultCascade
-
-    @Option(help: "Face detector: haar, or full-frame (the whole image is one face).")
-    var detector: String = "haar"
-
     @Option(help: "Test-time augmentation: 10crop, flip, center.")
     var tta: String = "10crop"
+
+    @OptionGroup(title: "Faces")
+    var faces: FaceOptions
 
     @OptionGroup(title: "Model")
     var network: ModelOptions
@@ -49,8 +43,6 @@ struct Image: ParsableCommand {
     mutating func validate() throws {
         guard !files.isEmpty else { throw ValidationError("name at least one image") }
         guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be ndjson or csv, not '\(format)'") }
-        guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
-        guard ["haar", "full-frame"].contains(detector) else { throw ValidationError("--detector must be haar or full-frame, not '\(detector)'") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
     }
 
@@ -58,18 +50,8 @@ struct Image: ParsableCommand {
         FFmpegLogLevel.current = .quiet
         let (weights, engine) = try network.loadNetwork()
         let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
-        let faceDetector: Detector
-        if detector == "full-frame" {
-            faceDetector = .fullFrame
-        } else {
-            do {
-                var options = FaceDetector.Options()
-                options.minFaceSize = minFace
-                // A still image is searched at full resolution up to 1280 px wide: no frame rate to keep up with.
-                options.detectionWidth = 1280
-                faceDetector = .haar(FaceDetector(cascade: try HaarCascade(contentsOfFile: cascade), options: options))
-            } catch { throw PipelineError(error) }
-        }
+        // A still image is searched at up to 1280 px wide: there is no frame rate to keep up with.
+        let faceDetector = try faces.makeDetector(detectionWidth: 1280)
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
         let writer: ResultWriter = format == "csv" ? CSVWriter(sink: sink, withFile: true) : NDJSONWriter(sink: sink)
         let cropper = FaceCropper()

@@ -113,6 +113,15 @@ final class CLIErrorTests: XCTestCase {
         try assertFails([text], code: 1, mentions: "notes.txt")
     }
 
+    func testBadInputLeavesAnExistingOutputFileAlone() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        let out = dir.appendingPathComponent("results.ndjson").path
+        try "earlier results\n".write(toFile: out, atomically: true, encoding: .utf8)
+        try assertFails(["--output", out, dir.appendingPathComponent("missing.mp4").path], code: 1, mentions: "missing.mp4")
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "earlier results\n")
+    }
+
     func testBadModelAndCascadeFiles() throws {
         let dir = try CLI.tempDirectory()
         let junk = dir.appendingPathComponent("junk.safetensors").path
