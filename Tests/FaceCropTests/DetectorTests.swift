@@ -2,6 +2,7 @@
 import FERCore
 import Foundation
 import XCTest
+import TestSupport
 
 final class DetectorTests: XCTestCase {
     nonisolated(unsafe) static var cachedDetector: FaceDetector?

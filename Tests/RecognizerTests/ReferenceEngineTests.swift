@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 import FERCore
 @testable import Recognizer
 
@@ -29,23 +30,6 @@ func makeTinyModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64, 
     let path = NSTemporaryDirectory() + "tiny-\(seed)-\(UUID().uuidString).safetensors"
     try SafeTensorsFile.encode(tensors, metadata: meta).write(to: URL(fileURLWithPath: path))
     return (path, tensors)
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    mutating func normal() -> Float {
-        let u = max(uniform(), 1e-7), v = uniform()
-        return (-2 * logf(u)).squareRoot() * cosf(2 * .pi * v)
-    }
 }
 
 /// Conv → BN (unfolded, eval) → ReLU → pool, done the obvious way, per image.
