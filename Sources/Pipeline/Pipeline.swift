@@ -58,8 +58,11 @@ public struct PipelineStats: Sendable {
 /// each stage on its own Dispatch queue with a bounded queue before the next. Output stays in
 /// frame order because every stage is a single FIFO worker.
 public final class Pipeline: @unchecked Sendable {
+    /// A frame after detection: its picture is no longer needed, only the 48×48 crops (which
+    /// keeps queued memory small for large frames).
     private struct Detected {
-        let frame: Frame
+        let index: Int
+        let time: Double
         let faces: [TrackedFace]
         let crops: [GrayImage]
     }
@@ -148,7 +151,7 @@ public final class Pipeline: @unchecked Sendable {
                 let faces = tracker.update(detections: detector.detections(in: frame.image))
                 let crops = faces.map { cropper.crop(frame.image, box: $0.box) }
                 busy += seconds(since: t0)
-                if !detected.put(Detected(frame: frame, faces: faces, crops: crops)) { return }
+                if !detected.put(Detected(index: frame.index, time: frame.time, faces: faces, crops: crops)) { return }
             }
         }
 
@@ -182,7 +185,7 @@ public final class Pipeline: @unchecked Sendable {
                 var offset = 0
                 for d in batch {
                     let n = d.crops.count
-                    let item = Recognised(frame: d.frame.index, time: d.frame.time, faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]))
+                    let item = Recognised(frame: d.index, time: d.time, faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]))
                     offset += n
                     if !recognised.put(item) { return }
                 }
