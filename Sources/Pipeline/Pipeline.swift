@@ -25,6 +25,8 @@ public struct PipelineOptions: Sendable {
     /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on
     /// background texture out. Set `minHits` 1 for pre-cropped input.
     public var tracker = FaceTracker.Options(minHits: 3, minBirthStrength: 4)
+    /// Shown on stderr while running, if given.
+    public var progress: ProgressLine?
 
     public init() {}
 }
@@ -209,6 +211,7 @@ public final class Pipeline: @unchecked Sendable {
                 let result = FrameResult(frame: r.frame, time: r.time, faces: faces)
                 try writer.write(result)
                 summary.add(result)
+                options.progress?.update(framesDone: r.frame + 1)
                 analysed += 1
                 faceCount += faces.count
                 busy += seconds(since: t0)
@@ -216,6 +219,7 @@ public final class Pipeline: @unchecked Sendable {
         }
 
         group.wait()
+        options.progress?.finish()
         update { $0.wallSeconds = Date().timeIntervalSince(start) }
         if let failure = lock.withLock({ failure }) { throw failure }
         return lock.withLock { stats }

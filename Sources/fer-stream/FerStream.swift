@@ -80,6 +80,9 @@ struct Stream: ParsableCommand {
     @Flag(name: .customLong("summary-json"), help: "The same summary as one JSON line on stderr.")
     var summaryJSON = false
 
+    @Flag(name: .customLong("no-progress"), help: "No progress line on stderr (shown only for files, when stderr is a terminal).")
+    var noProgress = false
+
     @Flag(help: "Print run statistics to stderr at the end, as one JSON line.")
     var stats = false
 
@@ -110,7 +113,8 @@ struct Stream: ParsableCommand {
         options.every = every
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
-        if faces.isFullFrame { options.tracker.minHits = 1 }  // the frame is the face: no probation
+        if faces.isFullFrame { options.tracker.minHits = 1 }
+        if !source.isLive && !noProgress { options.progress = ProgressLine(totalFrames: source.estimatedFrameCount) }  // the frame is the face: no probation
         let pipeline = Pipeline(source: source, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
                                 writer: writer, options: options)
 
