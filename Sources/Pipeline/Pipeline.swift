@@ -25,6 +25,8 @@ public struct PipelineOptions: Sendable {
     /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on
     /// background texture out. Set `minHits` 1 for pre-cropped input.
     public var tracker = FaceTracker.Options(minHits: 3, minBirthStrength: 4)
+    /// Keep each track's smoothed probabilities over time in `summary.series` (for a timeline).
+    public var keepsTimeline = false
     /// Shown on stderr while running, if given.
     public var progress: ProgressLine?
 
@@ -198,6 +200,7 @@ public final class Pipeline: @unchecked Sendable {
             var smoother = TrackSmoother(options.smoothing)
             var busy = 0.0, analysed = 0, faceCount = 0
             var summary = TrackSummary()
+            summary.keepsSeries = options.keepsTimeline
             defer {
                 self.update { $0.writeSeconds += busy; $0.framesAnalysed += analysed; $0.faces += faceCount }
                 self.lock.withLock { self.trackSummary = summary }

@@ -17,6 +17,9 @@ public struct TrackSummary: Sendable {
     }
 
     private var tracks: [Int: Track] = [:]
+    /// Smoothed probabilities over time per track, kept only when `keepsSeries` (for a timeline).
+    public private(set) var series: [Int: (times: [Double], values: [[Float]])] = [:]
+    public var keepsSeries = false
     private var lastTime = 0.0
     private var previousTime: Double?
     /// Median-free estimate of one analysed frame's duration: the smallest positive step seen.
@@ -34,6 +37,10 @@ public struct TrackSummary: Sendable {
             t.frames += 1
             t.labelFrames[face.label.rawValue] += 1
             tracks[face.track] = t
+            if keepsSeries {
+                series[face.track, default: ([], [])].times.append(result.time)
+                series[face.track, default: ([], [])].values.append(face.probs)
+            }
         }
     }
 

@@ -2,7 +2,9 @@ import ArgumentParser
 import Datasets
 import Evaluation
 import Foundation
+import FERCore
 import Pipeline
+import Plots
 import Recognizer
 
 /// `fer-stream eval`: accuracy of the network on a labelled set, with the stream's TTA options.
@@ -32,6 +34,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Output: text or json.")
     var format: String = "text"
 
+    @Option(help: "Also draw the confusion matrix into this SVG file.")
+    var plot: String?
+
     @OptionGroup(title: "Model")
     var network: ModelOptions
 
@@ -59,6 +64,12 @@ struct Eval: ParsableCommand {
             result = try Evaluator.evaluate(recognizer, on: faces, facesPerCall: max(1, 64 / recognizer.cropsPerFace))
         } catch { throw PipelineError.recognizer(error) }
         let seconds = Date().timeIntervalSince(start)
+        if let plot {
+            let title = "\(split), \(tta): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
+            do { try Plots.confusion(result.confusion, classes: Emotion.names, title: title).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+                throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
+            }
+        }
         if format == "json" {
             print(result.json)
         } else {

@@ -4,6 +4,7 @@ import FERCore
 import Foundation
 import FrameSource
 import Pipeline
+import Plots
 import Recognizer
 import RecognizerDNNL
 
@@ -74,6 +75,9 @@ struct Stream: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Also show FFmpeg's own warnings on stderr (by default only fer-stream's one-line errors, which include FFmpeg's message).")
     var verbose = false
 
+    @Option(help: "Write each face track's smoothed probabilities over time to this SVG file.")
+    var timeline: String?
+
     @Flag(help: "At the end, per face track: time on screen and the share of time in each emotion (stderr).")
     var summary = false
 
@@ -114,6 +118,7 @@ struct Stream: ParsableCommand {
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
         if faces.isFullFrame { options.tracker.minHits = 1 }
+        options.keepsTimeline = timeline != nil
         if !source.isLive && !noProgress { options.progress = ProgressLine(totalFrames: source.estimatedFrameCount) }  // the frame is the face: no probation
         let pipeline = Pipeline(source: source, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
                                 writer: writer, options: options)
@@ -130,6 +135,16 @@ struct Stream: ParsableCommand {
 
         // The summary covers what was written, also when the run stops on an error.
         defer {
+            if let timeline {
+                let s = pipeline.summary
+                let series = s.series.keys.sorted().map { k in
+                    Plots.Series(name: "track \(k)", times: s.series[k]!.times, values: s.series[k]!.values)
+                }
+                let svg = Plots.timeline(series, classes: Emotion.names, title: "\(input): smoothed probabilities per face")
+                do { try svg.write(toFile: timeline, atomically: true, encoding: .utf8) } catch {
+                    FileHandle.standardError.write(Data("fer-stream: cannot write '\(timeline)': \(error.localizedDescription)\n".utf8))
+                }
+            }
             if summary { FileHandle.standardError.write(Data(pipeline.summary.text.utf8)) }
             if summaryJSON { FileHandle.standardError.write(Data((pipeline.summary.json + "\n").utf8)) }
         }

@@ -10,7 +10,8 @@ final class CLITests: XCTestCase {
     func testEveryFrameYieldsALineWithAStableTrackedFace() throws {
         let dir = try CLI.tempDirectory()
         let clip = try CLI.faceClip(in: dir, frames: 12)
-        let r = try CLI.ferStream(["--tta", "center", clip])
+        let timeline = dir.appendingPathComponent("timeline.svg").path
+        let r = try CLI.ferStream(["--tta", "center", "--timeline", timeline, clip])
         XCTAssertEqual(r.status, 0, r.stderr)
         let objects = try r.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         XCTAssertEqual(objects.map { $0["frame"] as? Int }, Array(0..<12))
@@ -19,6 +20,9 @@ final class CLITests: XCTestCase {
         let faces = objects.map { $0["faces"] as! [[String: Any]] }
         XCTAssertGreaterThanOrEqual(faces.filter { $0.count == 1 }.count, 10, "the face is found in most frames")
         XCTAssertEqual(Set(faces.flatMap { $0.map { $0["track"] as! Int } }).count, 1, "one face, one track id")
+        // The timeline has one panel for the one track: a line per emotion.
+        let svg = try String(contentsOfFile: timeline, encoding: .utf8)
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 7)
         for face in faces.flatMap({ $0 }) {
             let probs = face["probs"] as! [String: Double]
             XCTAssertEqual(probs.values.reduce(0, +), 1, accuracy: 1e-3)
@@ -161,5 +165,37 @@ final class CLIImageTests: XCTestCase {
         XCTAssertEqual(box[0], 177, accuracy: 6)
         XCTAssertEqual(box[1], 66, accuracy: 6)
         XCTAssertEqual(box[2], 95, accuracy: 8)
+    }
+}
+
+/// `fer-stream eval` on a small FER2013-format file generated here (no rows of the real data set).
+final class CLIEvalTests: XCTestCase {
+    func testConfusionMatrixSumsToNAndThePlotIsWritten() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        var csv = "emotion,pixels,Usage\n"
+        for i in 0..<12 {
+            let pixels = (0..<2304).map { String((($0 % 48) * 5 + ($0 / 48) * 3 + i * 17) % 256) }.joined(separator: " ")
+            csv += "\(i % 7),\(pixels),PublicTest\n"
+        }
+        let data = dir.appendingPathComponent("small.csv").path
+        try csv.write(toFile: data, atomically: true, encoding: .utf8)
+        let plot = dir.appendingPathComponent("confusion.svg").path
+        let r = try CLI.ferStream(["eval", "--fer2013", data, "--split", "PublicTest", "--tta", "center", "--format", "json", "--plot", plot])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(json["n"] as? Int, 12)
+        let confusion = json["confusion"] as! [[Int]]
+        XCTAssertEqual(confusion.joined().reduce(0, +), 12)
+        XCTAssertEqual(confusion.map { $0.reduce(0, +) }, [2, 2, 2, 2, 2, 1, 1], "rows are the true labels")
+        let correct = (0..<7).map { confusion[$0][$0] }.reduce(0, +)
+        XCTAssertEqual(json["accuracy"] as! Double, Double(correct) / 12, accuracy: 1e-4)
+        let svg = try String(contentsOfFile: plot, encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertEqual(svg.components(separatedBy: "<rect").count - 1, 1 + 49)
+        // A split the file does not have is an error that names the file.
+        let none = try CLI.ferStream(["eval", "--fer2013", data, "--split", "PrivateTest"])
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.stderr.contains("small.csv"), none.stderr)
     }
 }

@@ -1,0 +1,94 @@
+import Foundation
+
+/// Small hand-written SVG charts: no dependencies, readable output, one function per picture.
+public enum Plots {
+    /// One colour per emotion, in `Emotion` order (angry … neutral), distinct on white.
+    public static let emotionColours = ["#d62728", "#8c564b", "#9467bd", "#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"]
+
+    /// The confusion matrix as a grid: cell shade = share of the true class (row), count written in.
+    public static func confusion(_ matrix: [[Int]], classes: [String], title: String) -> String {
+        let n = classes.count, cell = 64, left = 90, top = 84
+        let width = left + n * cell + 20, height = top + n * cell + 60
+        var s = header(width: width, height: height)
+        s += text(x: Double(width) / 2, y: 24, title, size: 16, anchor: "middle", weight: "bold")
+        s += text(x: Double(left + n * cell / 2), y: Double(top - 30), "predicted", size: 13, anchor: "middle")
+        s += "<text x=\"18\" y=\"\(top + n * cell / 2)\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(top + n * cell / 2))\">true</text>\n"
+        for (i, row) in matrix.enumerated() {
+            let total = max(1, row.reduce(0, +))
+            s += text(x: Double(left - 6), y: Double(top + i * cell + cell / 2 + 4), classes[i], size: 12, anchor: "end")
+            for (j, v) in row.enumerated() {
+                let share = Double(v) / Double(total)
+                let x = left + j * cell, y = top + i * cell
+                let shade = Int((1 - share) * 255)
+                s += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cell)\" height=\"\(cell)\" fill=\"rgb(\(shade),\(shade),255)\" stroke=\"#ccc\"/>\n"
+                s += text(x: Double(x + cell / 2), y: Double(y + cell / 2 - 2), "\(v)", size: 13, anchor: "middle", fill: share > 0.5 ? "white" : "black")
+                s += text(x: Double(x + cell / 2), y: Double(y + cell / 2 + 14), String(format: "%.0f%%", share * 100), size: 10, anchor: "middle", fill: share > 0.5 ? "white" : "#555")
+            }
+        }
+        for (j, c) in classes.enumerated() {
+            s += text(x: Double(left + j * cell + cell / 2), y: Double(top - 8), c, size: 12, anchor: "middle")
+        }
+        return s + "</svg>\n"
+    }
+
+    /// One labelled series of probability vectors over time.
+    public struct Series: Sendable {
+        public let name: String
+        public let times: [Double]
+        public let values: [[Float]]
+
+        public init(name: String, times: [Double], values: [[Float]]) {
+            self.name = name; self.times = times; self.values = values
+        }
+    }
+
+    /// One panel per series: each class's probability (0–1) over time, with a legend.
+    public static func timeline(_ series: [Series], classes: [String], title: String) -> String {
+        let panelWidth = 760, panelHeight = 140, left = 50, top = 50, gap = 40
+        let height = top + max(1, series.count) * (panelHeight + gap) + 30
+        let width = left + panelWidth + 120
+        let t0 = series.compactMap(\.times.first).min() ?? 0
+        let t1 = max(series.compactMap(\.times.last).max() ?? 1, t0 + 1e-3)
+        var s = header(width: width, height: height)
+        s += text(x: Double(left + panelWidth / 2), y: 24, title, size: 16, anchor: "middle", weight: "bold")
+        if series.isEmpty { s += text(x: Double(left + panelWidth / 2), y: Double(top + 40), "no faces", size: 14, anchor: "middle") }
+        for (p, one) in series.enumerated() {
+            let y0 = top + p * (panelHeight + gap)
+            s += "<rect x=\"\(left)\" y=\"\(y0)\" width=\"\(panelWidth)\" height=\"\(panelHeight)\" fill=\"none\" stroke=\"#999\"/>\n"
+            s += text(x: Double(left), y: Double(y0 - 6), one.name, size: 13, anchor: "start", weight: "bold")
+            for tick in [0.0, 0.5, 1.0] {
+                let y = Double(y0) + Double(panelHeight) * (1 - tick)
+                s += text(x: Double(left - 6), y: y + 4, String(format: "%.1f", tick), size: 10, anchor: "end")
+            }
+            for k in classes.indices {
+                var points: [String] = []
+                for (t, v) in zip(one.times, one.values) where k < v.count {
+                    let x = Double(left) + Double(panelWidth) * (t - t0) / (t1 - t0)
+                    let y = Double(y0) + Double(panelHeight) * (1 - Double(v[k]))
+                    points.append(String(format: "%.1f,%.1f", x, y))
+                }
+                if !points.isEmpty {
+                    s += "<polyline fill=\"none\" stroke=\"\(emotionColours[k % emotionColours.count])\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
+                }
+            }
+            s += text(x: Double(left), y: Double(y0 + panelHeight + 14), String(format: "%.2f s", t0), size: 10, anchor: "start")
+            s += text(x: Double(left + panelWidth), y: Double(y0 + panelHeight + 14), String(format: "%.2f s", t1), size: 10, anchor: "end")
+        }
+        for (k, c) in classes.enumerated() {
+            let y = top + 10 + k * 18
+            s += "<rect x=\"\(left + panelWidth + 14)\" y=\"\(y - 9)\" width=\"12\" height=\"12\" fill=\"\(emotionColours[k % emotionColours.count])\"/>\n"
+            s += text(x: Double(left + panelWidth + 32), y: Double(y + 1), c, size: 12, anchor: "start")
+        }
+        return s + "</svg>\n"
+    }
+
+    static func header(width: Int, height: Int) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-family=\"sans-serif\">\n"
+            + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    }
+
+    static func text(x: Double, y: Double, _ content: String, size: Int, anchor: String, weight: String = "normal", fill: String = "black") -> String {
+        let escaped = content.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        return String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" text-anchor=\"%@\" font-weight=\"%@\" fill=\"%@\">", x, y, size, anchor, weight, fill) + escaped + "</text>\n"
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+@testable import Plots
+
+final class PlotsTests: XCTestCase {
+    private let classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+    /// Parses as XML and counts elements, so a broken tag or attribute fails.
+    private func elements(_ svg: String, named name: String) throws -> Int {
+        final class Counter: NSObject, XMLParserDelegate {
+            let name: String
+            var count = 0
+            init(_ name: String) { self.name = name }
+            func parser(_ parser: XMLParser, didStartElement e: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+                if e == name { count += 1 }
+            }
+        }
+        let parser = XMLParser(data: Data(svg.utf8))
+        let counter = Counter(name)
+        parser.delegate = counter
+        XCTAssertTrue(parser.parse(), "well-formed SVG: \(parser.parserError.map { "\($0)" } ?? "")")
+        return counter.count
+    }
+
+    func testConfusionHasACellPerPairWithItsCount() throws {
+        var m = Array(repeating: Array(repeating: 0, count: 7), count: 7)
+        m[3][3] = 40; m[3][6] = 10; m[0][0] = 5
+        let svg = Plots.confusion(m, classes: classes, title: "PrivateTest <10-crop>")
+        XCTAssertEqual(try elements(svg, named: "rect"), 1 + 49)  // background + cells
+        XCTAssertTrue(svg.contains(">40<"))
+        XCTAssertTrue(svg.contains(">80%<"), "40 of happy's 50 on the diagonal")
+        XCTAssertTrue(svg.contains("&lt;10-crop&gt;"), "text is escaped")
+    }
+
+    func testTimelineHasAPanelPerTrackAndALinePerClass() throws {
+        let a = Plots.Series(name: "track 1", times: [0, 0.5, 1], values: Array(repeating: [0.1, 0, 0, 0.8, 0.1, 0, 0], count: 3))
+        let b = Plots.Series(name: "track 2", times: [0.5, 1], values: Array(repeating: [0, 0, 0, 0, 0, 0, 1], count: 2))
+        let svg = Plots.timeline([a, b], classes: classes, title: "timeline")
+        XCTAssertEqual(try elements(svg, named: "polyline"), 14)
+        XCTAssertEqual(try elements(svg, named: "rect"), 1 + 2 + 7)  // background, panels, legend swatches
+        XCTAssertEqual(try elements(Plots.timeline([], classes: classes, title: "none"), named: "polyline"), 0)
+    }
+}
