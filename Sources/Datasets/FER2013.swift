@@ -6,6 +6,11 @@ import Foundation
 public struct LabelledFace: Sendable {
     public let label: Emotion
     public let image: GrayImage
+
+    public init(label: Emotion, image: GrayImage) {
+        self.label = label
+        self.image = image
+    }
 }
 
 public enum DatasetError: Error, CustomStringConvertible, Equatable {

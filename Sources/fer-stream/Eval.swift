@@ -2,6 +2,8 @@ import ArgumentParser
 import Datasets
 import Evaluation
 import Foundation
+import FrameSource
+import FaceCrop
 import FERCore
 import Pipeline
 import Plots
@@ -11,16 +13,25 @@ import Recognizer
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Accuracy of the model on FER2013 (overall, per class, confusion matrix).",
+        abstract: "Accuracy of the model on a labelled set (overall, per class, confusion matrix).",
         discussion: """
+        The set is FER2013's CSV (--fer2013, one split) or a folder of class subfolders (--images: \
+        names such as happy, Happiness, anger, disgusted, fearful, sadness, surprised, neutral, any \
+        case; other folders such as contempt are skipped with a note). Images of any size or colour \
+        are decoded with FFmpeg and the largest face is cropped, unless --detector full-frame.
+
         Examples:
           fer-stream eval --fer2013 fer2013.csv.gz --split PrivateTest
           fer-stream eval --fer2013 fer2013.csv --split PublicTest --tta center --format json
+          fer-stream eval --images my-faces/ --plot confusion.svg
         """
     )
 
     @Option(help: "FER2013 CSV (plain or gzip). Default: $FER2013_CSV, else ../shared/data/fer2013.csv.gz.")
     var fer2013: String?
+
+    @Option(help: "A folder of class subfolders of images, instead of FER2013.")
+    var images: String?
 
     @Option(help: "Split: PrivateTest, PublicTest or Training.")
     var split: String = "PrivateTest"
@@ -37,6 +48,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Also draw the confusion matrix into this SVG file.")
     var plot: String?
 
+    @OptionGroup(title: "Faces (--images)")
+    var faces: FaceOptions
+
     @OptionGroup(title: "Model")
     var network: ModelOptions
 
@@ -45,17 +59,25 @@ struct Eval: ParsableCommand {
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json, not '\(format)'") }
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, not \(limit)") }
+        if images != nil && fer2013 != nil { throw ValidationError("give --fer2013 or --images, not both") }
     }
 
     func run() throws {
-        guard let path = fer2013 ?? FER2013.defaultPath() else {
-            throw RuntimeFailure(message: "no FER2013 file: pass --fer2013 PATH or set FER2013_CSV (download fer2013.csv from Kaggle)")
-        }
         let faces: [LabelledFace]
-        do { faces = try FER2013.load(path: path, split: FER2013.Split(rawValue: split)!, limit: limit ?? .max) } catch {
-            throw RuntimeFailure(message: error.description)
+        let setName: String
+        if let images {
+            faces = try loadFolder(images)
+            setName = images
+        } else {
+            guard let path = fer2013 ?? FER2013.defaultPath() else {
+                throw RuntimeFailure(message: "no FER2013 file: pass --fer2013 PATH or set FER2013_CSV (download fer2013.csv from Kaggle)")
+            }
+            do { faces = try FER2013.load(path: path, split: FER2013.Split(rawValue: split)!, limit: limit ?? .max) } catch {
+                throw RuntimeFailure(message: error.description)
+            }
+            guard !faces.isEmpty else { throw RuntimeFailure(message: "'\(path)' has no \(split) rows") }
+            setName = "\(split) of \(path)"
         }
-        guard !faces.isEmpty else { throw RuntimeFailure(message: "'\(path)' has no \(split) rows") }
         let (weights, engine) = try network.loadNetwork()
         let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
         let start = Date()
@@ -65,7 +87,7 @@ struct Eval: ParsableCommand {
         } catch { throw PipelineError.recognizer(error) }
         let seconds = Date().timeIntervalSince(start)
         if let plot {
-            let title = "\(split), \(tta): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
+            let title = "\(images == nil ? split : "images"), \(tta): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
             do { try Plots.confusion(result.confusion, classes: Emotion.names, title: title).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
                 throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
             }
@@ -73,9 +95,33 @@ struct Eval: ParsableCommand {
         if format == "json" {
             print(result.json)
         } else {
-            print("\(split) of \(path), model \(network.modelPath), \(engine.name), tta \(tta)")
+            print("\(setName), model \(network.modelPath), \(engine.name), tta \(tta)")
             print(result.table, terminator: "")
             print(String(format: "%.1f s, %.0f crops/s", seconds, Double(faces.count * recognizer.cropsPerFace) / seconds))
         }
+    }
+
+    /// Decodes each image of the folder and keeps its largest face, cropped to 48×48.
+    private func loadFolder(_ directory: String) throws -> [LabelledFace] {
+        let listing: ImageFolder.Listing
+        do { listing = try ImageFolder.list(directory) } catch { throw RuntimeFailure(message: error.description) }
+        for folder in listing.skippedFolders {
+            FileHandle.standardError.write(Data("fer-stream: skipping '\(folder)' in '\(directory)': not one of the 7 classes\n".utf8))
+        }
+        FFmpegLogLevel.current = .quiet
+        let detector = try self.faces.makeDetector(detectionWidth: 1280)
+        let cropper = FaceCropper()
+        var out: [LabelledFace] = []
+        var unreadable = 0, faceless = 0
+        for (path, label) in listing.files.prefix(limit ?? .max) {
+            guard let frame = try? VideoSource(path).nextFrame() else { unreadable += 1; continue }
+            guard let box = detector.detect(in: frame.image).first else { faceless += 1; continue }
+            out.append(LabelledFace(label: label, image: cropper.crop(frame.image, box: box)))
+        }
+        if unreadable + faceless > 0 {
+            FileHandle.standardError.write(Data("fer-stream: \(unreadable) files could not be decoded and \(faceless) images had no face; they are left out\n".utf8))
+        }
+        guard !out.isEmpty else { throw RuntimeFailure(message: "no usable face images in '\(directory)'") }
+        return out
     }
 }

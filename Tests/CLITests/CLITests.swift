@@ -198,4 +198,26 @@ final class CLIEvalTests: XCTestCase {
         XCTAssertEqual(none.status, 1)
         XCTAssertTrue(none.stderr.contains("small.csv"), none.stderr)
     }
+
+    func testImageFolderWithSynonymsSkipsOtherFoldersAndUnreadableFiles() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        guard FileManager.default.fileExists(atPath: CLI.portrait) else { throw XCTSkip("\(CLI.portrait) missing") }
+        let root = try CLI.tempDirectory()
+        let fm = FileManager.default
+        for folder in ["Happiness", "sadness", "contempt"] {
+            try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try fm.copyItem(atPath: CLI.portrait, toPath: root.appendingPathComponent("Happiness/a.png").path)
+        XCTAssertEqual(try CLI.run("/usr/bin/ffmpeg", ["-v", "error", "-i", CLI.portrait, "-vf", "hflip,scale=300:300",
+                                                        root.appendingPathComponent("sadness/b.jpg").path]).status, 0)
+        try "not an image".write(to: root.appendingPathComponent("sadness/notes.txt"), atomically: true, encoding: .utf8)
+        try fm.copyItem(atPath: CLI.portrait, toPath: root.appendingPathComponent("contempt/c.png").path)
+        let r = try CLI.ferStream(["eval", "--images", root.path, "--tta", "center", "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(json["n"] as? Int, 2, "contempt skipped, the text file left out")
+        XCTAssertEqual((json["confusion"] as! [[Int]]).map { $0.reduce(0, +) }, [0, 0, 0, 1, 1, 0, 0])
+        XCTAssertTrue(r.stderr.contains("contempt"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("1 files could not be decoded"), r.stderr)
+    }
 }
