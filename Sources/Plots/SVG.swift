@@ -82,6 +82,28 @@ public enum Plots {
         return s + "</svg>\n"
     }
 
+    /// One panel per face: a horizontal bar per class, its length the probability, the winner bold.
+    public static func bars(_ panels: [(title: String, probs: [Float])], classes: [String]) -> String {
+        let barWidth = 300, row = 22, left = 90, panelHeight = 30 + classes.count * row + 20
+        let width = left + barWidth + 70, height = max(1, panels.count) * panelHeight + 10
+        var s = header(width: width, height: height)
+        if panels.isEmpty { s += text(x: Double(width) / 2, y: 30, "no faces", size: 14, anchor: "middle") }
+        for (p, panel) in panels.enumerated() {
+            let y0 = p * panelHeight + 10
+            s += text(x: 10, y: Double(y0 + 14), panel.title, size: 13, anchor: "start", weight: "bold")
+            let best = panel.probs.indices.max { panel.probs[$0] < panel.probs[$1] } ?? 0
+            for (k, c) in classes.enumerated() where k < panel.probs.count {
+                let y = y0 + 26 + k * row
+                let v = Double(max(0, min(1, panel.probs[k])))
+                s += text(x: Double(left - 8), y: Double(y + 14), c, size: 12, anchor: "end", weight: k == best ? "bold" : "normal")
+                s += "<rect x=\"\(left)\" y=\"\(y + 3)\" width=\"\(barWidth)\" height=\"\(row - 6)\" fill=\"#eee\"/>\n"
+                s += String(format: "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%@\"/>\n", left, y + 3, v * Double(barWidth), row - 6, emotionColours[k % emotionColours.count])
+                s += text(x: Double(left + barWidth + 6), y: Double(y + 14), String(format: "%.1f%%", v * 100), size: 11, anchor: "start")
+            }
+        }
+        return s + "</svg>\n"
+    }
+
     static func header(width: Int, height: Int) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-family=\"sans-serif\">\n"
             + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"

@@ -4,6 +4,7 @@ import FERCore
 import Foundation
 import FrameSource
 import Pipeline
+import Plots
 import Recognizer
 
 /// `fer-stream image`: the faces of still images, one output line per image.
@@ -34,6 +35,9 @@ struct Image: ParsableCommand {
     @Option(help: "Test-time augmentation: 10crop, flip, center.")
     var tta: String = "10crop"
 
+    @Option(help: "Also draw each face's probabilities as bars into this SVG file.")
+    var plot: String?
+
     @OptionGroup(title: "Faces")
     var faces: FaceOptions
 
@@ -56,6 +60,7 @@ struct Image: ParsableCommand {
         let writer: ResultWriter = format == "csv" ? CSVWriter(sink: sink, withFile: true) : NDJSONWriter(sink: sink)
         let cropper = FaceCropper()
         var failures = 0
+        var panels: [(title: String, probs: [Float])] = []
         for (index, file) in files.enumerated() {
             let image: GrayImage
             do {
@@ -78,6 +83,12 @@ struct Image: ParsableCommand {
                 FaceResult(track: i + 1, box: pair.0, probs: pair.1, raw: pair.1)
             }
             try writer.write(FrameResult(frame: index, time: 0, faces: faces, file: file))
+            panels += faces.map { ("\((file as NSString).lastPathComponent), face \($0.track): \($0.label.name)", $0.probs) }
+        }
+        if let plot {
+            do { try Plots.bars(panels, classes: Emotion.names).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+                throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
+            }
         }
         if failures > 0 { throw RuntimeFailure(message: "\(failures) of \(files.count) images could not be read") }
     }

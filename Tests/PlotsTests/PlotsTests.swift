@@ -43,4 +43,10 @@ final class PlotsTests: XCTestCase {
         XCTAssertEqual(try elements(svg, named: "rect"), 1 + 2 + 7)  // background, panels, legend swatches
         XCTAssertEqual(try elements(Plots.timeline([], classes: classes, title: "none"), named: "polyline"), 0)
     }
+
+    func testBarsHaveTwoRectsPerClassPerFace() throws {
+        let svg = Plots.bars([("a.png, face 1", [0.1, 0, 0, 0.7, 0.1, 0.05, 0.05]), ("b.png, face 1", [0, 0, 0, 0, 0, 0, 1])], classes: classes)
+        XCTAssertEqual(try elements(svg, named: "rect"), 1 + 2 * 2 * 7)
+        XCTAssertTrue(svg.contains(">70.0%<"))
+    }
 }
