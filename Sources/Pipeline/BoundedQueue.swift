@@ -26,6 +26,24 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         return true
     }
 
+    /// Never blocks: when full, the oldest element is dropped and handed to `absorb` together with
+    /// the new one (to carry its bookkeeping over, e.g. a count of skipped frames). For real-time
+    /// sources, where the newest frame matters and waiting would fall behind. False once closed.
+    @discardableResult
+    func putDroppingOldest(_ element: Element, absorb: (_ new: inout Element, _ dropped: Element) -> Void) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if closed { return false }
+        var element = element
+        if count == items.count, let dropped = popLocked() {
+            absorb(&element, dropped)
+        }
+        items[(head + count) % items.count] = element
+        count += 1
+        condition.broadcast()
+        return true
+    }
+
     /// Blocks while empty. Returns nil once closed and drained.
     func take() -> Element? {
         condition.lock()

@@ -30,8 +30,11 @@ public struct FrameResult: Sendable, Equatable {
     public let faces: [FaceResult]
     /// The still image this result is for (`fer-stream image`); nil for video.
     public let file: String?
+    /// Frames decoded since the previous line but not analysed because the recognizer was busy
+    /// (real-time mode only; `--every` skips are not counted).
+    public let skipped: Int
 
-    public init(frame: Int, time: Double, faces: [FaceResult], file: String? = nil) {
-        self.frame = frame; self.time = time; self.faces = faces; self.file = file
+    public init(frame: Int, time: Double, faces: [FaceResult], file: String? = nil, skipped: Int = 0) {
+        self.frame = frame; self.time = time; self.faces = faces; self.file = file; self.skipped = skipped
     }
 }

@@ -87,7 +87,9 @@ public final class NDJSONWriter: ResultWriter {
     public func write(_ r: FrameResult) throws(PipelineError) {
         var s = "{"
         if let file = r.file { s += "\"file\":\(Self.string(file))," }
-        s += "\"frame\":\(r.frame),\"t\":\(decimal(r.time, digits: 6)),\"faces\":["
+        s += "\"frame\":\(r.frame),\"t\":\(decimal(r.time, digits: 6)),"
+        if r.skipped > 0 { s += "\"skipped\":\(r.skipped)," }
+        s += "\"faces\":["
         for (i, f) in r.faces.enumerated() {
             if i > 0 { s += "," }
             s += "{\"track\":\(f.track),\"box\":[\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height)]"
@@ -128,7 +130,7 @@ public final class CSVWriter: ResultWriter {
     private var wroteHeader = false
 
     public static let header = (["frame", "t", "track", "x", "y", "w", "h", "label", "score"] + Emotion.names
-        + Emotion.names.map { "raw_" + $0 }).joined(separator: ",")
+        + Emotion.names.map { "raw_" + $0 } + ["skipped"]).joined(separator: ",")
 
     /// `withFile`: a leading `file` column (for still images).
     public init(sink: LineSink, withFile: Bool = false) {
@@ -143,13 +145,14 @@ public final class CSVWriter: ResultWriter {
             wroteHeader = true
         }
         let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(decimal(r.time, digits: 6)),"
+        let tail = ",\(r.skipped)\r\n"
         if r.faces.isEmpty {
-            s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + "\r\n"
+            s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + tail
         }
         for f in r.faces {
             s += lead + "\(f.track),\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height),\(Self.field(f.label.name)),"
             s += decimal(Double(f.score), digits: 4) + ","
-            s += (f.probs + f.raw).map { decimal(Double($0), digits: 4) }.joined(separator: ",") + "\r\n"
+            s += (f.probs + f.raw).map { decimal(Double($0), digits: 4) }.joined(separator: ",") + tail
         }
         try sink.write(s)
     }

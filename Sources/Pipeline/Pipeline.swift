@@ -6,6 +6,8 @@ import Recognizer
 
 /// Where frames come from; `VideoSource` is the real one.
 public protocol FrameProducer: AnyObject {
+    /// Live sources (cameras, network streams) produce frames at their own pace.
+    var isLive: Bool { get }
     func nextFrame() throws -> Frame?
     /// Makes a blocked `nextFrame` return soon (used to stop a run).
     func cancel()
@@ -27,6 +29,13 @@ public struct PipelineOptions: Sendable {
     public var tracker = FaceTracker.Options(minHits: 3, minBirthStrength: 4)
     /// Keep each track's smoothed probabilities over time in `summary.series` (for a timeline).
     public var keepsTimeline = false
+    /// Real time: never fall behind the source. The decoder hands frames over through a one-frame
+    /// slot that keeps the newest frame when the stages behind are busy; each line reports how many
+    /// frames were skipped before it (`skipped`). Files are read at their own pace (as if live).
+    public var realtime = false
+    /// Called every `statsInterval` seconds with the stats so far (e.g. `--stats` on live input).
+    public var periodicStats: (@Sendable (PipelineStats) -> Void)?
+    public var statsInterval = 10.0
     /// Shown on stderr while running, if given.
     public var progress: ProgressLine?
 
@@ -46,6 +55,17 @@ public struct PipelineStats: Sendable {
     public var recogniseSeconds = 0.0
     public var writeSeconds = 0.0
     public var wallSeconds = 0.0
+    /// Frames dropped in real-time mode because the stages behind were busy.
+    public var framesSkipped = 0
+    /// Capture-to-output latency of the most recent lines (at most 4096), in milliseconds.
+    public var recentLatenciesMs: [Double] = []
+
+    /// The p-th percentile (0…100) of `recentLatenciesMs`.
+    public func latencyPercentile(_ p: Double) -> Double {
+        guard !recentLatenciesMs.isEmpty else { return 0 }
+        let sorted = recentLatenciesMs.sorted()
+        return sorted[min(sorted.count - 1, Int((p / 100 * Double(sorted.count - 1)).rounded()))]
+    }
 
     /// One JSON object, for `--stats` and the benchmarks.
     public var json: String {
@@ -54,7 +74,9 @@ public struct PipelineStats: Sendable {
             + "\"crops\":\(crops),\"network_calls\":\(networkCalls),\"wall_s\":\(decimal(wallSeconds, digits: 3)),"
             + "\"frames_per_s\":\(decimal(fps, digits: 2)),\"busy_s\":{\"decode\":\(decimal(decodeSeconds, digits: 3)),"
             + "\"detect\":\(decimal(detectSeconds, digits: 3)),\"recognise\":\(decimal(recogniseSeconds, digits: 3)),"
-            + "\"write\":\(decimal(writeSeconds, digits: 3))}}"
+            + "\"write\":\(decimal(writeSeconds, digits: 3))},\"skipped\":\(framesSkipped),"
+            + "\"latency_ms\":{\"p50\":\(decimal(latencyPercentile(50), digits: 1)),\"p95\":\(decimal(latencyPercentile(95), digits: 1)),"
+            + "\"max\":\(decimal(recentLatenciesMs.max() ?? 0, digits: 1))}}"
     }
 }
 
@@ -64,9 +86,19 @@ public struct PipelineStats: Sendable {
 public final class Pipeline: @unchecked Sendable {
     /// A frame after detection: its picture is no longer needed, only the 48×48 crops (which
     /// keeps queued memory small for large frames).
+    /// A decoded frame on its way to detection, with when it was read and how many frames were
+    /// dropped just before it (real-time mode).
+    private struct Captured {
+        let frame: Frame
+        let capturedAt: UInt64
+        var skippedBefore: Int
+    }
+
     private struct Detected {
         let index: Int
         let time: Double
+        let capturedAt: UInt64
+        let skippedBefore: Int
         let faces: [TrackedFace]
         let crops: [GrayImage]
     }
@@ -74,6 +106,8 @@ public final class Pipeline: @unchecked Sendable {
     private struct Recognised {
         let frame: Int
         let time: Double
+        let capturedAt: UInt64
+        let skippedBefore: Int
         let faces: [TrackedFace]
         let probabilities: [[Float]]
     }
@@ -111,8 +145,11 @@ public final class Pipeline: @unchecked Sendable {
     /// Runs to the end of the input. Everything written before a failure stays written.
     public func run() throws(PipelineError) -> PipelineStats {
         let start = Date()
-        let frames = BoundedQueue<Frame>(capacity: options.queueDepth)
-        let detected = BoundedQueue<Detected>(capacity: options.queueDepth)
+        let paceFile = options.realtime && !source.isLive
+        // In real time the queues are short, so that a busy network shows up as skipped frames
+        // at once rather than as latency.
+        let frames = BoundedQueue<Captured>(capacity: options.realtime ? 1 : options.queueDepth)
+        let detected = BoundedQueue<Detected>(capacity: options.realtime ? 1 : options.queueDepth)
         let recognised = BoundedQueue<Recognised>(capacity: options.queueDepth)
         let queues: [() -> Void] = [frames.abort, detected.abort, recognised.abort]
         let group = DispatchGroup()
@@ -131,8 +168,9 @@ public final class Pipeline: @unchecked Sendable {
 
         stage("decode") { [self] () throws(PipelineError) in
             defer { frames.close() }
-            var busy = 0.0, decoded = 0
-            defer { self.update { $0.decodeSeconds += busy; $0.framesDecoded += decoded } }
+            var busy = 0.0, decoded = 0, skipped = 0
+            defer { self.update { $0.decodeSeconds += busy; $0.framesDecoded += decoded; $0.framesSkipped += skipped } }
+            var pace: (wall: UInt64, media: Double)?
             while true {
                 let t0 = DispatchTime.now()
                 let next: Frame?
@@ -141,7 +179,24 @@ public final class Pipeline: @unchecked Sendable {
                 guard let frame = next else { return }
                 decoded += 1
                 if frame.index % options.every != 0 { continue }
-                if !frames.put(frame) { return }
+                if options.realtime {
+                    // A file read in real time waits for each frame's presentation time.
+                    if let p = pace {
+                        let due = p.wall + UInt64(max(0, frame.time - p.media) * 1e9)
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        if due > now { usleep(useconds_t(min((due - now) / 1000, 1_000_000))) }
+                    } else if paceFile {
+                        pace = (DispatchTime.now().uptimeNanoseconds, frame.time)
+                    }
+                    let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0)
+                    let ok = frames.putDroppingOldest(item) { new, dropped in
+                        new.skippedBefore += dropped.skippedBefore + 1
+                        skipped += 1
+                    }
+                    if !ok { return }
+                } else if !frames.put(Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0)) {
+                    return
+                }
             }
         }
 
@@ -150,12 +205,15 @@ public final class Pipeline: @unchecked Sendable {
             var tracker = FaceTracker(options: options.tracker)
             var busy = 0.0
             defer { self.update { $0.detectSeconds += busy } }
-            while let frame = frames.take() {
+            while let captured = frames.take() {
+                let frame = captured.frame
                 let t0 = DispatchTime.now()
                 let faces = tracker.update(detections: detector.detections(in: frame.image))
                 let crops = faces.map { cropper.crop(frame.image, box: $0.box) }
                 busy += seconds(since: t0)
-                if !detected.put(Detected(index: frame.index, time: frame.time, faces: faces, crops: crops)) { return }
+                let item = Detected(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
+                                    skippedBefore: captured.skippedBefore, faces: faces, crops: crops)
+                if !detected.put(item) { return }
             }
         }
 
@@ -189,7 +247,7 @@ public final class Pipeline: @unchecked Sendable {
                 var offset = 0
                 for d in batch {
                     let n = d.crops.count
-                    let item = Recognised(frame: d.index, time: d.time, faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]))
+                    let item = Recognised(frame: d.index, time: d.time, capturedAt: d.capturedAt, skippedBefore: d.skippedBefore, faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]))
                     offset += n
                     if !recognised.put(item) { return }
                 }
@@ -201,6 +259,7 @@ public final class Pipeline: @unchecked Sendable {
             var busy = 0.0, analysed = 0, faceCount = 0
             var summary = TrackSummary()
             summary.keepsSeries = options.keepsTimeline
+            var lastReport = DispatchTime.now()
             defer {
                 self.update { $0.writeSeconds += busy; $0.framesAnalysed += analysed; $0.faces += faceCount }
                 self.lock.withLock { self.trackSummary = summary }
@@ -211,8 +270,17 @@ public final class Pipeline: @unchecked Sendable {
                     FaceResult(track: face.track, box: face.box, probs: smoother.smooth(track: face.track, raw: raw), raw: raw)
                 }
                 smoother.endFrame()
-                let result = FrameResult(frame: r.frame, time: r.time, faces: faces)
+                let result = FrameResult(frame: r.frame, time: r.time, faces: faces, skipped: r.skippedBefore)
                 try writer.write(result)
+                let latency = seconds(sinceNanos: r.capturedAt) * 1000
+                self.update { s in
+                    s.recentLatenciesMs.append(latency)
+                    if s.recentLatenciesMs.count > 4096 { s.recentLatenciesMs.removeFirst(s.recentLatenciesMs.count - 4096) }
+                }
+                if let report = options.periodicStats, seconds(since: lastReport) >= options.statsInterval {
+                    lastReport = DispatchTime.now()
+                    report(self.lock.withLock { var s = self.stats; s.wallSeconds = Date().timeIntervalSince(start); return s })
+                }
                 summary.add(result)
                 options.progress?.update(framesDone: r.frame + 1)
                 analysed += 1
@@ -238,5 +306,9 @@ public final class Pipeline: @unchecked Sendable {
 }
 
 private func seconds(since t0: DispatchTime) -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+    seconds(sinceNanos: t0.uptimeNanoseconds)
+}
+
+private func seconds(sinceNanos t0: UInt64) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds &- t0) / 1e9
 }

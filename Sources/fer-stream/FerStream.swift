@@ -84,10 +84,28 @@ struct Stream: ParsableCommand {
     @Flag(name: .customLong("summary-json"), help: "The same summary as one JSON line on stderr.")
     var summaryJSON = false
 
+    @Flag(inversion: .prefixedNo, help: "Real time: never fall behind the source, skip frames when busy (default: on for cameras and network streams, off for files and stdin).")
+    var realtime: Bool?
+
+    @Option(help: "Seconds before opening or reading a network source gives up.")
+    var timeout: Double?
+
+    @Option(name: .customLong("rtsp-transport"), help: "RTSP transport: tcp or udp.")
+    var rtspTransport: String = "tcp"
+
+    @Option(name: .customLong("video-size"), help: "Camera frame size, e.g. 640x480 (v4l2).")
+    var videoSize: String?
+
+    @Option(help: "Camera frame rate, e.g. 30 (v4l2).")
+    var framerate: String?
+
+    @Option(name: .customLong("input-format"), help: "Camera pixel format, e.g. mjpeg (v4l2).")
+    var inputFormat: String?
+
     @Flag(name: .customLong("no-progress"), help: "No progress line on stderr (shown only for files, when stderr is a terminal).")
     var noProgress = false
 
-    @Flag(help: "Print run statistics to stderr at the end, as one JSON line.")
+    @Flag(help: "Print run statistics to stderr as one JSON line at the end (and every 10 s for live sources): frames, skips, latency percentiles, busy time per stage.")
     var stats = false
 
     mutating func validate() throws {
@@ -96,6 +114,8 @@ struct Stream: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
+        guard ["tcp", "udp"].contains(rtspTransport) else { throw ValidationError("--rtsp-transport must be tcp or udp, not '\(rtspTransport)'") }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be > 0 seconds, not \(timeout)") }
     }
 
     func run() throws {
@@ -107,6 +127,11 @@ struct Stream: ParsableCommand {
         FFmpegLogLevel.current = verbose ? .warning : .quiet
         var sourceOptions = SourceOptions()
         sourceOptions.threads = network.threads
+        sourceOptions.ioTimeout = timeout
+        if input.hasPrefix("rtsp://") || input.hasPrefix("rtsps://") { sourceOptions.formatOptions["rtsp_transport"] = rtspTransport }
+        if let videoSize { sourceOptions.formatOptions["video_size"] = videoSize }
+        if let framerate { sourceOptions.formatOptions["framerate"] = framerate }
+        if let inputFormat { sourceOptions.formatOptions["input_format"] = inputFormat }
         let source: VideoSource
         do { source = try VideoSource(input, options: sourceOptions) } catch { throw PipelineError(error) }
         // Created only once the input has opened: a bad input leaves an existing output file alone.
@@ -119,6 +144,10 @@ struct Stream: ParsableCommand {
         options.smoothing = try Smoothing(parsing: smooth)
         if faces.isFullFrame { options.tracker.minHits = 1 }
         options.keepsTimeline = timeline != nil
+        options.realtime = realtime ?? source.isLive
+        if stats && source.isLive {
+            options.periodicStats = { s in FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
+        }
         if !source.isLive && !noProgress { options.progress = ProgressLine(totalFrames: source.estimatedFrameCount) }  // the frame is the face: no probation
         let pipeline = Pipeline(source: source, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
                                 writer: writer, options: options)

@@ -64,6 +64,30 @@ final class CLITests: XCTestCase {
     }
 }
 
+/// Real-time mode: the source is never waited for; frames the network cannot take are skipped
+/// and every skipped frame is accounted for on the next line.
+final class CLIRealtimeTests: XCTestCase {
+    func testSkippedFramesAreAccountedFor() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 50, size: 320)
+        // The plain-Swift engine with 10 crops per face cannot keep up with 25 frames/s anywhere.
+        let r = try CLI.ferStream(["--realtime", "--engine", "reference", "--tta", "10crop", "--stats", clip])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let objects = try r.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let frames = objects.map { $0["frame"] as! Int }
+        let skipped = objects.map { ($0["skipped"] as? Int) ?? 0 }
+        XCTAssertEqual(frames, frames.sorted(), "in order")
+        XCTAssertGreaterThan(skipped.reduce(0, +), 0, "some frames were skipped")
+        // Each line's frame index is the previous one plus its skips plus one: nothing unaccounted.
+        for i in 1..<frames.count { XCTAssertEqual(frames[i], frames[i - 1] + skipped[i] + 1, "line \(i)") }
+        let stats = try JSONSerialization.jsonObject(with: Data(r.stderr.split(separator: "\n").last!.utf8)) as! [String: Any]
+        XCTAssertEqual(stats["frames_decoded"] as? Int, 50)
+        XCTAssertEqual((stats["frames_analysed"] as! Int) + (stats["skipped"] as! Int), 50)
+        XCTAssertNotNil((stats["latency_ms"] as? [String: Any])?["p95"])
+    }
+}
+
 /// Ctrl-C: stop reading, finish the frames in flight, flush, exit 0 with every line whole.
 final class CLISignalTests: XCTestCase {
     func testInterruptFinishesCleanly() throws {
