@@ -88,6 +88,37 @@ final class CLIRealtimeTests: XCTestCase {
     }
 }
 
+/// Network sources against real servers on 127.0.0.1.
+final class CLINetworkTests: XCTestCase {
+    func testHTTPFileAndUnreachableHost() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        _ = try CLI.faceClip(in: dir, name: "clip.mp4", frames: 10, size: 240)
+        let port = 18000 + Int.random(in: 0..<2000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", dir.path]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        // Wait (bounded) for the server to listen.
+        var r = try CLI.ferStream(["--tta", "center", "--timeout", "5", "http://127.0.0.1:\(port)/clip.mp4"])
+        for _ in 0..<20 where r.status != 0 {
+            usleep(250_000)
+            r = try CLI.ferStream(["--tta", "center", "--timeout", "5", "http://127.0.0.1:\(port)/clip.mp4"])
+        }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, 10)
+
+        // Nothing listens on this port: one line naming the URL, exit 1.
+        let closed = try CLI.ferStream(["--timeout", "2", "http://127.0.0.1:\(port + 1)/clip.mp4"])
+        XCTAssertEqual(closed.status, 1)
+        XCTAssertTrue(closed.stderr.contains("127.0.0.1:\(port + 1)"), closed.stderr)
+        XCTAssertEqual(closed.stderr.split(separator: "\n").count, 1, closed.stderr)
+    }
+}
+
 /// Ctrl-C: stop reading, finish the frames in flight, flush, exit 0 with every line whole.
 final class CLISignalTests: XCTestCase {
     func testInterruptFinishesCleanly() throws {
