@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "FaceCropTests", dependencies: ["FaceCrop", "FrameSource", "TestSupport"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "TestSupport"]),
         .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FrameSource"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream"]),

@@ -168,8 +168,8 @@ public final class Pipeline: @unchecked Sendable {
 
         stage("decode") { [self] () throws(PipelineError) in
             defer { frames.close() }
-            var busy = 0.0, decoded = 0, skipped = 0
-            defer { self.update { $0.decodeSeconds += busy; $0.framesDecoded += decoded; $0.framesSkipped += skipped } }
+            var busy = 0.0
+            defer { self.update { $0.decodeSeconds += busy } }
             var pace: (wall: UInt64, media: Double)?
             while true {
                 let t0 = DispatchTime.now()
@@ -177,7 +177,7 @@ public final class Pipeline: @unchecked Sendable {
                 do { next = try source.nextFrame() } catch { throw PipelineError(error) }
                 busy += seconds(since: t0)
                 guard let frame = next else { return }
-                decoded += 1
+                self.update { $0.framesDecoded += 1 }
                 if frame.index % options.every != 0 { continue }
                 if options.realtime {
                     // A file read in real time waits for each frame's presentation time.
@@ -191,7 +191,7 @@ public final class Pipeline: @unchecked Sendable {
                     let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0)
                     let ok = frames.putDroppingOldest(item) { new, dropped in
                         new.skippedBefore += dropped.skippedBefore + 1
-                        skipped += 1
+                        self.update { $0.framesSkipped += 1 }
                     }
                     if !ok { return }
                 } else if !frames.put(Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0)) {
@@ -256,12 +256,12 @@ public final class Pipeline: @unchecked Sendable {
 
         stage("write") { [self] () throws(PipelineError) in
             var smoother = TrackSmoother(options.smoothing)
-            var busy = 0.0, analysed = 0, faceCount = 0
+            var busy = 0.0
             var summary = TrackSummary()
             summary.keepsSeries = options.keepsTimeline
             var lastReport = DispatchTime.now()
             defer {
-                self.update { $0.writeSeconds += busy; $0.framesAnalysed += analysed; $0.faces += faceCount }
+                self.update { $0.writeSeconds += busy }
                 self.lock.withLock { self.trackSummary = summary }
             }
             while let r = recognised.take() {
@@ -283,8 +283,7 @@ public final class Pipeline: @unchecked Sendable {
                 }
                 summary.add(result)
                 options.progress?.update(framesDone: r.frame + 1)
-                analysed += 1
-                faceCount += faces.count
+                self.update { $0.framesAnalysed += 1; $0.faces += faces.count }
                 busy += seconds(since: t0)
             }
         }

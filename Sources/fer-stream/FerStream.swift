@@ -87,7 +87,10 @@ struct Stream: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Real time: never fall behind the source, skip frames when busy (default: on for cameras and network streams, off for files and stdin).")
     var realtime: Bool?
 
-    @Option(help: "Seconds before opening or reading a network source gives up.")
+    @Option(help: "Live sources: tries to reconnect, with back-off, after the stream fails or ends (0 = off).")
+    var reconnect: Int = 5
+
+    @Option(help: "Seconds before opening or reading a network source gives up (default 10 for network streams).")
     var timeout: Double?
 
     @Option(name: .customLong("rtsp-transport"), help: "RTSP transport: tcp or udp.")
@@ -114,6 +117,7 @@ struct Stream: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
+        guard reconnect >= 0 else { throw ValidationError("--reconnect must be ≥ 0, not \(reconnect)") }
         guard ["tcp", "udp"].contains(rtspTransport) else { throw ValidationError("--rtsp-transport must be tcp or udp, not '\(rtspTransport)'") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be > 0 seconds, not \(timeout)") }
     }
@@ -125,15 +129,24 @@ struct Stream: ParsableCommand {
         let faceDetector = try faces.makeDetector()
 
         FFmpegLogLevel.current = verbose ? .warning : .quiet
+        let isNetwork = ["rtsp://", "rtsps://", "rtmp://", "udp://", "srt://", "http://", "https://", "tcp://"].contains { input.hasPrefix($0) }
+        let timeout = self.timeout ?? (isNetwork ? 10 : nil)
         var sourceOptions = SourceOptions()
         sourceOptions.threads = network.threads
         sourceOptions.ioTimeout = timeout
+        if let timeout {
+            // Protocol-level read timeouts (µs): FFmpeg's UDP and RTSP reads wait on their own.
+            let micros = String(Int(timeout * 1e6))
+            sourceOptions.formatOptions["rw_timeout"] = micros
+            if input.hasPrefix("udp://") || input.hasPrefix("rtsp://") || input.hasPrefix("rtsps://") || input.hasPrefix("srt://") {
+                sourceOptions.formatOptions["timeout"] = micros
+            }
+        }
         if input.hasPrefix("rtsp://") || input.hasPrefix("rtsps://") { sourceOptions.formatOptions["rtsp_transport"] = rtspTransport }
         if let videoSize { sourceOptions.formatOptions["video_size"] = videoSize }
         if let framerate { sourceOptions.formatOptions["framerate"] = framerate }
         if let inputFormat { sourceOptions.formatOptions["input_format"] = inputFormat }
-        let source: VideoSource
-        do { source = try VideoSource(input, options: sourceOptions) } catch { throw PipelineError(error) }
+        let (frames, isLive, estimatedFrames) = try openFrames(sourceOptions)
         // Created only once the input has opened: a bad input leaves an existing output file alone.
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
         let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
@@ -142,14 +155,14 @@ struct Stream: ParsableCommand {
         options.every = every
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
-        if faces.isFullFrame { options.tracker.minHits = 1 }
+        if faces.isFullFrame { options.tracker.minHits = 1 }  // the frame is the face: no probation
         options.keepsTimeline = timeline != nil
-        options.realtime = realtime ?? source.isLive
-        if stats && source.isLive {
+        options.realtime = realtime ?? isLive
+        if stats && isLive {
             options.periodicStats = { s in FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
         }
-        if !source.isLive && !noProgress { options.progress = ProgressLine(totalFrames: source.estimatedFrameCount) }  // the frame is the face: no probation
-        let pipeline = Pipeline(source: source, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
+        if !isLive && !noProgress { options.progress = ProgressLine(totalFrames: estimatedFrames) }
+        let pipeline = Pipeline(source: frames, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
                                 writer: writer, options: options)
 
         // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.
@@ -181,5 +194,18 @@ struct Stream: ParsableCommand {
         if stats {
             FileHandle.standardError.write(Data((result.json + "\n").utf8))
         }
+    }
+
+    /// Opens the input; a live one is wrapped to reconnect. Only the returned producer holds the
+    /// source, so a reconnect can close it (and free its port) before opening the next.
+    private func openFrames(_ options: SourceOptions) throws(PipelineError) -> (FrameProducer, isLive: Bool, estimatedFrames: Int?) {
+        let source: VideoSource
+        do { source = try VideoSource(input, options: options) } catch { throw PipelineError(error) }
+        guard source.isLive && reconnect > 0 else { return (source, source.isLive, source.estimatedFrameCount) }
+        let name = input
+        let frames = ReconnectingSource(first: source, maxAttempts: reconnect,
+                                        log: { FileHandle.standardError.write(Data("fer-stream: \(name): \($0)\n".utf8)) },
+                                        open: { try VideoSource(name, options: options) })
+        return (frames, true, nil)
     }
 }

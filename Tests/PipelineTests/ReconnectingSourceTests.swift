@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+import FERCore
+import FrameSource
+@testable import Pipeline
+
+/// Reconnecting on real decoded streams: two generated clips stand in for a live stream that ends
+/// and comes back (no network needed, nothing timed).
+final class ReconnectingSourceTests: XCTestCase {
+    private func clip(_ name: String, frames: Int) throws -> String {
+        let path = NSTemporaryDirectory() + "reconnect-\(UUID().uuidString)-\(name).mp4"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        p.arguments = ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "\(frames)",
+                       "-pix_fmt", "yuv420p", "-c:v", "libx264", path]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        return path
+    }
+
+    func testIndicesAndTimesCarryOnAcrossAReconnectAndTriesRunOut() throws {
+        let a = try clip("a", frames: 6), b = try clip("b", frames: 4)
+        var opens = 0
+        var logs: [String] = []
+        var sleeps: [Double] = []
+        let source = ReconnectingSource(first: try VideoSource(a), maxAttempts: 3, live: true,
+                                        log: { logs.append($0) }, sleep: { sleeps.append($0) }) {
+            opens += 1
+            if opens == 1 { return try VideoSource(b) }
+            throw FrameSourceError.openFailed(input: "stream", reason: "Connection refused")
+        }
+        var frames: [Frame] = []
+        XCTAssertThrowsError(try { while let f = try source.nextFrame() { frames.append(f) } }()) { error in
+            XCTAssertEqual(error as? FrameSourceError, .openFailed(input: "stream", reason: "Connection refused"))
+        }
+        XCTAssertEqual(frames.map(\.index), Array(0..<10), "indices keep counting")
+        for i in 1..<frames.count { XCTAssertGreaterThan(frames[i].time, frames[i - 1].time, "time never steps back") }
+        XCTAssertEqual(frames[6].time, frames[5].time + 0.1, accuracy: 1e-6, "the second stream follows on")
+        XCTAssertEqual(opens, 4, "one good reopen, then 3 failed tries")
+        XCTAssertEqual(sleeps, [0.5, 0.5, 1, 2], "back-off doubles, reset after the good reopen")
+        XCTAssertTrue(logs.contains { $0.contains("reconnected") }, "\(logs)")
+    }
+
+    func testFilesAreNotReopened() throws {
+        let a = try clip("a", frames: 3)
+        var opens = 0
+        let source = ReconnectingSource(first: try VideoSource(a), maxAttempts: 3, log: { _ in }, sleep: { _ in }) {
+            opens += 1
+            return try VideoSource(a)
+        }
+        var count = 0
+        while try source.nextFrame() != nil { count += 1 }
+        XCTAssertEqual(count, 3)
+        XCTAssertEqual(opens, 0)
+    }
+}
