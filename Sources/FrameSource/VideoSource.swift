@@ -313,3 +313,13 @@ public final class VideoSource {
         }
     }
 }
+
+extension VideoSource {
+    /// The first picture of a file FFmpeg decodes (a still image, or a video's first frame), upright.
+    public static func firstPicture(of path: String) throws -> GrayImage {
+        guard let frame = try VideoSource(path).nextFrame() else {
+            throw FrameSourceError.decodeFailed(input: path, reason: "no picture in the file")
+        }
+        return frame.image
+    }
+}

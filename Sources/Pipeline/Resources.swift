@@ -3,7 +3,6 @@ import Foundation
 /// Finds the files a run needs when the user names none.
 public enum Resources {
     public static let modelFileName = "vgg19-fer2013.safetensors"
-    public static let defaultCascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 
     /// The bundled model: `$FER_STREAM_MODEL`, else `Models/` in the source tree the executable
     /// was built in (walking up from it, e.g. from .build/release), else an installed

@@ -114,9 +114,9 @@ struct Eval: ParsableCommand {
         var out: [LabelledFace] = []
         var unreadable = 0, faceless = 0
         for (path, label) in listing.files.prefix(limit ?? .max) {
-            guard let frame = try? VideoSource(path).nextFrame() else { unreadable += 1; continue }
-            guard let box = detector.detect(in: frame.image).first else { faceless += 1; continue }
-            out.append(LabelledFace(label: label, image: cropper.crop(frame.image, box: box)))
+            guard let image = try? VideoSource.firstPicture(of: path) else { unreadable += 1; continue }
+            guard let box = detector.detect(in: image).first else { faceless += 1; continue }
+            out.append(LabelledFace(label: label, image: cropper.crop(image, box: box)))
         }
         if unreadable + faceless > 0 {
             FileHandle.standardError.write(Data("fer-stream: \(unreadable) files could not be decoded and \(faceless) images had no face; they are left out\n".utf8))

@@ -8,7 +8,7 @@ struct FaceOptions: ParsableArguments {
     var minFace: Int = 40
 
     @Option(help: "OpenCV Haar cascade XML for face detection.")
-    var cascade: String = Resources.defaultCascade
+    var cascade: String = HaarCascade.defaultFrontalFacePath
 
     @Option(help: "Face detector: haar, or full-frame (the whole frame is one face).")
     var detector: String = "haar"

@@ -64,10 +64,7 @@ struct Image: ParsableCommand {
         for (index, file) in files.enumerated() {
             let image: GrayImage
             do {
-                guard let frame = try VideoSource(file).nextFrame() else {
-                    throw FrameSourceError.decodeFailed(input: file, reason: "no picture in the file")
-                }
-                image = frame.image
+                image = try VideoSource.firstPicture(of: file)
             } catch {
                 // One bad file does not stop the others; the exit code says something failed.
                 FileHandle.standardError.write(Data("fer-stream: \(PipelineError(error).description)\n".utf8))
