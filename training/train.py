@@ -144,6 +144,8 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=0, help="use only the first N Training rows (tests)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after N steps this session (benchmark/tests)")
     ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--ckpt-every", type=int, default=40,
+                    help="also checkpoint every N steps inside an epoch (a stopped session loses at most N steps)")
     ap.add_argument("--run-dir", default=None, help="override the run directory")
     a = ap.parse_args(argv)
 
@@ -175,6 +177,7 @@ def main(argv=None):
                           lr=a.lr, momentum=0.9, nesterov=True)
     ema = copy.deepcopy(model)
     start_epoch, step, best = 0, 0, {"acc": -1.0, "epoch": -1}
+    partial = None  # position inside an interrupted epoch
 
     if last_p.exists():
         ck = torch.load(last_p, map_location="cpu", weights_only=False)
@@ -183,6 +186,9 @@ def main(argv=None):
         opt.load_state_dict(ck["opt"])
         start_epoch, step, best = ck["epoch"], ck["step"], ck["best"]
         set_rng_state(ck["rng"], gen)
+        partial = ck.get("partial")
+        if partial:
+            log(f"resuming inside epoch {start_epoch + 1} at step {partial['i']}/{steps_per_epoch}")
         log(f"resumed from {last_p} at epoch {start_epoch} (best PublicTest {best['acc']:.4f} @ {best['epoch']})")
     elif a.init and Path(a.init).exists():
         m0, meta = load_safetensors(a.init)
@@ -197,10 +203,16 @@ def main(argv=None):
 
     for epoch in range(start_epoch, a.epochs):
         model.train()
-        perm = torch.randperm(n, generator=gen)
-        t0 = time.time()
-        tot_loss, tot_correct, seen = 0.0, 0, 0
-        for i in range(steps_per_epoch):
+        if partial:
+            perm, first = partial["perm"], partial["i"]
+            tot_loss, tot_correct, seen = partial["loss"], partial["correct"], partial["seen"]
+            t0 = time.time() - partial["elapsed"]
+            partial = None
+        else:
+            perm, first = torch.randperm(n, generator=gen), 0
+            tot_loss, tot_correct, seen = 0.0, 0, 0
+            t0 = time.time()
+        for i in range(first, steps_per_epoch):
             idx = perm[i * a.batch:(i + 1) * a.batch]
             xb = augment(x_tr[idx], gen).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             yb = y_tr[idx].to(dev, non_blocking=True)
@@ -223,6 +235,11 @@ def main(argv=None):
                     f"acc {tot_correct / seen:.4f} lr {lr:.5f} {seen / (time.time() - t0):.1f} img/s")
             if a.max_steps and i + 1 >= a.max_steps:
                 break
+            if a.ckpt_every and (i + 1) % a.ckpt_every == 0 and i + 1 < steps_per_epoch:
+                atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                             "epoch": epoch, "step": step, "best": best, "rng": rng_state(gen), "args": vars(a),
+                             "partial": {"i": i + 1, "perm": perm, "loss": tot_loss, "correct": tot_correct,
+                                         "seen": seen, "elapsed": time.time() - t0}}, last_p)
         train_time = time.time() - t0
         rec = {"epoch": epoch + 1, "step": step, "lr": lr, "train_loss": tot_loss / seen,
                "train_acc": tot_correct / seen, "img_per_s": seen / train_time, "train_s": round(train_time, 1)}

@@ -148,6 +148,22 @@ def test_train_checkpoint_and_resume(tmp_path):
     assert all(np.isfinite(r["train_loss"]) for r in recs)
 
 
+@need_data
+def test_resume_inside_an_epoch_matches_an_uninterrupted_run(tmp_path):
+    common = ["--limit", "128", "--batch", "32", "--no-eval", "--init", "", "--epochs", "1", "--ckpt-every", "2"]
+    train.main(common + ["--run-dir", str(tmp_path / "a")])
+    # Run b stops after 3 of 4 steps, as a stopped session would; its last checkpoint is after step 2.
+    train.main(common + ["--run-dir", str(tmp_path / "b"), "--max-steps", "3"])
+    ck = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
+    assert ck["epoch"] == 0 and ck["step"] == 2 and ck["partial"]["i"] == 2
+    train.main(common + ["--run-dir", str(tmp_path / "b")])
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
+    assert a["step"] == b["step"] == 4 and "partial" not in b
+    for k, v in a["model"].items():
+        assert torch.allclose(v.float(), b["model"][k].float(), atol=1e-5), k
+
+
 def _random_model(seed=0):
     torch.manual_seed(seed)
     m = VGG19FER()
