@@ -30,11 +30,12 @@ let package = Package(
         .target(name: "Recognizer", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
         .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "CDNNL"]),
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL"]),
+        .target(name: "Annotation", dependencies: ["CFFmpeg", "FERCore", "Pipeline"]),
         .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer"]),
         .target(name: "Plots"),
         .executableTarget(
             name: "fer-stream",
-            dependencies: ["Pipeline", "RecognizerDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipeline", "Annotation", "RecognizerDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "TestSupport"]),
         .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FrameSource"]),
+        .testTarget(name: "AnnotationTests", dependencies: ["Annotation", "FrameSource", "Pipeline"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream"]),

@@ -22,6 +22,8 @@ public struct SourceOptions: Sendable {
     /// Lets another thread stop a blocked open or read. `nil`: the source makes its own
     /// (reachable as `VideoSource.canceller`).
     public var canceller: SourceCanceller?
+    /// Also hand each frame over in colour (`Frame.colour`, YUV 4:2:0), e.g. to re-encode it annotated.
+    public var keepsColour = false
 
     public init(threads: Int = 0,
                 formatOptions: [String: String] = [:],

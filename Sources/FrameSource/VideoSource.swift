@@ -47,6 +47,8 @@ public final class VideoSource {
     private let packet: PacketBuffer
     private let frame: FrameBuffer
     private let converter = GrayConverter()
+    /// Set when the caller wants colour frames too.
+    private let colourConverter: ColourConverter?
     private let streamIndex: Int32
     private let timeBase: Double
     private let startTime: Int64
@@ -68,6 +70,7 @@ public final class VideoSource {
         displayName = name
         _ = deviceRegistration
 
+        colourConverter = options.keepsColour ? ColourConverter() : nil
         let resolved = Self.resolve(input, inputFormat: options.inputFormat)
         let url = resolved.url
         var live = resolved.live
@@ -245,13 +248,15 @@ public final class VideoSource {
             time = Double(nextIndex) / (frameRate ?? 25)
         }
         let image: GrayImage
+        var colour: ColourPicture? = nil
         do {
             image = try converter.convert(f, orientation: orientation)
+            colour = try colourConverter?.convert(f, orientation: orientation)
         } catch {
             finished = true
-            throw FrameSourceError.decodeFailed(input: displayName, reason: "cannot convert frame \(nextIndex) to grey: \(error.message)")
+            throw FrameSourceError.decodeFailed(input: displayName, reason: "cannot convert frame \(nextIndex): \(error.message)")
         }
-        let out = Frame(index: nextIndex, time: time, image: image)
+        let out = Frame(index: nextIndex, time: time, image: image, colour: colour)
         nextIndex += 1
         return out
     }

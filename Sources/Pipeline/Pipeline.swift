@@ -15,6 +15,15 @@ public protocol FrameProducer: AnyObject {
 
 extension VideoSource: FrameProducer {}
 
+/// Receives every frame in colour with the faces to show on it, in frame order, on its own
+/// stage (`--annotate` re-encodes them as a video). Frames that are not analysed (`every` > 1)
+/// come with the latest analysed faces.
+public protocol FrameAnnotator: AnyObject {
+    func annotate(_ picture: ColourPicture, time: Double, faces: [FaceResult]) throws(PipelineError)
+    /// Called once at the end, also after a failure, so that what was annotated is kept.
+    func finish() throws(PipelineError)
+}
+
 public struct PipelineOptions: Sendable {
     /// Analyse every Nth decoded frame.
     public var every = 1
@@ -54,6 +63,7 @@ public struct PipelineStats: Sendable {
     public var detectSeconds = 0.0
     public var recogniseSeconds = 0.0
     public var writeSeconds = 0.0
+    public var annotateSeconds = 0.0
     public var wallSeconds = 0.0
     /// Frames dropped in real-time mode because the stages behind were busy.
     public var framesSkipped = 0
@@ -74,7 +84,7 @@ public struct PipelineStats: Sendable {
             + "\"crops\":\(crops),\"network_calls\":\(networkCalls),\"wall_s\":\(decimal(wallSeconds, digits: 3)),"
             + "\"frames_per_s\":\(decimal(fps, digits: 2)),\"busy_s\":{\"decode\":\(decimal(decodeSeconds, digits: 3)),"
             + "\"detect\":\(decimal(detectSeconds, digits: 3)),\"recognise\":\(decimal(recogniseSeconds, digits: 3)),"
-            + "\"write\":\(decimal(writeSeconds, digits: 3))},\"skipped\":\(framesSkipped),"
+            + "\"write\":\(decimal(writeSeconds, digits: 3)),\"annotate\":\(decimal(annotateSeconds, digits: 3))},\"skipped\":\(framesSkipped),"
             + "\"latency_ms\":{\"p50\":\(decimal(latencyPercentile(50), digits: 1)),\"p95\":\(decimal(latencyPercentile(95), digits: 1)),"
             + "\"max\":\(decimal(recentLatenciesMs.max() ?? 0, digits: 1))}}"
     }
@@ -84,16 +94,18 @@ public struct PipelineStats: Sendable {
 /// each stage on its own Dispatch queue with a bounded queue before the next. Output stays in
 /// frame order because every stage is a single FIFO worker.
 public final class Pipeline: @unchecked Sendable {
-    /// A frame after detection: its picture is no longer needed, only the 48×48 crops (which
-    /// keeps queued memory small for large frames).
     /// A decoded frame on its way to detection, with when it was read and how many frames were
-    /// dropped just before it (real-time mode).
+    /// dropped just before it (real-time mode). `analyse` is false for frames passed along only
+    /// to be annotated (`every` > 1).
     private struct Captured {
         let frame: Frame
         let capturedAt: UInt64
         var skippedBefore: Int
+        var analyse = true
     }
 
+    /// A frame after detection: its grey picture is no longer needed, only the 48×48 crops (which
+    /// keeps queued memory small for large frames), and the colour picture when annotating.
     private struct Detected {
         let index: Int
         let time: Double
@@ -101,6 +113,8 @@ public final class Pipeline: @unchecked Sendable {
         let skippedBefore: Int
         let faces: [TrackedFace]
         let crops: [GrayImage]
+        let picture: ColourPicture?
+        let analysed: Bool
     }
 
     private struct Recognised {
@@ -110,6 +124,14 @@ public final class Pipeline: @unchecked Sendable {
         let skippedBefore: Int
         let faces: [TrackedFace]
         let probabilities: [[Float]]
+        let picture: ColourPicture?
+        let analysed: Bool
+    }
+
+    private struct ToAnnotate {
+        let picture: ColourPicture
+        let time: Double
+        let faces: [FaceResult]
     }
 
     private let source: FrameProducer
@@ -117,6 +139,7 @@ public final class Pipeline: @unchecked Sendable {
     private let cropper: FaceCropper
     private let recognizer: Recognizer
     private let writer: ResultWriter
+    private let annotator: FrameAnnotator?
     private let options: PipelineOptions
 
     private let lock = NSLock()
@@ -128,12 +151,13 @@ public final class Pipeline: @unchecked Sendable {
     public var summary: TrackSummary { lock.withLock { trackSummary } }
 
     public init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: Recognizer,
-                writer: ResultWriter, options: PipelineOptions = .init()) {
+                writer: ResultWriter, annotator: FrameAnnotator? = nil, options: PipelineOptions = .init()) {
         self.source = source
         self.detector = detector
         self.cropper = cropper
         self.recognizer = recognizer
         self.writer = writer
+        self.annotator = annotator
         self.options = options
     }
 
@@ -151,7 +175,8 @@ public final class Pipeline: @unchecked Sendable {
         let frames = BoundedQueue<Captured>(capacity: options.realtime ? 1 : options.queueDepth)
         let detected = BoundedQueue<Detected>(capacity: options.realtime ? 1 : options.queueDepth)
         let recognised = BoundedQueue<Recognised>(capacity: options.queueDepth)
-        let queues: [() -> Void] = [frames.abort, detected.abort, recognised.abort]
+        let toAnnotate = BoundedQueue<ToAnnotate>(capacity: options.queueDepth)
+        let queues: [() -> Void] = [frames.abort, detected.abort, recognised.abort, toAnnotate.abort]
         let group = DispatchGroup()
 
         func stage(_ label: String, _ body: @escaping () throws(PipelineError) -> Void) {
@@ -178,7 +203,8 @@ public final class Pipeline: @unchecked Sendable {
                 busy += seconds(since: t0)
                 guard let frame = next else { return }
                 self.update { $0.framesDecoded += 1 }
-                if frame.index % options.every != 0 { continue }
+                let analyse = frame.index % options.every == 0
+                if !analyse && annotator == nil { continue }
                 if options.realtime {
                     // A file read in real time waits for each frame's presentation time.
                     if let p = pace {
@@ -188,13 +214,13 @@ public final class Pipeline: @unchecked Sendable {
                     } else if paceFile {
                         pace = (DispatchTime.now().uptimeNanoseconds, frame.time)
                     }
-                    let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0)
+                    let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse)
                     let ok = frames.putDroppingOldest(item) { new, dropped in
                         new.skippedBefore += dropped.skippedBefore + 1
                         self.update { $0.framesSkipped += 1 }
                     }
                     if !ok { return }
-                } else if !frames.put(Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0)) {
+                } else if !frames.put(Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse)) {
                     return
                 }
             }
@@ -208,11 +234,15 @@ public final class Pipeline: @unchecked Sendable {
             while let captured = frames.take() {
                 let frame = captured.frame
                 let t0 = DispatchTime.now()
-                let faces = tracker.update(detections: detector.detections(in: frame.image))
-                let crops = faces.map { cropper.crop(frame.image, box: $0.box) }
+                var faces: [TrackedFace] = [], crops: [GrayImage] = []
+                if captured.analyse {
+                    faces = tracker.update(detections: detector.detections(in: frame.image))
+                    crops = faces.map { cropper.crop(frame.image, box: $0.box) }
+                }
                 busy += seconds(since: t0)
                 let item = Detected(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
-                                    skippedBefore: captured.skippedBefore, faces: faces, crops: crops)
+                                    skippedBefore: captured.skippedBefore, faces: faces, crops: crops,
+                                    picture: annotator == nil ? nil : frame.colour, analysed: captured.analyse)
                 if !detected.put(item) { return }
             }
         }
@@ -247,7 +277,9 @@ public final class Pipeline: @unchecked Sendable {
                 var offset = 0
                 for d in batch {
                     let n = d.crops.count
-                    let item = Recognised(frame: d.index, time: d.time, capturedAt: d.capturedAt, skippedBefore: d.skippedBefore, faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]))
+                    let item = Recognised(frame: d.index, time: d.time, capturedAt: d.capturedAt, skippedBefore: d.skippedBefore,
+                                          faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]),
+                                          picture: d.picture, analysed: d.analysed)
                     offset += n
                     if !recognised.put(item) { return }
                 }
@@ -255,6 +287,8 @@ public final class Pipeline: @unchecked Sendable {
         }
 
         stage("write") { [self] () throws(PipelineError) in
+            defer { toAnnotate.close() }
+            var shown: [FaceResult] = []  // the latest analysed frame's faces, for frames in between
             var smoother = TrackSmoother(options.smoothing)
             var busy = 0.0
             var summary = TrackSummary()
@@ -265,6 +299,11 @@ public final class Pipeline: @unchecked Sendable {
                 self.lock.withLock { self.trackSummary = summary }
             }
             while let r = recognised.take() {
+                if !r.analysed {
+                    if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: shown)) { return }
+                    options.progress?.update(framesDone: r.frame + 1)
+                    continue
+                }
                 let t0 = DispatchTime.now()
                 let faces = zip(r.faces, r.probabilities).map { face, raw in
                     FaceResult(track: face.track, box: face.box, probs: smoother.smooth(track: face.track, raw: raw), raw: raw)
@@ -272,6 +311,8 @@ public final class Pipeline: @unchecked Sendable {
                 smoother.endFrame()
                 let result = FrameResult(frame: r.frame, time: r.time, faces: faces, skipped: r.skippedBefore)
                 try writer.write(result)
+                shown = faces
+                if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: faces)) { return }
                 let latency = seconds(sinceNanos: r.capturedAt) * 1000
                 self.update { s in
                     s.recentLatenciesMs.append(latency)
@@ -285,6 +326,24 @@ public final class Pipeline: @unchecked Sendable {
                 options.progress?.update(framesDone: r.frame + 1)
                 self.update { $0.framesAnalysed += 1; $0.faces += faces.count }
                 busy += seconds(since: t0)
+            }
+        }
+
+        if let annotator {
+            stage("annotate") { [self] () throws(PipelineError) in
+                var busy = 0.0
+                defer { self.update { $0.annotateSeconds += busy } }
+                do throws(PipelineError) {
+                    while let a = toAnnotate.take() {
+                        let t0 = DispatchTime.now()
+                        try annotator.annotate(a.picture, time: a.time, faces: a.faces)
+                        busy += seconds(since: t0)
+                    }
+                } catch {
+                    try? annotator.finish()  // keep what was encoded playable
+                    throw error
+                }
+                try annotator.finish()
             }
         }
 

@@ -1,3 +1,4 @@
+import Annotation
 import ArgumentParser
 import FaceCrop
 import FERCore
@@ -75,6 +76,9 @@ struct Stream: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Also show FFmpeg's own warnings on stderr (by default only fer-stream's one-line errors, which include FFmpeg's message).")
     var verbose = false
 
+    @Option(help: ArgumentHelp("Also write the video with each face's box, track, label and probabilities drawn in (.mp4, .mkv, .mov or .avi).", valueName: "video-file"))
+    var annotate: String?
+
     @Option(help: "Write each face track's smoothed probabilities over time to this SVG file.")
     var timeline: String?
 
@@ -146,9 +150,11 @@ struct Stream: ParsableCommand {
         if let videoSize { sourceOptions.formatOptions["video_size"] = videoSize }
         if let framerate { sourceOptions.formatOptions["framerate"] = framerate }
         if let inputFormat { sourceOptions.formatOptions["input_format"] = inputFormat }
-        let (frames, isLive, estimatedFrames) = try openFrames(sourceOptions)
-        // Created only once the input has opened: a bad input leaves an existing output file alone.
+        sourceOptions.keepsColour = annotate != nil
+        let (frames, isLive, estimatedFrames, frameRate) = try openFrames(sourceOptions)
+        // Created only once the input has opened: a bad input leaves existing output files alone.
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
+        let annotator = try annotate.map { path throws(PipelineError) in try VideoAnnotator(path: path, frameRate: frameRate) }
         let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
 
         var options = PipelineOptions()
@@ -163,7 +169,7 @@ struct Stream: ParsableCommand {
         }
         if !isLive && !noProgress { options.progress = ProgressLine(totalFrames: estimatedFrames) }
         let pipeline = Pipeline(source: frames, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
-                                writer: writer, options: options)
+                                writer: writer, annotator: annotator, options: options)
 
         // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.
         let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
@@ -198,14 +204,15 @@ struct Stream: ParsableCommand {
 
     /// Opens the input; a live one is wrapped to reconnect. Only the returned producer holds the
     /// source, so a reconnect can close it (and free its port) before opening the next.
-    private func openFrames(_ options: SourceOptions) throws(PipelineError) -> (FrameProducer, isLive: Bool, estimatedFrames: Int?) {
+    private func openFrames(_ options: SourceOptions) throws(PipelineError)
+        -> (FrameProducer, isLive: Bool, estimatedFrames: Int?, frameRate: Double?) {
         let source: VideoSource
         do { source = try VideoSource(input, options: options) } catch { throw PipelineError(error) }
-        guard source.isLive && reconnect > 0 else { return (source, source.isLive, source.estimatedFrameCount) }
+        guard source.isLive && reconnect > 0 else { return (source, source.isLive, source.estimatedFrameCount, source.frameRate) }
         let name = input
         let frames = ReconnectingSource(first: source, maxAttempts: reconnect,
                                         log: { FileHandle.standardError.write(Data("fer-stream: \(name): \($0)\n".utf8)) },
                                         open: { try VideoSource(name, options: options) })
-        return (frames, true, nil)
+        return (frames, true, nil, source.frameRate)
     }
 }

@@ -44,6 +44,22 @@ enum CLI {
                       stderr: String(decoding: errBox.data, as: UTF8.self))
     }
 
+    /// Runs a program and returns its standard output as bytes (binary output); fails on a non-zero exit.
+    static func runData(_ executable: String, _ arguments: [String]) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "\(executable) \(arguments)")
+        return data
+    }
+
     static func ferStream(_ arguments: [String], stdin: FileHandle? = nil) throws -> Result {
         try run(binary, arguments, stdin: stdin)
     }

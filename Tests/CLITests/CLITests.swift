@@ -31,6 +31,55 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `--annotate`: the same frames at the same times as the input (also those `--every`
+    /// skips), each face's box drawn in its label's colour where the NDJSON says it is.
+    func testAnnotatedVideoHasTheInputsFramesAndTheLabelsDrawnIn() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 14)
+        let video = dir.appendingPathComponent("annotated.mp4").path
+        let r = try CLI.ferStream(["--tta", "center", "--every", "2", "--annotate", video, clip])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        func frameTimes(_ file: String) throws -> [String] {
+            let p = try CLI.run("/usr/bin/ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0", file])
+            XCTAssertEqual(p.status, 0, p.stderr)
+            return p.lines
+        }
+        let want = try frameTimes(clip)
+        XCTAssertEqual(want.count, 14)
+        XCTAssertEqual(try frameTimes(video), want)
+
+        // The last analysed frame with a face: its box's left edge has the label's colour.
+        let objects = try r.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(objects.map { $0["frame"] as! Int }, Array(stride(from: 0, to: 14, by: 2)))
+        let last = try XCTUnwrap(objects.last { !($0["faces"] as! [[String: Any]]).isEmpty })
+        let face = (last["faces"] as! [[String: Any]])[0]
+        let box = face["box"] as! [Int]
+        let n = last["frame"] as! Int
+        let raw = try CLI.runData("/usr/bin/ffmpeg", ["-v", "error", "-i", video, "-vf", "select=eq(n\\,\(n)),format=rgb24", "-frames:v", "1",
+                                                     "-f", "rawvideo", "-"])
+        XCTAssertEqual(raw.count, 320 * 320 * 3)
+        let colours: [String: (Int, Int, Int)] = ["angry": (220, 40, 40), "disgust": (90, 170, 40), "fear": (160, 80, 210),
+                                                  "happy": (250, 205, 0), "sad": (40, 110, 235), "surprise": (255, 130, 0),
+                                                  "neutral": (190, 190, 190)]
+        let want3 = try XCTUnwrap(colours[face["label"] as! String])
+        let (x, y) = (box[0] + 1, box[1] + box[3] / 2)
+        let i = (y * 320 + x) * 3
+        let got = (Int(raw[i]), Int(raw[i + 1]), Int(raw[i + 2]))
+        for (g, w) in [(got.0, want3.0), (got.1, want3.1), (got.2, want3.2)] {
+            XCTAssertEqual(Double(g), Double(w), accuracy: 45, "box edge at (\(x),\(y)) is \(got), label \(face["label"]!)")
+        }
+    }
+
+    func testAnnotateToAnUnknownFormatFailsBeforeAnyWork() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 2)
+        let r = try CLI.ferStream(["--annotate", dir.appendingPathComponent("out.xyz").path, clip])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertTrue(r.stderr.contains("out.xyz") && r.stderr.contains("unknown video format"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+
     func testCSVToFileAndStdinInput() throws {
         let dir = try CLI.tempDirectory()
         let clip = try CLI.faceClip(in: dir, name: "face.mkv", frames: 6, size: 240)

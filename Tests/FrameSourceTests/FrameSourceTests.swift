@@ -204,6 +204,33 @@ final class FrameSourceTests: XCTestCase {
 
     /// The clip is 64×32 with a white square in its top-left corner; ffmpeg 5.1 shows `rotate=90`
     /// turned counter-clockwise (square bottom-left), `rotate=270` clockwise (square top-right).
+    /// `keepsColour`: the colour picture is upright like the grey one, its luma follows the grey
+    /// picture, and a red source stays red.
+    func testColourFramesAreUprightAndKeepTheirColour() throws {
+        var options = SourceOptions()
+        options.keepsColour = true
+        for degrees in [90, 180, 270] {
+            let frames = try decodeAll(try VideoSource(try Media.rotated(degrees), options: options))
+            let f = try XCTUnwrap(frames.first)
+            let c = try XCTUnwrap(f.colour)
+            XCTAssertEqual([c.width, c.height], [f.image.width, f.image.height], "rotate=\(degrees)")
+            for (x, y) in [(2, 2), (f.image.width - 3, 2), (2, f.image.height - 3), (f.image.width - 3, f.image.height - 3), (8, 56), (56, 24), (24, 8)]
+            where x < f.image.width && y < f.image.height {
+                // Grey is full range, the colour picture's luma limited range.
+                XCTAssertEqual(Double(c.y[y * c.width + x]), 16 + Double(f.image[x, y]) * 219 / 255, accuracy: 3, "(\(x),\(y)) rotate=\(degrees)")
+            }
+        }
+        let red = try Media.make("red.mkv", Media.lavfi("color=c=red:s=34x18:d=0.2") + ["-pix_fmt", "yuv444p", "-c:v", "ffv1"])
+        let frames = try decodeAll(try VideoSource(red, options: options))
+        XCTAssertEqual(frames.count, 5)
+        let c = try XCTUnwrap(frames.last?.colour)
+        XCTAssertEqual([c.width, c.height, c.chromaWidth, c.chromaHeight], [34, 18, 17, 9])
+        XCTAssertEqual(Double(c.y[40]), 81, accuracy: 2)
+        XCTAssertEqual(Double(c.u[20]), 90, accuracy: 2)
+        XCTAssertEqual(Double(c.v[20]), 240, accuracy: 2)
+        XCTAssertNil(try VideoSource(red).nextFrame()?.colour, "no colour unless asked for")
+    }
+
     func testRotationMetadata() throws {
         let cases: [(degrees: Int, orientation: Orientation, size: (Int, Int), square: (x: Int, y: Int))] = [
             (90, .rotate270, (32, 64), (8, 56)),
