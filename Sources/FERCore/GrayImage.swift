@@ -55,6 +55,14 @@ public struct GrayImage: Sendable, Equatable {
     }
 
     /// The whole image resized bilinearly.
+    /// The pixels of the rectangle (x, y, width, height), which must lie inside the image.
+    public func cropped(x: Int, y: Int, width w: Int, height h: Int) -> GrayImage {
+        precondition(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= width && y + h <= height, "crop outside the image")
+        var out = [UInt8](repeating: 0, count: w * h)
+        for row in 0..<h { out[(row * w)..<(row * w + w)] = pixels[((y + row) * width + x)..<((y + row) * width + x + w)] }
+        return GrayImage(width: w, height: h, pixels: out)
+    }
+
     public func resized(toWidth w: Int, height h: Int) -> GrayImage {
         resampled(from: Rect(x: 0, y: 0, width: Double(width), height: Double(height)), toWidth: w, height: h)
     }

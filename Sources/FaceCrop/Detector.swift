@@ -31,6 +31,16 @@ public enum Detector: Sendable {
         }
     }
 
+    /// Faces near `boxes` only (see `FaceDetector.detections(in:near:)`); the whole frame for `fullFrame`.
+    public func detections(in image: GrayImage, near boxes: [Box]) -> [Detection] {
+        switch self {
+        case .haar(let d):
+            return d.detections(in: image, near: boxes)
+        case .fullFrame:
+            return detections(in: image)
+        }
+    }
+
     public func detect(in image: GrayImage) -> [Box] {
         switch self {
         case .haar(let d):

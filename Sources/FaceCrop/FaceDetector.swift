@@ -38,9 +38,17 @@ public struct FaceDetector: Sendable {
     /// Similarity tolerance when grouping raw hits (OpenCV's `GROUP_EPS`).
     static let groupEps = 0.2
 
+    /// Compiled layouts of the cascade, shared by copies of this detector.
+    private let compiled: CompiledCascadeCache
+
     public init(cascade: HaarCascade, options: Options = Options()) {
+        self.init(cascade: cascade, options: options, compiled: CompiledCascadeCache())
+    }
+
+    private init(cascade: HaarCascade, options: Options, compiled: CompiledCascadeCache) {
         self.cascade = cascade
         self.options = options
+        self.compiled = compiled
     }
 
     /// Loads the cascade at `cascadePath` (default: Debian's frontal face cascade).
@@ -64,6 +72,42 @@ public struct FaceDetector: Sendable {
         }
         .filter { $0.box.width > 0 && $0.box.height > 0 }
         .sorted { ($0.box.area, -$0.box.y, -$0.box.x) > ($1.box.area, -$1.box.y, -$1.box.x) }
+    }
+
+    /// Faces near known ones only: around each of `boxes` (frame pixels), the frame within half a
+    /// box side of it is scanned for faces from 1/1.5 to 1.5 times the box's size, at the same
+    /// detection scale as a scan of the whole frame, so a face found there gets the box and
+    /// strength a whole-frame scan would give it (up to the pyramid's alignment). A small fraction
+    /// of a whole-frame scan's cost: what follows tracked faces between whole-frame scans.
+    /// Results of overlapping regions are merged (the stronger kept).
+    public func detections(in image: GrayImage, near boxes: [Box]) -> [Detection] {
+        let s = detectionScale(width: image.width, height: image.height)
+        var found: [Detection] = []
+        for box in boxes {
+            let side = max(box.width, box.height)
+            guard side > 0 else { continue }
+            let margin = side / 2
+            let x0 = max(0, box.x - margin), y0 = max(0, box.y - margin)
+            let x1 = min(image.width, box.x + box.width + margin), y1 = min(image.height, box.y + box.height + margin)
+            guard x1 > x0, y1 > y0 else { continue }
+            let region = image.cropped(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+            var near = options
+            near.minFaceSize = max(options.minFaceSize, Int(Double(side) / 1.5))
+            near.maxFaceSize = min(options.maxFaceSize ?? Int.max, Int((Double(side) * 1.5).rounded(.up)))
+            // ≤ 0 never shrinks: right when the whole frame is not shrunk either.
+            near.detectionWidth = s < 1 ? max(1, Int((Double(region.width) * s).rounded())) : 0
+            for d in FaceDetector(cascade: cascade, options: near, compiled: compiled).detections(in: region) {
+                var b = d.box
+                b.x += x0
+                b.y += y0
+                found.append(Detection(box: b, strength: d.strength))
+            }
+        }
+        var kept: [Detection] = []
+        for d in found.sorted(by: { $0.strength > $1.strength }) where !kept.contains(where: { $0.box.iou(d.box) > 0.5 }) {
+            kept.append(d)
+        }
+        return kept.sorted { ($0.box.area, -$0.box.y, -$0.box.x) > ($1.box.area, -$1.box.y, -$1.box.x) }
     }
 
     /// The scale from frame pixels to detection-image pixels for a frame of this width:
@@ -158,14 +202,16 @@ public struct FaceDetector: Sendable {
         // 3. Shared tables: one row stride for every level, so feature offsets are computed once.
         let tilted = cascade.usesTiltedFeatures
         let maxW = first.width, maxH = first.height
-        let stride = tilted ? maxW + 2 * maxH + 3 : maxW + 1
+        // Plain tables get a stride rounded up to 32, so that regions of similar size share one
+        // compiled layout (see `CompiledCascadeCache`).
+        let stride = tilted ? maxW + 2 * maxH + 3 : (maxW + 1 + 31) / 32 * 32
         let rows = maxH + 1
         let sumCount = rows * stride
         let tiltStart = tilted ? sumCount : 0
         let col0 = maxH + 1
         let tableCount = tilted ? 2 * sumCount : sumCount
         precondition(tableCount < Int(Int32.max), "FaceDetector: detection image too large")
-        let compiled = CompiledCascade(cascade, stride: stride, tiltedRows: tilted ? rows : 0, tiltedCol0: col0)
+        let compiled = self.compiled.layout(for: cascade, stride: stride, tiltedRows: tilted ? rows : 0, tiltedCol0: tilted ? col0 : 0)
         let useVector = compiled.isStumpBased && scan != .scalar && (scan == .vector || ScanMode.vectorByDefault)
 
         let pad = CompiledCascade.tablePadding
@@ -226,6 +272,26 @@ public struct FaceDetector: Sendable {
 }
 
 // MARK: - evaluation
+
+/// Compiled cascades by table layout. Compiling costs about a millisecond, as much as scanning
+/// the neighbourhood of a face, and a video's frames (or a face's neighbourhoods) keep reusing a
+/// handful of layouts.
+final class CompiledCascadeCache: @unchecked Sendable {
+    private struct Key: Hashable { var stride: Int, tiltedRows: Int, tiltedCol0: Int }
+    private let lock = NSLock()
+    private var entries: [Key: CompiledCascade] = [:]  // guarded by `lock`
+
+    func layout(for cascade: HaarCascade, stride: Int, tiltedRows: Int, tiltedCol0: Int) -> CompiledCascade {
+        let key = Key(stride: stride, tiltedRows: tiltedRows, tiltedCol0: tiltedCol0)
+        if let hit = lock.withLock({ entries[key] }) { return hit }
+        let made = CompiledCascade(cascade, stride: stride, tiltedRows: tiltedRows, tiltedCol0: tiltedCol0)
+        lock.withLock {
+            if entries.count >= 32 { entries.removeAll() }  // sizes keep changing: start over
+            entries[key] = made
+        }
+        return made
+    }
+}
 
 /// The cascade laid out for one integral-table row stride: every rectangle corner is a
 /// precomputed offset from the window's top-left entry of the integral table. Two layouts:

@@ -79,6 +79,9 @@ public struct FaceTracker: Sendable {
     /// Live tracks (seen within the last `maxMisses` frames), including ones missed this frame.
     public var liveTrackCount: Int { tracks.count }
 
+    /// Where the live tracks (tentative ones too) were last seen: where to look for them next.
+    public var liveBoxes: [Box] { tracks.map(\.box) }
+
     /// Forgets all tracks. Ids keep counting up, so none is reused.
     public mutating func reset() { tracks.removeAll() }
 

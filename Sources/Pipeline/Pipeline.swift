@@ -36,6 +36,10 @@ public struct PipelineOptions: Sendable {
     /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on
     /// background texture out. Set `minHits` 1 for pre-cropped input.
     public var tracker = FaceTracker.Options(minHits: 3, minBirthStrength: 4)
+    /// Scan the whole frame for faces every this many analysed frames (and whenever no face is
+    /// tracked); in between, look only around the tracked faces, which costs a fraction as much
+    /// and leaves the CPU to the network. 1: the whole frame every time.
+    public var detectEvery = 5
     /// Keep each track's smoothed probabilities over time in `summary.series` (for a timeline).
     public var keepsTimeline = false
     /// Real time: never fall behind the source. The decoder hands frames over through a one-frame
@@ -229,6 +233,7 @@ public final class Pipeline: @unchecked Sendable {
         stage("detect") { [self] () throws(PipelineError) in
             defer { detected.close() }
             var tracker = FaceTracker(options: options.tracker)
+            var sinceWholeFrame = Int.max - 1
             var busy = 0.0
             defer { self.update { $0.detectSeconds += busy } }
             while let captured = frames.take() {
@@ -236,7 +241,16 @@ public final class Pipeline: @unchecked Sendable {
                 let t0 = DispatchTime.now()
                 var faces: [TrackedFace] = [], crops: [GrayImage] = []
                 if captured.analyse {
-                    faces = tracker.update(detections: detector.detections(in: frame.image))
+                    let known = tracker.liveBoxes
+                    let detections: [Detection]
+                    if known.isEmpty || sinceWholeFrame + 1 >= options.detectEvery {
+                        detections = detector.detections(in: frame.image)
+                        sinceWholeFrame = 0
+                    } else {
+                        detections = detector.detections(in: frame.image, near: known)
+                        sinceWholeFrame += 1
+                    }
+                    faces = tracker.update(detections: detections)
                     crops = faces.map { cropper.crop(frame.image, box: $0.box) }
                 }
                 busy += seconds(since: t0)

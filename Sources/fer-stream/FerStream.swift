@@ -58,6 +58,9 @@ struct Stream: ParsableCommand {
     @Option(help: "Analyse every Nth frame.")
     var every: Int = 1
 
+    @Option(name: .customLong("detect-every"), help: "Scan the whole frame for new faces every N analysed frames (and whenever no face is tracked); in between, look only around tracked faces, which is much cheaper. 1 = the whole frame every time.")
+    var detectEvery: Int = 5
+
     @Option(help: "Most crops per network call (faces × TTA crops), batched across frames.")
     var batch: Int = 40
 
@@ -118,6 +121,7 @@ struct Stream: ParsableCommand {
     mutating func validate() throws {
         guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be ndjson or csv, not '\(format)'") }
         guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
+        guard detectEvery >= 1 else { throw ValidationError("--detect-every must be ≥ 1, not \(detectEvery)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
@@ -159,6 +163,7 @@ struct Stream: ParsableCommand {
 
         var options = PipelineOptions()
         options.every = every
+        options.detectEvery = detectEvery
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
         if faces.isFullFrame { options.tracker.minHits = 1 }  // the frame is the face: no probation

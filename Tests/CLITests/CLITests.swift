@@ -80,6 +80,32 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
     }
 
+    /// Following tracked faces between whole-frame scans finds the same face in the same
+    /// frames, with about the same boxes, as scanning the whole frame every time.
+    func testDetectingNearTrackedFacesMatchesWholeFrameScans() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try CLI.faceClip(in: dir, frames: 20)
+        func boxes(_ detectEvery: String) throws -> [[[Int]]] {
+            let r = try CLI.ferStream(["--tta", "center", "--detect-every", detectEvery, clip])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try r.lines.map { line in
+                let faces = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["faces"] as! [[String: Any]]
+                return faces.map { $0["box"] as! [Int] }
+            }
+        }
+        let every = try boxes("1"), tracked = try boxes("5")
+        XCTAssertEqual(every.count, 20)
+        XCTAssertEqual(every.map(\.count), tracked.map(\.count), "faces per frame")
+        func iou(_ a: [Int], _ b: [Int]) -> Double {
+            let ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])), iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+            let inter = Double(ix * iy)
+            return inter / Double(a[2] * a[3] + b[2] * b[3] - ix * iy)
+        }
+        for (a, b) in zip(every, tracked) where a.count == 1 && b.count == 1 {
+            XCTAssertGreaterThan(iou(a[0], b[0]), 0.8, "\(a[0]) vs \(b[0])")
+        }
+    }
+
     func testCSVToFileAndStdinInput() throws {
         let dir = try CLI.tempDirectory()
         let clip = try CLI.faceClip(in: dir, name: "face.mkv", frames: 6, size: 240)

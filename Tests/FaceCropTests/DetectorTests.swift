@@ -136,6 +136,32 @@ final class DetectorTests: XCTestCase {
         XCTAssertEqual(haar.detect(in: photo), try detector().detect(in: photo))
     }
 
+    /// Looking only near a known face finds it again, with about the box and strength of a
+    /// whole-frame scan, also when the face has moved a little; near nothing, nothing.
+    func testDetectionsNearAKnownFace() throws {
+        let image = try Fixtures.astronaut()
+        let d = try detector()
+        let whole = try XCTUnwrap(d.detections(in: image).first)
+        let b = whole.box
+        for (dx, dy) in [(0, 0), (b.width / 5, 0), (0, -b.height / 5)] {
+            let known = Box(x: b.x + dx, y: b.y + dy, width: b.width, height: b.height)
+            let near = d.detections(in: image, near: [known])
+            XCTAssertEqual(near.count, 1, "near \(known): \(near)")
+            let found = try XCTUnwrap(near.first)
+            XCTAssertGreaterThan(found.box.iou(b), 0.8, "\(found.box) vs \(b)")
+            XCTAssertEqual(found.strength, whole.strength, accuracy: whole.strength * 0.35)
+        }
+        // Two overlapping known boxes around one face: one detection.
+        XCTAssertEqual(d.detections(in: image, near: [b, Box(x: b.x + 4, y: b.y + 4, width: b.width, height: b.height)]).count, 1)
+        // The top-right corner (sky), a degenerate box, a box off the frame: nothing.
+        XCTAssertEqual(d.detections(in: image, near: [Box(x: 400, y: 0, width: 95, height: 95)]).map(\.box), [])
+        XCTAssertEqual(d.detections(in: image, near: [Box(x: 10, y: 10, width: 0, height: 0), Box(x: 900, y: 900, width: 50, height: 50)]), [])
+        // Much smaller or larger than the known box: not looked for.
+        XCTAssertEqual(d.detections(in: image, near: [Box(x: b.x - b.width, y: b.y - b.height, width: 3 * b.width, height: 3 * b.height)]).count, 0)
+        XCTAssertEqual(Detector.haar(d).detections(in: image, near: [b]), d.detections(in: image, near: [b]))
+        XCTAssertEqual(Detector.fullFrame.detections(in: image, near: [b]).map(\.box), [Box(x: 0, y: 0, width: image.width, height: image.height)])
+    }
+
     /// The detector is a Sendable value that can be used from several threads at once.
     func testConcurrentUse() throws {
         let image = try Fixtures.astronaut(width: 256, height: 256)

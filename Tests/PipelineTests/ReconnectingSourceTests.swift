@@ -16,6 +16,7 @@ final class ReconnectingSourceTests: XCTestCase {
         try p.run()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         return path
     }
 
