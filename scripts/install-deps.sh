@@ -9,6 +9,7 @@ packages=(
   opencv-data                                        # Haar cascades for face detection
   python3-skimage                                    # a public-domain portrait for the sample video
   jq
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good   # RTSP test server (scripts/rtsp-test-server.py)
 )
 missing=()
 for p in "${packages[@]}"; do

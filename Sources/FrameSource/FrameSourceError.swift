@@ -9,6 +9,8 @@ public enum FrameSourceError: Error, CustomStringConvertible, Equatable, Sendabl
     case noVideoStream(input: String)
     /// The video stream's codec has no decoder in this FFmpeg build.
     case unsupportedCodec(input: String, codec: String)
+    /// The video stream's codec is unknown to FFmpeg; `tag` is its four-character code, if printable.
+    case unknownCodec(input: String, tag: String?)
     /// The decoder could not be opened, or kept failing on the stream's packets.
     case decodeFailed(input: String, reason: String)
     /// Reading packets failed before the end of the input (network or device error...).
@@ -17,12 +19,15 @@ public enum FrameSourceError: Error, CustomStringConvertible, Equatable, Sendabl
     case timedOut(input: String, seconds: Double)
     /// `SourceCanceller.cancel()` was called while the input was being opened.
     case cancelled(input: String)
+    /// The input ended well before the length its container declares (a cut-off download or copy):
+    /// frames up to `endedAt` seconds were delivered, of `expected`.
+    case truncated(input: String, endedAt: Double, expected: Double)
 
     public var input: String {
         switch self {
-        case .openFailed(let input, _), .noVideoStream(let input), .unsupportedCodec(let input, _),
+        case .openFailed(let input, _), .noVideoStream(let input), .unsupportedCodec(let input, _), .unknownCodec(let input, _),
              .decodeFailed(let input, _), .readFailed(let input, _), .timedOut(let input, _),
-             .cancelled(let input):
+             .cancelled(let input), .truncated(let input, _, _):
             return input
         }
     }
@@ -33,10 +38,14 @@ public enum FrameSourceError: Error, CustomStringConvertible, Equatable, Sendabl
         case .openFailed(let input, let reason): text = "cannot open '\(input)': \(reason)"
         case .noVideoStream(let input): text = "no video stream in '\(input)'"
         case .unsupportedCodec(let input, let codec): text = "cannot decode '\(input)': no decoder for codec '\(codec)'"
+        case .unknownCodec(let input, let tag):
+            text = "cannot decode '\(input)': its video codec\(tag.map { " (tag '\($0)')" } ?? "") is unknown to FFmpeg"
         case .decodeFailed(let input, let reason): text = "cannot decode '\(input)': \(reason)"
         case .readFailed(let input, let reason): text = "cannot read '\(input)': \(reason)"
         case .timedOut(let input, let seconds): text = "timed out on '\(input)': no data for \(seconds) s"
         case .cancelled(let input): text = "cancelled while opening '\(input)'"
+        case .truncated(let input, let endedAt, let expected):
+            text = "cannot read '\(input)' to the end: it stops at \(seconds(endedAt)) s of \(seconds(expected)) s (truncated or damaged file)"
         }
         return oneLine(text)
     }
@@ -49,6 +58,13 @@ func ffmpegMessage(_ code: Int32) -> String {
         fer_av_strerror(code, buf.baseAddress!, buf.count)
         return String(cString: buf.baseAddress!)
     }
+}
+
+/// Seconds with two decimals, e.g. "0.32".
+private func seconds(_ s: Double) -> String {
+    let hundredths = Int((max(0, s) * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }
 
 /// Collapses line breaks so an error description stays on one line.

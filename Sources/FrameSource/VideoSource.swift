@@ -53,6 +53,13 @@ public final class VideoSource {
     private let timeBase: Double
     private let startTime: Int64
 
+    /// Where a whole file's video should end (seconds from its start), from the container; nil
+    /// for live sources or when the container does not say. Used to tell a cut-off file from a
+    /// complete one, since demuxers report both as a plain end of file.
+    private let expectedEnd: Double?
+    /// Time of the last frame delivered.
+    private var lastTime: Double?
+
     private var nextIndex = 0
     private var draining = false
     private var finished = false
@@ -94,7 +101,7 @@ public final class VideoSource {
         do {
             format = try InputContext(url: url, format: inputFormat, options: options.formatOptions, interrupt: interrupt)
         } catch {
-            throw failure(error) { .openFailed(input: name, reason: $0) }
+            throw failure(error) { .openFailed(input: name, reason: unresolvedHostReason(url: url, code: error.code) ?? $0) }
         }
         ignoredFormatOptions = format.ignoredOptions
         let fmt = format.pointer
@@ -158,6 +165,15 @@ public final class VideoSource {
             length = Double(fmt.pointee.duration) / Double(AV_TIME_BASE)
         }
         duration = length
+        // Only the video stream's own length, or the file's when video is all it holds: a longer
+        // audio track must not make a complete video look cut off.
+        if !live && stream.pointee.duration != nopts && stream.pointee.duration > 0 && timeBase > 0 {
+            expectedEnd = Double(stream.pointee.duration) * timeBase
+        } else if !live && fmt.pointee.nb_streams == 1 && fmt.pointee.duration != nopts && fmt.pointee.duration > 0 {
+            expectedEnd = Double(fmt.pointee.duration) / Double(AV_TIME_BASE)
+        } else {
+            expectedEnd = nil
+        }
         if stream.pointee.nb_frames > 0 {
             estimatedFrameCount = Int(stream.pointee.nb_frames)
         } else if let length, let rate {
@@ -178,15 +194,26 @@ public final class VideoSource {
         let best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
         if best >= 0, let codec, !isPicture(best) { return (best, codec) }
         // Otherwise the first real video stream that has a decoder.
-        var undecodable: String? = nil
+        var undecodable: FrameSourceError? = nil
         for i in 0..<Int32(fmt.pointee.nb_streams) where !isPicture(i) {
             guard let par = fmt.pointee.streams[Int(i)]?.pointee.codecpar,
                   par.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
             if let decoder = avcodec_find_decoder(par.pointee.codec_id) { return (i, decoder) }
-            undecodable = undecodable ?? String(cString: avcodec_get_name(par.pointee.codec_id))
+            undecodable = undecodable ?? codecError(par.pointee, input: input)
         }
-        if let undecodable { throw FrameSourceError.unsupportedCodec(input: input, codec: undecodable) }
+        if let undecodable { throw undecodable }
         throw FrameSourceError.noVideoStream(input: input)
+    }
+
+    /// Why a video stream without a decoder cannot be read: a codec FFmpeg knows but was built
+    /// without, or one it does not know at all (named by its four-character tag, if printable).
+    private static func codecError(_ par: AVCodecParameters, input: String) -> FrameSourceError {
+        guard par.codec_id == AV_CODEC_ID_NONE else {
+            return .unsupportedCodec(input: input, codec: String(cString: avcodec_get_name(par.codec_id)))
+        }
+        let chars = (0..<4).map { UInt8(truncatingIfNeeded: par.codec_tag >> (8 * $0)) }
+        let printable = par.codec_tag != 0 && chars.allSatisfy { $0 >= 0x20 && $0 < 0x7f }
+        return .unknownCodec(input: input, tag: printable ? String(decoding: chars, as: UTF8.self) : nil)
     }
 
     /// How an input spelling is opened: the URL for FFmpeg, a forced demuxer, and whether the
@@ -224,6 +251,7 @@ public final class VideoSource {
             if rc == fer_averror_eof() || (draining && rc == fer_averror_eagain()) {
                 finished = true
                 if let e = pendingError { pendingError = nil; throw e }
+                try checkComplete()
                 return nil
             }
             if rc != fer_averror_eagain() {
@@ -258,7 +286,18 @@ public final class VideoSource {
         }
         let out = Frame(index: nextIndex, time: time, image: image, colour: colour)
         nextIndex += 1
+        lastTime = time
         return out
+    }
+
+    /// At a clean end of file: throws `.truncated` when the frames stopped well short (over 1 s
+    /// and over 10%) of the length the container declares.
+    private func checkComplete() throws {
+        guard let expectedEnd, !canceller.isCancelled else { return }
+        let reached = (lastTime ?? 0) + 1 / (frameRate ?? 25)
+        if expectedEnd - reached > max(1, 0.1 * expectedEnd) {
+            throw FrameSourceError.truncated(input: displayName, endedAt: lastTime ?? 0, expected: expectedEnd)
+        }
     }
 
     /// Reads one packet and sends it to the decoder if it belongs to the video stream; at the end

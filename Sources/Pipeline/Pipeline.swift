@@ -203,7 +203,12 @@ public final class Pipeline: @unchecked Sendable {
             while true {
                 let t0 = DispatchTime.now()
                 let next: Frame?
-                do { next = try source.nextFrame() } catch { throw PipelineError(error) }
+                do { next = try source.nextFrame() } catch {
+                    // A source failing part-way (a cut-off file, a lost stream): the frames already
+                    // read are still finished and written, then the run reports the error.
+                    self.fail(PipelineError(error))
+                    return
+                }
                 busy += seconds(since: t0)
                 guard let frame = next else { return }
                 self.update { $0.framesDecoded += 1 }
