@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Generates the benchmark clips under benchmarks/clips/: H.264, 30 fps, 10 s, with 1, 2 or 3
 # copies of a real face (Debian's public-domain astronaut portrait) drifting over a grey
-# background. Usage: benchmarks/make-clips.sh [seconds]
+# background. Usage: benchmarks/make-clips.sh [seconds] [name...]   (names such as 1080p-1face:
+# only those clips)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
+shift || true
+only=("$@")
 src=/usr/lib/python3/dist-packages/skimage/data/astronaut.png
 out="$root/benchmarks/clips"
 mkdir -p "$out"
 clip() {  # clip WIDTH HEIGHT FACES FACE_SIZE
   local w=$1 h=$2 n=$3 fs=$4 name="$out/${2}p-${3}face-${secs}s.mp4"
+  if [ ${#only[@]} -gt 0 ] && [[ ! " ${only[*]} " == *" ${2}p-${3}face "* ]]; then return; fi
   [ -s "$name" ] && { echo "$name"; return; }
   local graph="[1:v]crop=200:240:140:40,scale=${fs}:-2,split=${n}"
   local labels="" chain="[0:v]"
