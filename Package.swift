@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL"]),
         .target(name: "Annotation", dependencies: ["CFFmpeg", "FERCore", "Pipeline"]),
         .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer"]),
-        .target(name: "Plots"),
+        .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
             name: "fer-stream",
             dependencies: ["Pipeline", "Annotation", "RecognizerDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -9,17 +9,16 @@ public final class VideoAnnotator: FrameAnnotator {
     private let frameRate: Double?
     private var encoder: VideoEncoder?
 
-    /// Label colours, in `Emotion` order.
-    public static let colours: [YUV] = [
-        YUV(r: 220, g: 40, b: 40),    // angry: red
-        YUV(r: 90, g: 170, b: 40),    // disgust: green
-        YUV(r: 160, g: 80, b: 210),   // fear: purple
-        YUV(r: 250, g: 205, b: 0),    // happy: yellow
-        YUV(r: 40, g: 110, b: 235),   // sad: blue
-        YUV(r: 255, g: 130, b: 0),    // surprise: orange
-        YUV(r: 190, g: 190, b: 190),  // neutral: grey
-    ]
-    private static let ink = YUV(r: 0, g: 0, b: 0)
+    /// Label colours, in `Emotion` order: `Emotion.colour`, as in the other pictures.
+    public static let colours: [YUV] = Emotion.allCases.map { e in
+        let c = e.colour
+        return YUV(r: c.red, g: c.green, b: c.blue)
+    }
+    /// Tag text: black on light colours, white on dark ones.
+    private static func ink(on c: YUV) -> YUV {
+        c.y > 125 ? YUV(r: 0, g: 0, b: 0) : YUV(r: 255, g: 255, b: 255)
+    }
+    private static let barBackground = YUV(r: 0, g: 0, b: 0)
 
     /// Checks that `path` can be written as a video now, so a bad name fails before any work.
     public init(path: String, frameRate: Double?) throws(PipelineError) {
@@ -42,8 +41,8 @@ public final class VideoAnnotator: FrameAnnotator {
     /// `picture` with `faces` drawn in.
     public static func draw(_ faces: [FaceResult], on picture: ColourPicture) -> ColourPicture {
         var painter = Painter(picture)
-        // Text about 1/40 of the frame's height: 7 px font pixels ×2 at 480p, ×4 at 1080p.
-        let scale = max(1, picture.height / 250)
+        // Font pixels ×1 up to 240 lines, ×2 at 480p and 720p, ×4 at 1080p.
+        let scale = max(1, (picture.height + 150) / 300)
         let textHeight = PixelFont.glyphHeight * scale
         for face in faces {
             let b = face.box
@@ -56,12 +55,12 @@ public final class VideoAnnotator: FrameAnnotator {
             let tagHeight = textHeight + 2 * pad
             let tagY = b.y - tagHeight >= 0 ? b.y - tagHeight : b.y
             painter.fill(x: b.x, y: tagY, width: PixelFont.width(of: text, scale: scale) + 2 * pad, height: tagHeight, colour)
-            painter.text(text, x: b.x + pad, y: tagY + pad, scale: scale, ink)
+            painter.text(text, x: b.x + pad, y: tagY + pad, scale: scale, ink(on: colour))
 
             // The seven probabilities as one stacked bar under the box, each class in its colour.
             let barHeight = max(3, 2 * scale)
             let barY = b.y + b.height + 1 + barHeight <= picture.height ? b.y + b.height + 1 : b.y + b.height - barHeight
-            painter.fill(x: b.x, y: barY, width: b.width, height: barHeight, ink)
+            painter.fill(x: b.x, y: barY, width: b.width, height: barHeight, barBackground)
             var left = 0.0
             for (k, p) in face.probs.enumerated() {
                 let x0 = Int((left * Double(b.width)).rounded())

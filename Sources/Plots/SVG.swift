@@ -1,9 +1,13 @@
+import FERCore
 import Foundation
 
 /// Small hand-written SVG charts: no dependencies, readable output, one function per picture.
 public enum Plots {
     /// One colour per emotion, in `Emotion` order (angry … neutral), distinct on white.
-    public static let emotionColours = ["#d62728", "#8c564b", "#9467bd", "#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"]
+    public static let emotionColours = Emotion.allCases.map { e in
+        let c = e.colour
+        return String(format: "#%02x%02x%02x", c.red, c.green, c.blue)
+    }
 
     /// The confusion matrix as a grid: cell shade = share of the true class (row), count written in.
     public static func confusion(_ matrix: [[Int]], classes: [String], title: String) -> String {
