@@ -41,6 +41,8 @@ public final class DNNLEngine: InferenceEngine {
     let runStream: DNNLStream
     let denseSmallMaps: Bool
     private var networks: [Int: DNNLNetwork] = [:]
+    /// Activation storage shared by the networks (they run one at a time).
+    private let workspace = DNNLWorkspace()
     private var recentCounts: [Int] = []
     /// Reordered weights per layer key, one per layout asked for.
     private var reordered: [Int: [DNNLMemory]] = [:]
@@ -110,7 +112,7 @@ public final class DNNLEngine: InferenceEngine {
             return network
         }
         let network = try DNNLNetwork(weights: weights, count: count, runType: runType, maxima: calibration,
-                                      denseSmallMaps: denseSmallMaps, source: self)
+                                      denseSmallMaps: denseSmallMaps, source: self, workspace: workspace)
         networks[count] = network
         recentCounts.append(count)
         while recentCounts.count > max(1, cachedBatchSizes) {
@@ -136,7 +138,7 @@ public final class DNNLEngine: InferenceEngine {
         try validate(input, count: count)
         Self.useThreads(threads)
         let network = try DNNLNetwork(weights: weights, count: count, runType: .f32, maxima: nil,
-                                      denseSmallMaps: denseSmallMaps, source: self)
+                                      denseSmallMaps: denseSmallMaps, source: self, workspace: workspace)
         var maxima = calibration ?? [Float](repeating: 0, count: weights.convs.count)
         var result = [Float](repeating: 0, count: count * weights.classes.count)
         try run(network, input: input, into: &result) { layer, memory in

@@ -203,6 +203,27 @@ final class DNNLMemory {
     deinit { dnnl_memory_destroy(raw) }
 }
 
+/// The activation and scratch storage that all networks of one engine run in: networks run one
+/// at a time, so they share it, and it grows to the largest one's needs (rather than every batch
+/// size keeping its own tens of megabytes).
+final class DNNLWorkspace {
+    private var buffers: [DNNLBuffer] = []
+    /// Bumped whenever a buffer is replaced: memories bound to the old ones must be bound again.
+    private(set) var generation = 0
+
+    /// Storage for `sizes` bytes per slot, growing any slot that is too small.
+    func pointers(for sizes: [Int]) -> [UnsafeMutableRawPointer] {
+        while buffers.count < sizes.count { buffers.append(DNNLBuffer(byteCount: 0)); generation += 1 }
+        for (i, size) in sizes.enumerated() where buffers[i].byteCount < size {
+            buffers[i] = DNNLBuffer(byteCount: size)
+            generation += 1
+        }
+        return sizes.indices.map { buffers[$0].pointer }
+    }
+
+    var byteCount: Int { buffers.reduce(0) { $0 + $1.byteCount } }
+}
+
 /// A 64-byte aligned block of bytes that activations of a network live in.
 final class DNNLBuffer {
     let pointer: UnsafeMutableRawPointer

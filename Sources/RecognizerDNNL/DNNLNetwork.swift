@@ -61,10 +61,15 @@ final class DNNLNetwork {
     /// The implementation oneDNN picked for each step, in order, e.g. "conv3 brgconv:avx512_core_vnni".
     private(set) var implementations: [String] = []
 
-    /// Everything the primitives read or write that is not the caller's: weights, biases,
-    /// activation buffers (two, used in turn), the shared scratchpad.
+    /// Everything the primitives read or write that is not the caller's or the workspace's:
+    /// weights, biases, the memory objects.
     private var kept: [AnyObject] = []
-    private var buffers: [DNNLBuffer] = []
+    /// The engine's storage for activations (two slots, used in turn) and the scratchpad.
+    private let workspace: DNNLWorkspace
+    /// Bytes this network needs in each workspace slot.
+    private var slotSizes = [0, 0, 0]
+    /// The workspace generation the memories were last bound to (-1: never).
+    private var boundGeneration = -1
 
     private enum Slot: Int { case a = 0, b = 1, scratch = 2 }
     private var placed: [(DNNLMemory, Slot)] = []
@@ -86,8 +91,9 @@ final class DNNLNetwork {
     /// `maxima`: int8 only, the largest output of each convolution (after ReLU) on calibration data.
     /// `denseSmallMaps`: run convolutions on maps of side ≤ 2 as inner products.
     init(weights model: VGG19Weights, count: Int, runType: RunType, maxima: [Float]?, denseSmallMaps: Bool,
-         source: DNNLWeightSource) throws(RecognizerError) {
+         source: DNNLWeightSource, workspace: DNNLWorkspace) throws(RecognizerError) {
         self.count = count
+        self.workspace = workspace
         self.runType = runType
         let engine = source.engine
         let n = count, s = model.inputSize
@@ -200,17 +206,24 @@ final class DNNLNetwork {
         ], destination: output, engine: engine)
         kept += [weightMemory, biasMemory]
 
-        // Storage: each slot as large as the largest memory placed in it.
-        var sizes = [0, 0, 0]
-        for (memory, slot) in placed { sizes[slot.rawValue] = max(sizes[slot.rawValue], memory.byteCount) }
-        buffers = sizes.map { DNNLBuffer(byteCount: $0) }
-        for (memory, slot) in placed { try memory.setData(buffers[slot.rawValue].pointer) }
+        // Storage: each slot as large as the largest memory placed in it, in the shared workspace.
+        for (memory, slot) in placed { slotSizes[slot.rawValue] = max(slotSizes[slot.rawValue], memory.byteCount) }
+        try bind()
+    }
+
+    /// Points the memories at the workspace (again, if another network made it grow).
+    private func bind() throws(RecognizerError) {
+        let pointers = workspace.pointers(for: slotSizes)
+        guard boundGeneration != workspace.generation else { return }
+        for (memory, slot) in placed { try memory.setData(pointers[slot.rawValue]) }
+        boundGeneration = workspace.generation
     }
 
     /// Runs the network on `input` (count × side² floats) into `output` (count × classes).
     /// `observe` sees the destination of every convolution after it ran (calibration).
     func run(input values: UnsafeBufferPointer<Float>, output result: UnsafeMutableBufferPointer<Float>, stream: DNNLStream,
              observe: ((Int, DNNLMemory) -> Void)? = nil) throws(RecognizerError) {
+        try bind()
         try input.setData(UnsafeMutableRawPointer(mutating: values.baseAddress))
         try output.setData(UnsafeMutableRawPointer(result.baseAddress))
         defer {

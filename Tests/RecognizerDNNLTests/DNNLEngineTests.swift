@@ -176,6 +176,23 @@ final class DNNLEngineTests: XCTestCase {
         }
     }
 
+    /// Networks of all batch sizes share one workspace: a bigger batch grows it, and a smaller
+    /// network built before then still runs right (on the new storage).
+    func testNetworksShareAGrowingWorkspace() throws {
+        let weights = try randomModel(layout: "8,M,16,M,16", inputSize: 8, cropFrom: 10, seed: 6)
+        for precision in [DNNLEngine.Precision.f32, .int8] {
+            let engine = try DNNLEngine(weights: weights, precision: precision, threads: 1)
+            if precision == .int8 { try engine.setCalibration([Float](repeating: 4, count: weights.convs.count)) }
+            for count in [1, 6, 1, 2, 9, 6] {
+                let input = randomCrops(count, side: 8, seed: UInt64(count * 17))
+                let fresh = try DNNLEngine(weights: weights, precision: precision, threads: 1)
+                if precision == .int8 { try fresh.setCalibration([Float](repeating: 4, count: weights.convs.count)) }
+                XCTAssertEqual(try engine.logits(for: input, count: count), try fresh.logits(for: input, count: count),
+                               "\(precision) batch \(count) after other sizes")
+            }
+        }
+    }
+
     func testBF16AgreesWithReferenceOnFullLayout() throws {
         let model = FullModel.shared
         let engine = try DNNLEngine(weights: model.weights, precision: .bf16, threads: 2)
