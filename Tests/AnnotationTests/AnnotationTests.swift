@@ -4,6 +4,7 @@ import XCTest
 import FERCore
 import FrameSource
 import Pipeline
+import TestSupport
 
 final class PainterTests: XCTestCase {
     private let black = YUV(y: 16, u: 128, v: 128)
@@ -79,8 +80,7 @@ final class PainterTests: XCTestCase {
 
 final class VideoEncoderTests: XCTestCase {
     private func tempPath(_ name: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fer-annotate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Scratch.directory("fer-annotate")
         return dir.appendingPathComponent(name).path
     }
 
@@ -130,7 +130,7 @@ final class VideoEncoderTests: XCTestCase {
     }
 
     func testUnwritableOrUnknownOutputsFailWithTheirName() {
-        for path in ["/nonexistent-dir/out.mp4", FileManager.default.temporaryDirectory.appendingPathComponent("x.notavideo").path] {
+        for path in ["/nonexistent-dir/out.mp4", Scratch.path("x.notavideo")] {
             XCTAssertThrowsError(try VideoAnnotator(path: path, frameRate: 25)) { error in
                 let message = "\(error)"
                 XCTAssertTrue(message.contains(path), message)

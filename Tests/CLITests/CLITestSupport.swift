@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// Runs programs and makes inputs for end-to-end tests of the built `fer-stream` binary.
 enum CLI {
@@ -69,9 +70,7 @@ enum CLI {
     }
 
     static func tempDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fer-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try Scratch.directory("fer-cli")
     }
 
     static let portrait = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png"

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FERCore
 @testable import Datasets
+import TestSupport
 
 final class FER2013Tests: XCTestCase {
     /// A tiny CSV in FER2013's layout, generated here (no rows of the real data set).
@@ -11,7 +12,7 @@ final class FER2013Tests: XCTestCase {
             let pixels = (0..<2304).map { String(($0 * (i + 1)) % 256) }.joined(separator: " ")
             text += "\(i + 3),\(pixels),\(usage)\n"
         }
-        let path = NSTemporaryDirectory() + "fer-\(UUID().uuidString).csv"
+        let path = Scratch.path("fer.csv")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         guard gzip else { return path }
         let p = Process()
@@ -36,7 +37,7 @@ final class FER2013Tests: XCTestCase {
 
     func testBadFilesNameThePath() throws {
         XCTAssertThrowsError(try FER2013.load(path: "/no/such/fer2013.csv")) { XCTAssertTrue("\($0)".contains("/no/such/fer2013.csv")) }
-        let path = NSTemporaryDirectory() + "bad-\(UUID().uuidString).csv"
+        let path = Scratch.path("bad.csv")
         try "emotion,pixels,Usage\n9,1 2 3,Training\n".write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try FER2013.load(path: path)) { error in
             XCTAssertEqual(error as? DatasetError, .malformed(path: path, line: 2, reason: "emotion is not 0…6"))

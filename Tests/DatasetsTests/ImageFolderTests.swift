@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FERCore
 @testable import Datasets
+import TestSupport
 
 final class ImageFolderTests: XCTestCase {
     func testSynonymsAndCase() {
@@ -16,7 +17,7 @@ final class ImageFolderTests: XCTestCase {
     }
 
     func testListingSkipsUnknownFoldersAndHiddenFiles() throws {
-        let root = NSTemporaryDirectory() + "folders-\(UUID().uuidString)"
+        let root = Scratch.path("folders")
         let fm = FileManager.default
         for (folder, files) in [("Happy", ["b.png", "a.png", ".DS_Store"]), ("anger", ["x.jpg"]), ("contempt", ["c.png"])] {
             try fm.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)

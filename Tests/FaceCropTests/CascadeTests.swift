@@ -6,7 +6,7 @@ import TestSupport
 
 final class CascadeTests: XCTestCase {
     private func tempFile(_ text: String, name: String = "cascade.xml") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("facecrop-\(UUID().uuidString)")
+        let dir = try Scratch.directory("facecrop")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent(name)

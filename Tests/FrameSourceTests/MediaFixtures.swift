@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// Test inputs made with the `ffmpeg` CLI into one temp directory, once per test run.
 enum Media {
@@ -14,10 +15,7 @@ enum Media {
     }()
 
     static let dir: URL = {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("FrameSourceTests-\(ProcessInfo.processInfo.processIdentifier)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        (try? Scratch.directory("FrameSourceTests")) ?? Scratch.root
     }()
 
     static func path(_ name: String) -> String { dir.appendingPathComponent(name).path }

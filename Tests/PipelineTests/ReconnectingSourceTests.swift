@@ -3,12 +3,13 @@ import XCTest
 import FERCore
 import FrameSource
 @testable import Pipeline
+import TestSupport
 
 /// Reconnecting on real decoded streams: two generated clips stand in for a live stream that ends
 /// and comes back (no network needed, nothing timed).
 final class ReconnectingSourceTests: XCTestCase {
     private func clip(_ name: String, frames: Int) throws -> String {
-        let path = NSTemporaryDirectory() + "reconnect-\(UUID().uuidString)-\(name).mp4"
+        let path = Scratch.path("reconnect-\(name).mp4")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
         p.arguments = ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "\(frames)",

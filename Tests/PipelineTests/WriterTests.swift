@@ -2,9 +2,10 @@ import Foundation
 import XCTest
 import FERCore
 @testable import Pipeline
+import TestSupport
 
 final class WriterTests: XCTestCase {
-    private func temp(_ name: String) -> String { NSTemporaryDirectory() + "\(UUID().uuidString)-\(name)" }
+    private func temp(_ name: String) -> String { Scratch.path(name) }
 
     private let results = [
         FrameResult(frame: 0, time: 0, faces: []),

@@ -68,7 +68,7 @@ final class RecognizerTests: XCTestCase {
     }
 
     func testBadModelFilesGiveOneLineErrorsNamingTheFile() throws {
-        let dir = NSTemporaryDirectory() + "badmodels-\(UUID().uuidString)/"
+        let dir = Scratch.path("badmodels") + "/"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func check(_ name: String, _ bytes: Data?, _ match: (RecognizerError) -> Bool) {
             let path = dir + name

@@ -27,7 +27,7 @@ func makeTinyModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64, 
     var meta = ["format": "fer-stream-vgg19", "channels": layout, "input_size": "\(inputSize)", "crop_from": "\(cropFrom)",
                 "norm_mean": "0.5", "norm_std": "0.25", "bn_eps": "1e-05", "classes": Emotion.names.joined(separator: ",")]
     meta.merge(extraMeta) { $1 }
-    let path = NSTemporaryDirectory() + "tiny-\(seed)-\(UUID().uuidString).safetensors"
+    let path = Scratch.path("tiny-\(seed).safetensors")
     try SafeTensorsFile.encode(tensors, metadata: meta).write(to: URL(fileURLWithPath: path))
     return (path, tensors)
 }
