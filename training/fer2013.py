@@ -125,6 +125,11 @@ def load(path: str | os.PathLike | None = None, use_cache: bool = True) -> dict[
         tmp = cp.with_name(cp.name + f".tmp{os.getpid()}.npz")
         np.savez(tmp, **_to_npz_dict(splits))
         os.replace(tmp, cp)
+        # Older caches of a file of the same size are the same file copied again (a new mtime):
+        # keep only the newest, so the cache does not grow by 83 MB per copy.
+        for old in cp.parent.glob(f"fer2013-{p.stat().st_size}-*.npz"):
+            if old != cp:
+                old.unlink(missing_ok=True)
     return splits
 
 
