@@ -11,11 +11,7 @@ import FERCore
 /// result at a fraction of swscale's cost. Other formats (RGB, high bit depth...) use swscale per
 /// frame. Everything is recreated when the frame size, pixel format or colour range changes.
 final class GrayConverter {
-    private struct Key: Equatable {
-        var width: Int32, height: Int32, format: Int32, fullRange: Bool
-    }
-
-    private var key: Key?
+    private var key: PictureKey?
     /// swscale's byte mapping for the current format, when it has one.
     private var table: [UInt8]?
     /// Per-frame swscale context, for formats without a table.
@@ -44,16 +40,10 @@ final class GrayConverter {
 
     /// The grey picture of `frame`, turned by `orientation`.
     func convert(_ frame: UnsafeMutablePointer<AVFrame>, orientation: Orientation) throws(FFmpegFailure) -> GrayImage {
-        let w = frame.pointee.width, h = frame.pointee.height, fmt = frame.pointee.format
-        guard w > 0, h > 0, fmt >= 0 else { throw FFmpegFailure(code: fer_averror_invaliddata()) }
-        let k = Key(width: w, height: h, format: fmt, fullRange: frame.pointee.color_range == AVCOL_RANGE_JPEG)
+        let k = try PictureKey(frame)
         if k != key { try prepare(k) }
-
-        let raw = UnsafeMutableRawPointer(frame)
-        let planes = (raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.data)!)
-            .assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
-        let strides = (raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.linesize)!)
-            .assumingMemoryBound(to: Int32.self)
+        let w = k.width, h = k.height
+        let (planes, strides) = frame.planes
         let (ow, oh) = orientation.outputSize(width: Int(w), height: Int(h))
 
         if let table, let luma = planes[0] {
@@ -86,7 +76,7 @@ final class GrayConverter {
         return GrayImage(width: ow, height: oh, pixels: pixels)
     }
 
-    private func prepare(_ k: Key) throws(FFmpegFailure) {
+    private func prepare(_ k: PictureKey) throws(FFmpegFailure) {
         sws_freeContext(sws)
         sws = nil
         key = nil
@@ -119,15 +109,7 @@ final class GrayConverter {
     private static func makeContext(width: Int32, height: Int32, format: AVPixelFormat, fullRange: Bool) -> OpaquePointer? {
         guard let ctx = sws_getContext(width, height, format, width, height, AV_PIX_FMT_GRAY8,
                                        SWS_BILINEAR, nil, nil, nil) else { return nil }
-        if fullRange {
-            var invTable: UnsafeMutablePointer<Int32>? = nil, table: UnsafeMutablePointer<Int32>? = nil
-            var srcRange: Int32 = 0, dstRange: Int32 = 0
-            var brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
-            if sws_getColorspaceDetails(ctx, &invTable, &srcRange, &table, &dstRange,
-                                        &brightness, &contrast, &saturation) >= 0 {
-                sws_setColorspaceDetails(ctx, invTable, 1, table, 1, brightness, contrast, saturation)
-            }
-        }
+        if fullRange { setRanges(ctx, sourceFull: true, destinationFull: true) }
         return ctx
     }
 
@@ -178,4 +160,37 @@ final class GrayConverter {
         for x in 0..<256 where out[256 + x] != table[255 - x] { return nil }
         return table
     }
+}
+
+/// What a converter is set up for; it sets itself up again when a frame differs.
+struct PictureKey: Equatable {
+    var width: Int32, height: Int32, format: Int32, fullRange: Bool
+
+    init(_ frame: UnsafeMutablePointer<AVFrame>) throws(FFmpegFailure) {
+        width = frame.pointee.width
+        height = frame.pointee.height
+        format = frame.pointee.format
+        fullRange = frame.pointee.color_range == AVCOL_RANGE_JPEG
+        guard width > 0, height > 0, format >= 0 else { throw FFmpegFailure(code: fer_averror_invaliddata()) }
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == AVFrame {
+    /// The frame's plane pointers and row strides, as swscale takes them (Swift sees the C arrays as tuples).
+    var planes: (data: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, strides: UnsafeMutablePointer<Int32>) {
+        let raw = UnsafeMutableRawPointer(self)
+        return ((raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.data)!).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self),
+                (raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.linesize)!).assumingMemoryBound(to: Int32.self))
+    }
+}
+
+/// Tells swscale the source and destination colour ranges (formats such as yuv420p carry the
+/// range in the frame, not in the format); nil keeps swscale's own choice.
+func setRanges(_ ctx: OpaquePointer, sourceFull: Bool?, destinationFull: Bool) {
+    var invTable: UnsafeMutablePointer<Int32>? = nil, table: UnsafeMutablePointer<Int32>? = nil
+    var srcRange: Int32 = 0, dstRange: Int32 = 0
+    var brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
+    guard sws_getColorspaceDetails(ctx, &invTable, &srcRange, &table, &dstRange, &brightness, &contrast, &saturation) >= 0 else { return }
+    sws_setColorspaceDetails(ctx, invTable, sourceFull.map { $0 ? 1 : 0 } ?? srcRange, table, destinationFull ? 1 : 0,
+                             brightness, contrast, saturation)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,7 +84,7 @@ final class LiveSourceTests: XCTestCase {
         XCTAssertEqual(refused.stdout, "")
 
         // A port that accepts connections but never answers: the timeout ends the wait.
-        let silent = try SilentListener()
+        let silent = try LoopbackSocket(listening: true)
         defer { silent.close() }
         let url = "rtsp://127.0.0.1:\(silent.port)/live"
         started = Date()
@@ -115,44 +116,7 @@ final class LiveSourceTests: XCTestCase {
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's pick for port 0).
 func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
-    defer { Glibc.close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard ok else { throw POSIXError(.EADDRINUSE) }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
-/// A listening socket that never accepts: connections complete (the kernel's backlog) and then
-/// hear nothing, like a hung server.
-final class SilentListener {
-    let port: Int
-    private let fd: Int32
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0
-            }
-        }
-        guard fd >= 0, ok else { Glibc.close(fd); throw POSIXError(.EADDRINUSE) }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    func close() { Glibc.close(fd) }
+    try LoopbackSocket(listening: false).port  // closed again when the socket goes
 }
 
 /// scripts/rtsp-test-server.py on a port, serving `url` until stopped or killed.

@@ -2,6 +2,7 @@ import FERCore
 import Foundation
 import XCTest
 @testable import FrameSource
+import TestSupport
 
 final class FrameSourceTests: XCTestCase {
     override class func setUp() {
@@ -413,27 +414,9 @@ final class FrameSourceTests: XCTestCase {
 
     // MARK: Cancel and timeouts
 
-    /// A TCP port that accepts connections (kernel backlog) but never sends anything.
-    private func silentServer() throws -> (fd: Int32, port: UInt16) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw XCTSkip("no sockets") }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(fd, sa, len) == 0 && listen(fd, 4) == 0 && getsockname(fd, sa, &len) == 0
-            }
-        }
-        guard ok else { close(fd); throw XCTSkip("cannot listen on 127.0.0.1") }
-        return (fd, UInt16(bigEndian: addr.sin_port))
-    }
-
     func testOpenTimesOut() throws {
-        let server = try silentServer()
-        defer { close(server.fd) }
+        let server = try LoopbackSocket(listening: true)  // accepts connections, never answers
+        defer { server.close() }
         let url = "tcp://127.0.0.1:\(server.port)"
         let start = Date()
         assertOpenError(url, options: SourceOptions(ioTimeout: 0.3)) { e in
@@ -443,8 +426,8 @@ final class FrameSourceTests: XCTestCase {
     }
 
     func testCancelFromAnotherThread() throws {
-        let server = try silentServer()
-        defer { close(server.fd) }
+        let server = try LoopbackSocket(listening: true)  // accepts connections, never answers
+        defer { server.close() }
         let url = "tcp://127.0.0.1:\(server.port)"
         let canceller = SourceCanceller()
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { canceller.cancel() }
