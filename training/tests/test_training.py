@@ -112,6 +112,13 @@ def test_lr_schedule():
     assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))
 
 
+def test_precision_choice():
+    assert train.use_bf16("bf16", "cpu") and not train.use_bf16("f32", "cuda")
+    assert train.use_bf16("auto", "cuda")
+    # auto on the CPU follows the AMX flag the kernel reports
+    assert train.use_bf16("auto", "cpu") == ("amx_bf16" in open("/proc/cpuinfo").read())
+
+
 @need_data
 def test_few_steps_on_real_rows_reduce_loss():
     torch.manual_seed(0)
