@@ -79,16 +79,24 @@ def evaluate(model, images, labels, tencrop: bool = True, **kw) -> dict:
     return res
 
 
-def load_any(path: str, device: str = "cpu"):
-    """A training checkpoint (.pt: uses the EMA weights) or an exported .safetensors."""
+def load_any(path: str, device: str = "cpu", weights: str = "ema"):
+    """A training checkpoint (.pt: its EMA weights, or with weights="raw" the optimised weights of
+    last.pt) or an exported .safetensors."""
     p = Path(path)
     if p.suffix == ".safetensors":
         m, meta = load_safetensors(p, device)
         return m, {"source": str(p), "epoch": meta.get("epoch")}
     ck = torch.load(p, map_location="cpu", weights_only=False)
     m = VGG19FER()
-    m.load_state_dict(ck["ema"] if "ema" in ck else ck["model"])
-    return m.to(device), {"source": str(p), "epoch": ck.get("epoch")}
+    m.load_state_dict(checkpoint_weights(ck, weights, p))
+    return m.to(device), {"source": f"{p} ({weights})", "epoch": ck.get("epoch")}
+
+
+def checkpoint_weights(ck: dict, weights: str, path) -> dict:
+    key = {"ema": "ema", "raw": "model"}[weights]
+    if key not in ck:
+        raise SystemExit(f"{path}: no {weights} weights in this checkpoint (keys: {', '.join(ck)})")
+    return ck[key]
 
 
 def format_table(name: str, res: dict) -> str:
@@ -114,11 +122,13 @@ def main(argv=None):
     ap.add_argument("--no-10crop", action="store_true")
     ap.add_argument("--fp32", action="store_true", help="no bf16 autocast (slower)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--weights", default="ema", choices=["ema", "raw"],
+                    help="of a .pt checkpoint: the EMA (default) or the optimised weights (last.pt only)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None, help="write results as JSON here")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    model, info = load_any(a.checkpoint, a.device)
+    model, info = load_any(a.checkpoint, a.device, a.weights)
     x, y = fer2013.load(a.data)[a.split]
     res = evaluate(model, x, y, tencrop=not a.no_10crop, device=a.device, bf16=not a.fp32)
     print(format_table(f"{a.split} — {info['source']} (epoch {info['epoch']})", res))

@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
-from evaluate import metrics, predict_probs  # noqa: E402
+from evaluate import checkpoint_weights, metrics, predict_probs  # noqa: E402
 from model import (BN_EPS, CHANNELS, CLASSES, CROP_FROM, INPUT_SIZE, NORM_MEAN, NORM_STD,  # noqa: E402
                    VGG19FER, load_safetensors, normalize)
 
@@ -129,13 +129,14 @@ def write_golden(model_path: Path, out: Path, seed: int = 2013) -> dict[str, tor
     return tensors
 
 
-def load_checkpoint(path: Path) -> tuple[dict, dict]:
+def load_checkpoint(path: Path, weights: str = "ema") -> tuple[dict, dict]:
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    sd = ck["ema"] if "ema" in ck else ck["model"]
-    info = {"epoch": ck.get("epoch")}
-    if "public_center" in ck:
+    sd = checkpoint_weights(ck, weights, path)
+    info = {"epoch": ck.get("epoch"), "weights": weights}
+    # The accuracies a checkpoint records are its EMA's.
+    if weights == "ema" and "public_center" in ck:
         info["public_test_center"] = ck["public_center"]
-    elif "best" in ck and ck["best"].get("epoch") == ck.get("epoch"):
+    elif weights == "ema" and "best" in ck and ck["best"].get("epoch") == ck.get("epoch"):
         info["public_test_center"] = ck["best"]["acc"]
     return sd, info
 
@@ -143,6 +144,8 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--checkpoint", default=str(DEFAULT_CKPT), help="best.pt (EMA weights) or last.pt")
+    ap.add_argument("--weights", default="ema", choices=["ema", "raw"],
+                    help="the EMA (default) or the optimised weights (raw: last.pt only)")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--golden", default=None, help="default: <out stem>.golden.safetensors")
     ap.add_argument("--data", default=None)
@@ -156,8 +159,8 @@ def main(argv=None):
 
     out = Path(a.out)
     golden = Path(a.golden) if a.golden else out.with_name(out.name.replace(".safetensors", ".golden.safetensors"))
-    sd, info = load_checkpoint(Path(a.checkpoint))
-    meta = {"epoch": info["epoch"]}
+    sd, info = load_checkpoint(Path(a.checkpoint), a.weights)
+    meta = {"epoch": info["epoch"], "weights": info["weights"]}
     if not a.no_eval:
         # Evaluate the weights as exported (f16 round trip), with bf16 autocast for speed.
         m = VGG19FER()

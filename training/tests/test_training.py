@@ -112,6 +112,15 @@ def test_lr_schedule():
     assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))
 
 
+def test_checkpoint_weights_choice():
+    from evaluate import checkpoint_weights
+    ck = {"model": {"w": 1}, "ema": {"w": 2}}
+    assert checkpoint_weights(ck, "ema", "x.pt") == {"w": 2}
+    assert checkpoint_weights(ck, "raw", "x.pt") == {"w": 1}
+    with pytest.raises(SystemExit, match="best.pt: no raw weights"):
+        checkpoint_weights({"ema": {}}, "raw", "best.pt")
+
+
 def test_precision_choice():
     assert train.use_bf16("bf16", "cpu") and not train.use_bf16("f32", "cuda")
     assert train.use_bf16("auto", "cuda")
