@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 from model import VGG19FER  # noqa: E402
-from train import augment, cpu_has_amx  # noqa: E402
+from train import augment, cpu_has_amx, train_step  # noqa: E402
 
 
 def main() -> None:
@@ -51,12 +50,7 @@ def main() -> None:
     def step(name: str) -> None:
         m, opt, bf16 = setups[name]
         xb = augment(pixels, gen).contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = m(xb)
-        loss = F.cross_entropy(out.float(), labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(m, opt, xb, labels, bf16)
 
     for name in setups:  # warm-up: oneDNN creates its primitives on the first step
         step(name)

@@ -133,10 +133,11 @@ def load_checkpoint(path: Path, weights: str = "ema") -> tuple[dict, dict]:
     ck = torch.load(path, map_location="cpu", weights_only=False)
     sd = checkpoint_weights(ck, weights, path)
     info = {"epoch": ck.get("epoch"), "weights": weights}
-    # The accuracies a checkpoint records are its EMA's.
-    if weights == "ema" and "public_center" in ck:
+    if weights != "ema":
+        return sd, info  # the accuracies a checkpoint records are its EMA's
+    if "public_center" in ck:
         info["public_test_center"] = ck["public_center"]
-    elif weights == "ema" and "best" in ck and ck["best"].get("epoch") == ck.get("epoch"):
+    elif "best" in ck and ck["best"].get("epoch") == ck.get("epoch"):
         info["public_test_center"] = ck["best"]["acc"]
     return sd, info
 

@@ -90,10 +90,23 @@ def cpu_has_amx() -> bool:
 
 def use_bf16(precision: str, device: str) -> bool:
     # Without AMX, PyTorch's bf16 convolutions (avx512_core_bf16) are slower than f32 on this model:
-    # measured 35 vs 51 images/s at batch 128 on a 2-core Sapphire Rapids VM whose CPU exposes no AMX.
+    # 39.7 vs 55.6 images/s at batch 128 on a 2-core VM whose CPU exposes no AMX
+    # (benchmarks/training_speed.py).
     if precision != "auto":
         return precision == "bf16"
     return device == "cuda" or cpu_has_amx()
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor,
+               bf16: bool, label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on a batch; returns (loss, logits). Shared by the training loop and the benchmark."""
+    with torch.autocast(device_type=xb.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(xb)
+    loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, logits
 
 
 # ---------------------------------------------------------------- schedule / EMA
@@ -240,12 +253,7 @@ def main(argv=None):
             lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs)
             for g in opt.param_groups:
                 g["lr"] = lr
-            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = model(xb)
-            loss = F.cross_entropy(logits.float(), yb, label_smoothing=a.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss, logits = train_step(model, opt, xb, yb, bf16, a.label_smoothing)
             ema_update(ema, model, step, a.ema_decay)
             step += 1
             tot_loss += loss.item() * len(yb)

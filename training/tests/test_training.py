@@ -141,12 +141,7 @@ def test_few_steps_on_real_rows_reduce_loss():
     opt = torch.optim.SGD(m.parameters(), lr=0.02, momentum=0.9, nesterov=True, weight_decay=5e-4)
     losses = []
     for _ in range(8):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = m(xb)
-        loss = torch.nn.functional.cross_entropy(out.float(), yb, label_smoothing=0.1)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        loss, _ = train.train_step(m, opt, xb, yb, bf16=True, label_smoothing=0.1)
         losses.append(loss.item())
     assert all(np.isfinite(losses))
     assert min(losses[-3:]) < losses[0], losses
