@@ -112,6 +112,26 @@ def test_lr_schedule():
     assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))
 
 
+def test_curve_table_from_log(tmp_path):
+    import curve
+    log = tmp_path / "log.jsonl"
+    recs = [{"epoch": 35, "lr": 0.0026, "train_loss": 0.93, "train_acc": 0.78, "img_per_s": 84.2, "public_center": 0.6654},
+            {"epoch": 34, "lr": 0.0028, "train_loss": 0.95, "train_acc": 0.77, "img_per_s": 80.0},
+            {"epoch": 35, "lr": 0.0025, "train_loss": 0.92, "train_acc": 0.79, "img_per_s": 85.0, "public_center": 0.6701}]
+    log.write_text("\n".join(json.dumps(r) for r in recs) + "\n\n")
+    rows = curve.table(curve.read_log(log)).splitlines()
+    # header + rule, then one row per epoch in order; a repeated epoch keeps the later line
+    assert rows[2] == "| 34 | 0.0028 | 0.950 | 77.0% | 80 | – |"
+    assert rows[3] == "| 35 | 0.0025 | 0.920 | 79.0% | 85 | 67.01% |"
+    assert len(rows) == 4
+    log.write_text(json.dumps(recs[0]) + '\n{"epoch": 1}\n')
+    with pytest.raises(SystemExit, match="log.jsonl:2: not a train.py epoch record \\(missing lr, "):
+        curve.read_log(log)
+    log.write_text("not json\n")
+    with pytest.raises(SystemExit, match="log.jsonl:1: not a train.py epoch record"):
+        curve.read_log(log)
+
+
 def test_checkpoint_weights_choice():
     from evaluate import checkpoint_weights
     ck = {"model": {"w": 1}, "ema": {"w": 2}}
