@@ -44,9 +44,9 @@ final class PrecisionAgreementTests: XCTestCase {
         let agreeBF16 = Double(zip(f32, bf16).filter { $0 == $1 }.count) / Double(faces.count)
         print("argmax agreement with f32 on \(faces.count) PublicTest faces: int8 \(agreeInt8), bf16 \(agreeBF16)")
         // Measured (centre crop, one crop per face, so no averaging): epoch-8 checkpoint int8 0.9925,
-        // bf16 0.9975 (the epoch-3 checkpoint, much flatter, gave int8 0.84); the shipped epoch-22
-        // model int8 0.975, bf16 0.995 (its 10-crop int8 accuracy is still at f32's: 68.96 vs 68.88%
-        // PrivateTest, Models/README.md).
+        // bf16 0.9975 (the epoch-3 checkpoint, much flatter, gave int8 0.84); epoch 22 int8 0.975,
+        // bf16 0.995; the shipped epoch 47 int8 0.9725, bf16 0.995 (its 10-crop int8 accuracy is
+        // at f32's: 70.49 vs 70.47% PrivateTest, Models/README.md).
         XCTAssertGreaterThanOrEqual(agreeInt8, 0.97)
         XCTAssertGreaterThanOrEqual(agreeBF16, 0.99)
     }
@@ -62,10 +62,11 @@ final class PrecisionAgreementTests: XCTestCase {
         let int8 = try predictions(int8Engine, weights, faces, tta: .tenCrop)
         let agree = Double(zip(f32, int8).filter { $0 == $1 }.count) / Double(faces.count)
         print("10-crop argmax agreement with f32 on \(faces.count) PublicTest faces: int8 \(agree)")
-        // Measured 0.998 with the epoch-8 checkpoint, 0.995 with epoch 22, 0.994 (6 of 1000 faces)
-        // with the shipped epoch 33, whose int8 and f32 accuracies differ by under 0.15 point on
-        // both test splits (Models/README.md). 0.99: at most 10 of 1000 top-1 labels may change.
-        XCTAssertGreaterThanOrEqual(agree, 0.99)
+        // Measured 0.998 with the epoch-8 checkpoint, 0.995 with epoch 22, 0.994 with epoch 33 and
+        // 0.998 (2 of 1000 faces) with the shipped epoch 47, whose int8 and f32 10-crop accuracies
+        // differ by under 0.1 point on both test splits (Models/README.md). 0.995: at most 5 of
+        // 1000 top-1 labels may change.
+        XCTAssertGreaterThanOrEqual(agree, 0.995)
     }
 
     func testF32EngineMatchesReferenceOnRealFaces() throws {
