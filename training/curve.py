@@ -29,14 +29,12 @@ def read_log(path: Path) -> list[dict]:
             continue
         try:
             rec = json.loads(line)
-            missing = [k for k in REQUIRED if k not in rec]
-            if missing:
-                raise KeyError(", ".join(missing))
-            by_epoch[int(rec["epoch"])] = rec
-        except (ValueError, TypeError) as e:
+        except ValueError as e:
             raise SystemExit(f"{path}:{n}: not a train.py epoch record ({e})")
-        except KeyError as e:
-            raise SystemExit(f"{path}:{n}: not a train.py epoch record (missing {e.args[0]})")
+        missing = [k for k in REQUIRED if k not in rec] if isinstance(rec, dict) else list(REQUIRED)
+        if missing:
+            raise SystemExit(f"{path}:{n}: not a train.py epoch record (missing {', '.join(missing)})")
+        by_epoch[int(rec["epoch"])] = rec
     return [by_epoch[k] for k in sorted(by_epoch)]
 
 
