@@ -17,8 +17,6 @@ from pathlib import Path
 
 HEADER = ["| epoch | lr (end) | train loss | train acc | img/s | PublicTest centre (EMA) |",
           "|---|---|---|---|---|---|"]
-
-
 REQUIRED = ("epoch", "lr", "train_loss", "train_acc", "img_per_s")
 
 
