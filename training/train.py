@@ -111,7 +111,13 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, xb: torch.Ten
 
 # ---------------------------------------------------------------- schedule / EMA
 
-def lr_at(step: int, steps_per_epoch: int, epochs: int, peak: float, warmup_epochs: float) -> float:
+def lr_at(step: int, steps_per_epoch: int, epochs: int, peak: float, warmup_epochs: float,
+          cycle_start: int | None = None) -> float:
+    """Linear warm-up, then cosine to 0 at `epochs`. With `cycle_start` (an epoch), a warm restart
+    (SGDR): the cosine starts afresh at `peak` on that epoch, with no warm-up, and still ends at `epochs`."""
+    if cycle_start is not None:
+        t = (step - cycle_start * steps_per_epoch) / max((epochs - cycle_start) * steps_per_epoch, 1)
+        return peak * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
     warm = warmup_epochs * steps_per_epoch
     total = epochs * steps_per_epoch
     if step < warm:
@@ -162,6 +168,9 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--warmup-epochs", type=float, default=2.0)
+    ap.add_argument("--cycle-start", type=int, default=None,
+                    help="warm restart: a fresh cosine from --lr at this epoch (normally the epoch of the "
+                         "--init weights) down to 0 at --epochs, without warm-up")
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--ema-decay", type=float, default=0.999)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
@@ -250,7 +259,7 @@ def main(argv=None):
             idx = perm[i * a.batch:(i + 1) * a.batch]
             xb = augment(x_tr[idx], gen).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             yb = y_tr[idx].to(dev, non_blocking=True)
-            lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs)
+            lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs, a.cycle_start)
             for g in opt.param_groups:
                 g["lr"] = lr
             loss, logits = train_step(model, opt, xb, yb, bf16, a.label_smoothing)

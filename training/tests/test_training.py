@@ -110,6 +110,10 @@ def test_lr_schedule():
     assert lrs[0] < 0.01 and abs(lrs[19] - 0.05) < 1e-9
     assert max(lrs) <= 0.05 + 1e-12 and lrs[-1] < 1e-3
     assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))
+    # a warm restart at epoch 4 of 6: back to the peak at once, then down to ~0 by the end
+    rs = [train.lr_at(s, spe, ep, 0.003, 2, cycle_start=4) for s in range(40, spe * ep)]
+    assert abs(rs[0] - 0.003) < 1e-12 and rs[-1] < 1e-4
+    assert all(a > b for a, b in zip(rs, rs[1:]))
 
 
 def test_curve_table_from_log(tmp_path):
