@@ -150,6 +150,13 @@ def rng_state(gen: torch.Generator) -> dict:
             "python": random.getstate()}
 
 
+def seed_all(seed: int, gen: torch.Generator) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    gen.manual_seed(seed)
+
+
 def set_rng_state(st: dict, gen: torch.Generator) -> None:
     torch.set_rng_state(st["torch"])
     gen.set_state(st["gen"])
@@ -196,10 +203,8 @@ def main(argv=None):
     run_dir.mkdir(parents=True, exist_ok=True)
     last_p, best_p, log_p = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
 
-    random.seed(a.seed)
-    np.random.seed(a.seed)
-    torch.manual_seed(a.seed)
-    gen = torch.Generator().manual_seed(a.seed)
+    gen = torch.Generator()
+    seed_all(a.seed, gen)
 
     data = fer2013.load(a.data)
     x_tr, y_tr = (torch.from_numpy(v) for v in data["Training"])
@@ -239,6 +244,9 @@ def main(argv=None):
         ema.load_state_dict(m0.state_dict())
         start_epoch = int(meta.get("epoch", 0))
         step = start_epoch * steps_per_epoch
+        # A run from weights of epoch E draws its own data order, augmentations and dropout masks;
+        # with the plain seed every warm restart would replay the first run's epochs 1, 2, ...
+        seed_all(a.seed + 1000 * start_epoch, gen)
         log(f"initialised model and EMA from {a.init}; continuing at epoch {start_epoch}")
     ema.eval()
     for p in ema.parameters():

@@ -199,6 +199,30 @@ def test_resume_inside_an_epoch_matches_an_uninterrupted_run(tmp_path):
         assert torch.allclose(v.float(), b["model"][k].float(), atol=1e-5), k
 
 
+@need_data
+def test_warm_restart_draws_its_own_batches(tmp_path, monkeypatch):
+    """A run started from weights of epoch E must not replay the data order and augmentations
+    that a run from scratch (or from another epoch) drew."""
+    seen = []
+    real_augment = train.augment
+    monkeypatch.setattr(train, "augment", lambda px, gen, **kw: seen.append(px.clone()) or real_augment(px, gen, **kw))
+    model = VGG19FER().state_dict()
+    for e in (3, 5):
+        export_model(model, tmp_path / f"e{e}.safetensors", {"epoch": e})
+
+    def first_batch(init, run):
+        seen.clear()
+        train.main(["--limit", "64", "--batch", "32", "--no-eval", "--epochs", "9", "--max-steps", "1",
+                    "--init", init, "--run-dir", str(tmp_path / run)])
+        return seen[0]
+
+    scratch = first_batch("", "s")
+    e3, e3_again, e5 = (first_batch(str(tmp_path / f), r) for f, r in
+                        (("e3.safetensors", "a"), ("e3.safetensors", "b"), ("e5.safetensors", "c")))
+    assert torch.equal(e3, e3_again)  # still reproducible
+    assert not torch.equal(e3, scratch) and not torch.equal(e3, e5)
+
+
 def _random_model(seed=0):
     torch.manual_seed(seed)
     m = VGG19FER()
