@@ -115,15 +115,14 @@ def lr_at(step: int, steps_per_epoch: int, epochs: int, peak: float, warmup_epoc
           cycle_start: int | None = None) -> float:
     """Linear warm-up, then cosine to 0 at `epochs`. With `cycle_start` (an epoch), a warm restart
     (SGDR): the cosine starts afresh at `peak` on that epoch, with no warm-up, and still ends at `epochs`."""
-    if cycle_start is not None:
-        t = (step - cycle_start * steps_per_epoch) / max((epochs - cycle_start) * steps_per_epoch, 1)
-        return peak * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
-    warm = warmup_epochs * steps_per_epoch
-    total = epochs * steps_per_epoch
-    if step < warm:
-        return peak * (step + 1) / warm
-    t = (step - warm) / max(total - warm, 1)
-    return peak * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    if cycle_start is None:
+        origin = warmup_epochs * steps_per_epoch
+        if step < origin:
+            return peak * (step + 1) / origin
+    else:
+        origin = cycle_start * steps_per_epoch
+    t = (step - origin) / max(epochs * steps_per_epoch - origin, 1)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
 
 
 @torch.no_grad()

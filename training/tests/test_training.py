@@ -205,7 +205,12 @@ def test_warm_restart_draws_its_own_batches(tmp_path, monkeypatch):
     that a run from scratch (or from another epoch) drew."""
     seen = []
     real_augment = train.augment
-    monkeypatch.setattr(train, "augment", lambda px, gen, **kw: seen.append(px.clone()) or real_augment(px, gen, **kw))
+
+    def recording_augment(px, gen, **kw):
+        seen.append(px.clone())
+        return real_augment(px, gen, **kw)
+
+    monkeypatch.setattr(train, "augment", recording_augment)
     model = VGG19FER().state_dict()
     for e in (3, 5):
         export_model(model, tmp_path / f"e{e}.safetensors", {"epoch": e})
