@@ -80,8 +80,8 @@ def evaluate(model, images, labels, tencrop: bool = True, **kw) -> dict:
 
 
 def load_any(path: str, device: str = "cpu", weights: str = "ema"):
-    """A training checkpoint (.pt: its EMA weights, or with weights="raw" the optimised weights of
-    last.pt) or an exported .safetensors."""
+    """A training checkpoint (.pt: its EMA weights, with weights="raw" the optimised weights of
+    last.pt, with weights="swa" average.py's averaged weights) or an exported .safetensors."""
     p = Path(path)
     if p.suffix == ".safetensors":
         m, meta = load_safetensors(p, device)
@@ -93,7 +93,7 @@ def load_any(path: str, device: str = "cpu", weights: str = "ema"):
 
 
 def checkpoint_weights(ck: dict, weights: str, path) -> dict:
-    key = {"ema": "ema", "raw": "model"}[weights]
+    key = {"ema": "ema", "raw": "model", "swa": "swa"}[weights]
     if key not in ck:
         raise SystemExit(f"{path}: no {weights} weights in this checkpoint (keys: {', '.join(ck)})")
     return ck[key]
@@ -122,8 +122,9 @@ def main(argv=None):
     ap.add_argument("--no-10crop", action="store_true")
     ap.add_argument("--fp32", action="store_true", help="no bf16 autocast (slower)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--weights", default="ema", choices=["ema", "raw"],
-                    help="of a .pt checkpoint: the EMA (default) or the optimised weights (last.pt only)")
+    ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
+                    help="of a .pt checkpoint: the EMA (default), the optimised weights (last.pt only) "
+                         "or the averaged weights (average.py's output)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None, help="write results as JSON here")
     a = ap.parse_args(argv)

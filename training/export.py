@@ -133,6 +133,9 @@ def load_checkpoint(path: Path, weights: str = "ema") -> tuple[dict, dict]:
     ck = torch.load(path, map_location="cpu", weights_only=False)
     sd = checkpoint_weights(ck, weights, path)
     info = {"epoch": ck.get("epoch"), "weights": weights}
+    if "sources" in ck:  # average.py's output
+        info["averaged_from"] = "; ".join(ck["sources"])
+        info["bn_recalibration_rows"] = str(ck["bn_rows"])
     if weights != "ema":
         return sd, info  # the accuracies a checkpoint records are its EMA's
     if "public_center" in ck:
@@ -145,8 +148,9 @@ def load_checkpoint(path: Path, weights: str = "ema") -> tuple[dict, dict]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--checkpoint", default=str(DEFAULT_CKPT), help="best.pt (EMA weights) or last.pt")
-    ap.add_argument("--weights", default="ema", choices=["ema", "raw"],
-                    help="the EMA (default) or the optimised weights (raw: last.pt only)")
+    ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
+                    help="the EMA (default), the optimised weights (raw: last.pt only) or "
+                         "average.py's averaged weights (swa)")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--golden", default=None, help="default: <out stem>.golden.safetensors")
     ap.add_argument("--data", default=None)
@@ -162,6 +166,7 @@ def main(argv=None):
     golden = Path(a.golden) if a.golden else out.with_name(out.name.replace(".safetensors", ".golden.safetensors"))
     sd, info = load_checkpoint(Path(a.checkpoint), a.weights)
     meta = {"epoch": info["epoch"], "weights": info["weights"]}
+    meta.update({k: info[k] for k in ("averaged_from", "bn_recalibration_rows") if k in info})
     if not a.no_eval:
         # Evaluate the weights as exported (f16 round trip), with bf16 autocast for speed.
         m = VGG19FER()

@@ -315,3 +315,66 @@ def test_activation_maxima_are_the_largest_conv_outputs():
     with torch.no_grad():
         first = torch.relu(m.bn0(m.conv0((x.float() / 255 - 0.5) / 0.25))).max().item()
     assert abs(maxima[0] - first) < 1e-5
+
+
+def test_average_state_dicts_is_the_elementwise_mean():
+    from average import average_state_dicts, parse_source
+
+    a, b, c = (_random_model(s).state_dict() for s in (0, 1, 2))
+    avg = average_state_dicts([a, b, c])
+    for k, v in avg.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (a[k] + b[k] + c[k]) / 3)
+        else:
+            assert torch.equal(v, a[k])  # num_batches_tracked: taken, not averaged
+    with pytest.raises(ValueError, match="differ in keys"):
+        average_state_dicts([a, {k: v for k, v in b.items() if k != "classifier.bias"}])
+    assert parse_source("r/last.pt:raw") == ("r/last.pt", "raw")
+    assert parse_source("Models/x.safetensors") == ("Models/x.safetensors", "ema")
+
+
+def test_bn_recalibration_sets_the_exact_statistics_of_clean_crops():
+    from average import recalibrate_bn
+
+    m = _random_model()
+    m.bn0.momentum = 0.1
+    # Images constant per image: every 44x44 crop and mirror is the same, so the statistics the
+    # first BN layer must hold are computable here, whatever crop the recalibration draws.
+    levels = torch.tensor([0, 40, 90, 128, 200, 255], dtype=torch.uint8)
+    pixels = levels[:, None, None].expand(6, 48, 48).contiguous().numpy()
+    recalibrate_bn(m, pixels, batch=256)
+    assert not m.training and m.bn0.momentum == 0.1  # back in eval mode, momentum restored
+    x = ((levels.float() / 255 - 0.5) / 0.25)[:, None, None, None].expand(6, 1, 44, 44)
+    with torch.no_grad():
+        y = m.conv0(x)
+    torch.testing.assert_close(m.bn0.running_mean, y.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(m.bn0.running_var, y.var((0, 2, 3), unbiased=True), rtol=1e-4, atol=1e-5)
+    # And the model now predicts with those statistics: eval output == train-mode (batch-stat) output.
+    with torch.no_grad():
+        m.train()
+        want = m.bn0(y)
+        m.eval()
+        torch.testing.assert_close(m.bn0(y), want, rtol=1e-3, atol=1e-3)
+
+
+def test_average_cli_writes_a_checkpoint_export_reads(tmp_path, monkeypatch, tiny_rows):
+    import average
+    from evaluate import load_any
+
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(_tiny_csv_text(tiny_rows))
+    srcs = []
+    for s in (0, 1):
+        p = tmp_path / f"s{s}.pt"
+        torch.save({"model": _random_model(s).state_dict(), "ema": _random_model(s + 5).state_dict(),
+                    "epoch": 10 + s}, p)
+        srcs.append(str(p))
+    out = tmp_path / "swa.pt"
+    average.main([srcs[0] + ":raw", srcs[1] + ":raw", "--out", str(out), "--data", str(csv), "--bn-rows", "0"])
+    ck = torch.load(out, weights_only=False)
+    assert ck["epoch"] == 11 and ck["bn_rows"] == 5 and len(ck["sources"]) == 2
+    m, info = load_any(str(out), "cpu", "swa")
+    a, b = _random_model(0).state_dict(), _random_model(1).state_dict()
+    torch.testing.assert_close(m.conv3.weight, (a["conv3.weight"] + b["conv3.weight"]) / 2)
+    assert not torch.allclose(m.bn3.running_mean, (a["bn3.running_mean"] + b["bn3.running_mean"]) / 2)
