@@ -96,7 +96,7 @@ def main(argv=None):
         m, info = load_any(path, "cpu", weights)
         sds.append(m.state_dict())
         epochs.append(int(info["epoch"]) if info.get("epoch") is not None else 0)
-        names.append(info["source"])
+        names.append(info["source"].replace(str(Path.home()), "~"))  # no user's home in metadata
         print(f"source: {info['source']} (epoch {info['epoch']})", flush=True)
     model = VGG19FER()
     model.load_state_dict(average_state_dicts(sds))

@@ -112,16 +112,23 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, xb: torch.Ten
 # ---------------------------------------------------------------- schedule / EMA
 
 def lr_at(step: int, steps_per_epoch: int, epochs: int, peak: float, warmup_epochs: float,
-          cycle_start: int | None = None) -> float:
+          cycle_start: int | None = None, cycle_epochs: int | None = None) -> float:
     """Linear warm-up, then cosine to 0 at `epochs`. With `cycle_start` (an epoch), a warm restart
-    (SGDR): the cosine starts afresh at `peak` on that epoch, with no warm-up, and still ends at `epochs`."""
+    (SGDR): the cosine starts afresh at `peak` on that epoch, with no warm-up, and still ends at `epochs`;
+    with `cycle_epochs` too, it restarts every `cycle_epochs` epochs from there (short cycles whose
+    ends are snapshots for average.py)."""
     if cycle_start is None:
         origin = warmup_epochs * steps_per_epoch
         if step < origin:
             return peak * (step + 1) / origin
+        length = epochs * steps_per_epoch - origin
     else:
         origin = cycle_start * steps_per_epoch
-    t = (step - origin) / max(epochs * steps_per_epoch - origin, 1)
+        length = epochs * steps_per_epoch - origin
+        if cycle_epochs and step >= origin:
+            length = cycle_epochs * steps_per_epoch
+            origin += (step - origin) // length * length
+    t = (step - origin) / max(length, 1)
     return peak * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
 
 
@@ -177,6 +184,11 @@ def main(argv=None):
     ap.add_argument("--cycle-start", type=int, default=None,
                     help="warm restart: a fresh cosine from --lr at this epoch (normally the epoch of the "
                          "--init weights) down to 0 at --epochs, without warm-up")
+    ap.add_argument("--cycle-epochs", type=int, default=None,
+                    help="with --cycle-start: restart the cosine every N epochs (SGDR with a fixed period)")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="keep the optimised weights at the end of each cycle as <run dir>/snapshot-e<N>.pt "
+                         "(inputs for average.py)")
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--ema-decay", type=float, default=0.999)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
@@ -266,7 +278,7 @@ def main(argv=None):
             idx = perm[i * a.batch:(i + 1) * a.batch]
             xb = augment(x_tr[idx], gen).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             yb = y_tr[idx].to(dev, non_blocking=True)
-            lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs, a.cycle_start)
+            lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs, a.cycle_start, a.cycle_epochs)
             for g in opt.param_groups:
                 g["lr"] = lr
             loss, logits = train_step(model, opt, xb, yb, bf16, a.label_smoothing)
@@ -304,6 +316,9 @@ def main(argv=None):
         atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                      "epoch": epoch + 1, "step": step, "best": best, "rng": rng_state(gen), "args": vars(a)},
                     last_p)
+        if a.snapshots and (epoch + 1 == a.epochs or (a.cycle_start is not None and a.cycle_epochs
+                                                      and (epoch + 1 - a.cycle_start) % a.cycle_epochs == 0)):
+            atomic_save({"model": model.state_dict(), "epoch": epoch + 1}, run_dir / f"snapshot-e{epoch + 1}.pt")
         with open(log_p, "a") as f:
             f.write(json.dumps(rec) + "\n")
         log("EPOCH " + json.dumps(rec))

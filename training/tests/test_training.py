@@ -114,6 +114,13 @@ def test_lr_schedule():
     rs = [train.lr_at(s, spe, ep, 0.003, 2, cycle_start=4) for s in range(40, spe * ep)]
     assert abs(rs[0] - 0.003) < 1e-12 and rs[-1] < 1e-4
     assert all(a > b for a, b in zip(rs, rs[1:]))
+    # and with cycle_epochs=1 from epoch 3: a fresh cosine every epoch, each ending near 0
+    cs = [train.lr_at(s, spe, ep, 0.003, 2, cycle_start=3, cycle_epochs=1) for s in range(30, spe * ep)]
+    for c in range(3):
+        one = cs[c * spe:(c + 1) * spe]
+        assert abs(one[0] - 0.003) < 1e-12 and one[-1] < 1e-4
+        assert all(a > b for a, b in zip(one, one[1:]))
+        assert one == [train.lr_at(s, spe, 4, 0.003, 2, cycle_start=3) for s in range(30, 40)]
 
 
 def test_curve_table_from_log(tmp_path):
@@ -181,6 +188,19 @@ def test_train_checkpoint_and_resume(tmp_path):
     recs = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in recs] == [1, 2] and recs[1]["step"] == 4
     assert all(np.isfinite(r["train_loss"]) for r in recs)
+
+
+@need_data
+def test_short_cycles_keep_a_snapshot_at_each_cycle_end(tmp_path):
+    train.main(["--limit", "64", "--batch", "32", "--no-eval", "--init", "", "--run-dir", str(tmp_path),
+                "--epochs", "4", "--cycle-start", "0", "--cycle-epochs", "2", "--snapshots", "--lr", "0.001"])
+    assert sorted(p.name for p in tmp_path.glob("snapshot-*.pt")) == ["snapshot-e2.pt", "snapshot-e4.pt"]
+    snap = torch.load(tmp_path / "snapshot-e4.pt", weights_only=False)
+    last = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert snap["epoch"] == 4 and all(torch.equal(v, last["model"][k]) for k, v in snap["model"].items())
+    recs = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in recs]  # the lr of each epoch's last step: down, restart, down again
+    assert lrs[1] < lrs[0] < 0.001 and lrs[2] == lrs[0] and lrs[3] == lrs[1]
 
 
 @need_data
