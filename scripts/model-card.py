@@ -80,6 +80,9 @@ def main():
     lines += ["", "Figures from `swift build -c release && python3 scripts/model-card.py` (fer-stream's own `eval`).", "",
               "Metadata (`__metadata__` of the file): "
               + ", ".join(f"`{k}`" for k in sorted(meta)) + ". Of note: `epoch` = " + meta.get("epoch", "?")
+              + (" (the last of the averaged snapshots); `averaged_from` = the snapshots `training/average.py` "
+                 "averaged, `bn_recalibration_rows` = the Training rows its BatchNorm statistics were "
+                 "recomputed on" if "averaged_from" in meta else "")
               + "; `int8_act_max` = the largest output of each convolution over 2,000 Training rows "
               "(centre crop and mirror), which the int8 engine quantises with.", "",
               "Tensor names: `conv{i}.weight` [out,in,3,3], `conv{i}.bias`, `bn{i}.weight`, `bn{i}.bias`, "
