@@ -56,7 +56,7 @@ def average_state_dicts(sds: list[dict]) -> dict:
 def recalibrate_bn(model: torch.nn.Module, pixels: np.ndarray, batch: int = 256, seed: int = 0) -> None:
     """Replace each BN layer's running mean/var with the cumulative average over `pixels` (N,48,48
     uint8), fed in batches with one random 44×44 crop offset and mirror per batch. f32, no grad."""
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     momenta = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()

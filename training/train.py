@@ -121,15 +121,21 @@ def lr_at(step: int, steps_per_epoch: int, epochs: int, peak: float, warmup_epoc
         origin = warmup_epochs * steps_per_epoch
         if step < origin:
             return peak * (step + 1) / origin
-        length = epochs * steps_per_epoch - origin
     else:
         origin = cycle_start * steps_per_epoch
-        length = epochs * steps_per_epoch - origin
-        if cycle_epochs and step >= origin:
-            length = cycle_epochs * steps_per_epoch
-            origin += (step - origin) // length * length
+    length = epochs * steps_per_epoch - origin
+    if cycle_start is not None and cycle_epochs and step >= origin:
+        length = cycle_epochs * steps_per_epoch
+        origin += (step - origin) // length * length  # the start of the current short cycle
     t = (step - origin) / max(length, 1)
     return peak * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
+
+
+def ends_cycle(epoch: int, epochs: int, cycle_start: int | None, cycle_epochs: int | None) -> bool:
+    """Whether the lr schedule reaches the end of a cycle (lr ~ 0) at the end of `epoch` (1-based)."""
+    if epoch == epochs:
+        return True
+    return cycle_start is not None and bool(cycle_epochs) and (epoch - cycle_start) % cycle_epochs == 0
 
 
 @torch.no_grad()
@@ -313,12 +319,12 @@ def main(argv=None):
                 atomic_save({"ema": ema.state_dict(), "epoch": epoch + 1, "public_center": best["acc"],
                              "args": vars(a)}, best_p)
         rec["best_public_center"], rec["best_epoch"] = best["acc"], best["epoch"]
+        if a.snapshots and ends_cycle(epoch + 1, a.epochs, a.cycle_start, a.cycle_epochs):
+            # Before last.pt: a run stopped between the two writes redoes this epoch and its snapshot.
+            atomic_save({"model": model.state_dict(), "epoch": epoch + 1}, run_dir / f"snapshot-e{epoch + 1}.pt")
         atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                      "epoch": epoch + 1, "step": step, "best": best, "rng": rng_state(gen), "args": vars(a)},
                     last_p)
-        if a.snapshots and (epoch + 1 == a.epochs or (a.cycle_start is not None and a.cycle_epochs
-                                                      and (epoch + 1 - a.cycle_start) % a.cycle_epochs == 0)):
-            atomic_save({"model": model.state_dict(), "epoch": epoch + 1}, run_dir / f"snapshot-e{epoch + 1}.pt")
         with open(log_p, "a") as f:
             f.write(json.dumps(rec) + "\n")
         log("EPOCH " + json.dumps(rec))
