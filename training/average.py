@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
 from evaluate import load_any  # noqa: E402
 from model import CROP_FROM, INPUT_SIZE, VGG19FER, normalize  # noqa: E402
+from train import atomic_save  # noqa: E402
 
 
 def parse_source(spec: str) -> tuple[str, str]:
@@ -108,10 +109,7 @@ def main(argv=None):
     recalibrate_bn(model, x[rows], seed=a.seed)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save({"swa": model.state_dict(), "epoch": max(epochs), "sources": names,
-                "bn_rows": len(rows)}, tmp)
-    os.replace(tmp, out)
+    atomic_save({"swa": model.state_dict(), "epoch": max(epochs), "sources": names, "bn_rows": len(rows)}, out)
     print(f"wrote {out}: mean of {len(sds)} snapshots, BN recalibrated on {len(rows)} Training rows")
 
 
