@@ -10,8 +10,12 @@ no other augmentation), computed with the averaged weights.
     python3 training/average.py A.safetensors B.pt:raw C.pt:ema --out ~/.cache/fer-stream/swa.pt
     python3 training/export.py --checkpoint ~/.cache/fer-stream/swa.pt --weights swa
 
-Sources: exported .safetensors, or training checkpoints with `:ema` (default) or `:raw` (last.pt's
-optimised weights). The output is a checkpoint whose `swa` entry holds the weights.
+Sources: exported .safetensors, or training checkpoints with `:ema` (default), `:raw` (last.pt's
+optimised weights) or `:swa` (this script's output). The output is a checkpoint whose `swa` entry holds the weights.
+
+A source that is itself such a mean (an export or checkpoint of this script, which lists what it
+averaged) weighs as many snapshots as it averaged, so averaging the shipped file with new snapshots
+gives the running mean SWA would have computed over all of them, without the old snapshots at hand.
 """
 from __future__ import annotations
 
@@ -29,34 +33,39 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
 from evaluate import load_any  # noqa: E402
-from model import CROP_FROM, INPUT_SIZE, VGG19FER, normalize  # noqa: E402
-from train import atomic_save  # noqa: E402
+from model import VGG19FER  # noqa: E402
+from train import atomic_save, augment  # noqa: E402
 
 
 def parse_source(spec: str) -> tuple[str, str]:
-    """'path[:ema|raw]' -> (path, weights)."""
+    """'path[:ema|raw|swa]' -> (path, weights)."""
     path, sep, weights = spec.rpartition(":")
-    if sep and weights in ("ema", "raw"):
+    if sep and weights in ("ema", "raw", "swa"):
         return path, weights
     return spec, "ema"
 
 
-def average_state_dicts(sds: list[dict]) -> dict:
-    """Uniform mean of every floating tensor; integer buffers (num_batches_tracked) from the first."""
+def average_state_dicts(sds: list[dict], counts: list[int] | None = None) -> dict:
+    """Mean of every floating tensor, each state dict weighted by its count of snapshots (1 each by
+    default); integer buffers (num_batches_tracked) from the first."""
     if not sds:
         raise ValueError("nothing to average")
+    counts = counts or [1] * len(sds)
+    if len(counts) != len(sds) or min(counts) < 1:
+        raise ValueError(f"need one positive count per state dict, got {counts}")
     keys = set(sds[0])
     for sd in sds[1:]:
         if set(sd) != keys:
             raise ValueError(f"state dicts differ in keys: {sorted(keys ^ set(sd))[:4]}")
-    return {k: (torch.stack([sd[k].float() for sd in sds]).mean(0) if sds[0][k].is_floating_point()
-                else sds[0][k].clone()) for k in sds[0]}
+    w = torch.tensor(counts, dtype=torch.float64) / sum(counts)
+    return {k: ((torch.stack([sd[k].double() for sd in sds]) * w.view(-1, *[1] * sds[0][k].dim())).sum(0).float()
+                if sds[0][k].is_floating_point() else sds[0][k].clone()) for k in sds[0]}
 
 
 @torch.no_grad()
 def recalibrate_bn(model: torch.nn.Module, pixels: np.ndarray, batch: int = 256, seed: int = 0) -> None:
     """Replace each BN layer's running mean/var with the cumulative average over `pixels` (N,48,48
-    uint8), fed in batches with one random 44×44 crop offset and mirror per batch. f32, no grad."""
+    uint8), each image randomly cropped to 44×44 and mirrored as in training, nothing else. f32, no grad."""
     bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     momenta = [m.momentum for m in bns]
     for m in bns:
@@ -67,11 +76,7 @@ def recalibrate_bn(model: torch.nn.Module, pixels: np.ndarray, batch: int = 256,
     try:
         x = torch.as_tensor(pixels)
         for i in range(0, len(x), batch):
-            xb = normalize(x[i:i + batch]).unsqueeze(1)
-            t, l = torch.randint(0, CROP_FROM - INPUT_SIZE + 1, (2,), generator=gen).tolist()
-            v = xb[:, :, t:t + INPUT_SIZE, l:l + INPUT_SIZE]
-            if torch.rand(1, generator=gen).item() < 0.5:
-                v = v.flip(-1)
+            v = augment(x[i:i + batch], gen, affine=False, erase_p=0.0)
             model(v.contiguous(memory_format=torch.channels_last))
     finally:
         model.eval()
@@ -81,7 +86,7 @@ def recalibrate_bn(model: torch.nn.Module, pixels: np.ndarray, batch: int = 256,
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sources", nargs="+", help="path.safetensors or path.pt[:ema|raw]")
+    ap.add_argument("sources", nargs="+", help="path.safetensors or path.pt[:ema|raw|swa]")
     ap.add_argument("--out", required=True, help="checkpoint to write (weights under 'swa')")
     ap.add_argument("--data", default=None)
     ap.add_argument("--bn-rows", type=int, default=10000,
@@ -91,16 +96,20 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
-    sds, epochs, names = [], [], []
+    sds, counts, epochs, names = [], [], [], []
     for spec in a.sources:
         path, weights = parse_source(spec)
         m, info = load_any(path, "cpu", weights)
         sds.append(m.state_dict())
         epochs.append(int(info["epoch"]) if info.get("epoch") is not None else 0)
-        names.append(info["source"].replace(str(Path.home()), "~"))  # no user's home in metadata
-        print(f"source: {info['source']} (epoch {info['epoch']})", flush=True)
+        # A mean of snapshots stands for all of them (no user's home in metadata).
+        snaps = info.get("averaged_from") or [info["source"].replace(str(Path.home()), "~")]
+        counts.append(len(snaps))
+        names += snaps
+        print(f"source: {info['source']} (epoch {info['epoch']}"
+              + (f", a mean of {len(snaps)} snapshots" if len(snaps) > 1 else "") + ")", flush=True)
     model = VGG19FER()
-    model.load_state_dict(average_state_dicts(sds))
+    model.load_state_dict(average_state_dicts(sds, counts))
 
     x, _ = fer2013.load(a.data)["Training"]
     rows = np.arange(len(x))
@@ -110,7 +119,7 @@ def main(argv=None):
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_save({"swa": model.state_dict(), "epoch": max(epochs), "sources": names, "bn_rows": len(rows)}, out)
-    print(f"wrote {out}: mean of {len(sds)} snapshots, BN recalibrated on {len(rows)} Training rows")
+    print(f"wrote {out}: mean of {len(names)} snapshots, BN recalibrated on {len(rows)} Training rows")
 
 
 if __name__ == "__main__":

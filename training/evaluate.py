@@ -85,11 +85,17 @@ def load_any(path: str, device: str = "cpu", weights: str = "ema"):
     p = Path(path)
     if p.suffix == ".safetensors":
         m, meta = load_safetensors(p, device)
-        return m, {"source": str(p), "epoch": meta.get("epoch")}
+        info = {"source": str(p), "epoch": meta.get("epoch")}
+        if meta.get("averaged_from"):
+            info["averaged_from"] = meta["averaged_from"].split("; ")
+        return m, info
     ck = torch.load(p, map_location="cpu", weights_only=False)
     m = VGG19FER()
     m.load_state_dict(checkpoint_weights(ck, weights, p))
-    return m.to(device), {"source": f"{p} ({weights})", "epoch": ck.get("epoch")}
+    info = {"source": f"{p} ({weights})", "epoch": ck.get("epoch")}
+    if weights == "swa" and ck.get("sources"):
+        info["averaged_from"] = list(ck["sources"])
+    return m.to(device), info
 
 
 def checkpoint_weights(ck: dict, weights: str, path) -> dict:

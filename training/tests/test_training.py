@@ -347,10 +347,18 @@ def test_average_state_dicts_is_the_elementwise_mean():
             torch.testing.assert_close(v, (a[k] + b[k] + c[k]) / 3)
         else:
             assert torch.equal(v, a[k])  # num_batches_tracked: taken, not averaged
+    # A state dict that is itself a mean of two snapshots weighs two.
+    ab = average_state_dicts([a, b])
+    for k, v in average_state_dicts([ab, c], counts=[2, 1]).items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, avg[k])
     with pytest.raises(ValueError, match="differ in keys"):
         average_state_dicts([a, {k: v for k, v in b.items() if k != "classifier.bias"}])
+    with pytest.raises(ValueError, match="positive count"):
+        average_state_dicts([a, b], counts=[1, 0])
     assert parse_source("r/last.pt:raw") == ("r/last.pt", "raw")
     assert parse_source("Models/x.safetensors") == ("Models/x.safetensors", "ema")
+    assert parse_source("swa.pt:swa") == ("swa.pt", "swa")
 
 
 def test_bn_recalibration_sets_the_exact_statistics_of_clean_crops():
@@ -398,3 +406,13 @@ def test_average_cli_writes_a_checkpoint_export_reads(tmp_path, monkeypatch, tin
     a, b = _random_model(0).state_dict(), _random_model(1).state_dict()
     torch.testing.assert_close(m.conv3.weight, (a["conv3.weight"] + b["conv3.weight"]) / 2)
     assert not torch.allclose(m.bn3.running_mean, (a["bn3.running_mean"] + b["bn3.running_mean"]) / 2)
+    # Averaging that mean with a third snapshot continues the running mean over all three.
+    p2 = tmp_path / "s2.pt"
+    torch.save({"model": _random_model(2).state_dict(), "epoch": 12}, p2)
+    out3 = tmp_path / "swa3.pt"
+    average.main([f"{out}:swa", f"{p2}:raw", "--out", str(out3), "--data", str(csv), "--bn-rows", "0"])
+    ck3 = torch.load(out3, weights_only=False)
+    assert ck3["sources"] == ck["sources"] + [f"{p2} (raw)"] and ck3["epoch"] == 12
+    m3, _ = load_any(str(out3), "cpu", "swa")
+    c = _random_model(2).state_dict()
+    torch.testing.assert_close(m3.conv3.weight, (a["conv3.weight"] + b["conv3.weight"] + c["conv3.weight"]) / 3)
