@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "active")
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,40 @@ def recalibrate_bn(model: torch.nn.Module, pixels: np.ndarray, batch: int = 256,
             m.momentum = mom
 
 
+@dataclass
+class Source:
+    """One averaging input: its weights, epoch, and the snapshots it stands for (itself, or all
+    those a mean lists)."""
+    state_dict: dict
+    epoch: int
+    snapshots: list[str]
+
+
+def load_source(spec: str) -> Source:
+    path, weights = parse_source(spec)
+    m, info = load_any(path, "cpu", weights)
+    # No user's home in metadata.
+    snaps = info.get("averaged_from") or [info["source"].replace(str(Path.home()), "~")]
+    print(f"source: {info['source']} (epoch {info['epoch']}"
+          + (f", a mean of {len(snaps)} snapshots" if len(snaps) > 1 else "") + ")", flush=True)
+    return Source(m.state_dict(), int(info["epoch"]) if info.get("epoch") is not None else 0, snaps)
+
+
+def bn_sample(x: np.ndarray, rows: int, seed: int) -> np.ndarray:
+    """A seeded sample of `rows` Training images for the recalibration (all of them for rows = 0)."""
+    if 0 < rows < len(x):
+        return x[np.sort(np.random.default_rng(seed).choice(len(x), rows, replace=False))]
+    return x
+
+
+def swa_model(sources: list[Source], bn_pixels: np.ndarray, seed: int = 0) -> VGG19FER:
+    """The snapshot-weighted mean of `sources` with BatchNorm recalibrated on `bn_pixels`."""
+    model = VGG19FER()
+    model.load_state_dict(average_state_dicts([s.state_dict for s in sources], [len(s.snapshots) for s in sources]))
+    recalibrate_bn(model, bn_pixels, seed=seed)
+    return model
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sources", nargs="+", help="path.safetensors or path.pt[:ema|raw|swa]")
@@ -96,30 +131,15 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
-    sds, counts, epochs, names = [], [], [], []
-    for spec in a.sources:
-        path, weights = parse_source(spec)
-        m, info = load_any(path, "cpu", weights)
-        sds.append(m.state_dict())
-        epochs.append(int(info["epoch"]) if info.get("epoch") is not None else 0)
-        # A mean of snapshots stands for all of them (no user's home in metadata).
-        snaps = info.get("averaged_from") or [info["source"].replace(str(Path.home()), "~")]
-        counts.append(len(snaps))
-        names += snaps
-        print(f"source: {info['source']} (epoch {info['epoch']}"
-              + (f", a mean of {len(snaps)} snapshots" if len(snaps) > 1 else "") + ")", flush=True)
-    model = VGG19FER()
-    model.load_state_dict(average_state_dicts(sds, counts))
-
-    x, _ = fer2013.load(a.data)["Training"]
-    rows = np.arange(len(x))
-    if 0 < a.bn_rows < len(x):
-        rows = np.sort(np.random.default_rng(a.seed).choice(len(x), a.bn_rows, replace=False))
-    recalibrate_bn(model, x[rows], seed=a.seed)
+    sources = [load_source(spec) for spec in a.sources]
+    pixels = bn_sample(fer2013.load(a.data)["Training"][0], a.bn_rows, a.seed)
+    model = swa_model(sources, pixels, a.seed)
+    names = [n for s in sources for n in s.snapshots]
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save({"swa": model.state_dict(), "epoch": max(epochs), "sources": names, "bn_rows": len(rows)}, out)
-    print(f"wrote {out}: mean of {len(names)} snapshots, BN recalibrated on {len(rows)} Training rows")
+    atomic_save({"swa": model.state_dict(), "epoch": max(s.epoch for s in sources), "sources": names,
+                 "bn_rows": len(pixels)}, out)
+    print(f"wrote {out}: mean of {len(names)} snapshots, BN recalibrated on {len(pixels)} Training rows")
 
 
 if __name__ == "__main__":

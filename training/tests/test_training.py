@@ -416,3 +416,32 @@ def test_average_cli_writes_a_checkpoint_export_reads(tmp_path, monkeypatch, tin
     m3, _ = load_any(str(out3), "cpu", "swa")
     c = _random_model(2).state_dict()
     torch.testing.assert_close(m3.conv3.weight, (a["conv3.weight"] + b["conv3.weight"] + c["conv3.weight"]) / 3)
+
+
+def test_swa_curve_rows_follow_the_running_mean(tmp_path, monkeypatch, tiny_rows):
+    import average
+    import swa_curve
+    from evaluate import metrics, predict_probs
+
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(_tiny_csv_text(tiny_rows))
+    snaps = []
+    for s, e in ((1, 9), (2, 10), (3, 100)):
+        p = tmp_path / f"snapshot-e{e}.pt"
+        torch.save({"model": _random_model(s).state_dict(), "epoch": e}, p)
+        snaps.append(f"{p}:raw")
+    base = tmp_path / "base.pt"
+    torch.save({"model": _random_model(0).state_dict(), "epoch": 8}, base)
+    # Given out of epoch order (as a shell glob sorts e100 before e9): the curve adds e9, e10, e100.
+    rows = swa_curve.main([f"{base}:raw", snaps[2], snaps[0], snaps[1], "--at", "0,2",
+                           "--data", str(csv), "--bn-rows", "0"])
+    cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
+    assert [c[:2] for c in cells] == [["1", "8"], ["3", "10"]]
+    # Row 2 is exactly average.py's mean of base, e9 and e10, scored on PublicTest.
+    srcs = [average.load_source(s) for s in (f"{base}:raw", snaps[0], snaps[1])]
+    x, y = fer2013.load(str(csv))["PublicTest"]
+    m = average.swa_model(srcs, fer2013.load(str(csv))["Training"][0])
+    assert cells[1][2] == f"{100 * metrics(predict_probs(m, x, 'center', bf16=False), y)['accuracy']:.2f}%"
+    with pytest.raises(SystemExit, match="--at"):
+        swa_curve.main([f"{base}:raw", snaps[0], "--at", "2", "--data", str(csv)])
