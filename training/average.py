@@ -8,6 +8,7 @@ gets the exact mean and variance of its input over Training crops (random 44×44
 no other augmentation), computed with the averaged weights.
 
     python3 training/average.py A.safetensors B.pt:raw C.pt:ema --out ~/.cache/fer-stream/swa.pt
+    python3 training/average.py Models/vgg19-fer2013.safetensors run/snapshot-e*.pt --weights raw --out swa.pt
     python3 training/export.py --checkpoint ~/.cache/fer-stream/swa.pt --weights swa
 
 Sources: exported .safetensors, or training checkpoints with `:ema` (default), `:raw` (last.pt's
@@ -38,12 +39,12 @@ from model import VGG19FER  # noqa: E402
 from train import atomic_save, augment  # noqa: E402
 
 
-def parse_source(spec: str) -> tuple[str, str]:
-    """'path[:ema|raw|swa]' -> (path, weights)."""
+def parse_source(spec: str, default: str = "ema") -> tuple[str, str]:
+    """'path[:ema|raw|swa]' -> (path, weights); `default` where the spec names none."""
     path, sep, weights = spec.rpartition(":")
     if sep and weights in ("ema", "raw", "swa"):
         return path, weights
-    return spec, "ema"
+    return spec, default
 
 
 def average_state_dicts(sds: list[dict], counts: list[int] | None = None) -> dict:
@@ -94,8 +95,8 @@ class Source:
     snapshots: list[str]
 
 
-def load_source(spec: str) -> Source:
-    path, weights = parse_source(spec)
+def load_source(spec: str, default_weights: str = "ema") -> Source:
+    path, weights = parse_source(spec, default_weights)
     m, info = load_any(path, "cpu", weights)
     # No user's home in metadata.
     snaps = info.get("averaged_from") or [info["source"].replace(str(Path.home()), "~")]
@@ -123,6 +124,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sources", nargs="+", help="path.safetensors or path.pt[:ema|raw|swa]")
     ap.add_argument("--out", required=True, help="checkpoint to write (weights under 'swa')")
+    ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
+                    help="which weights of a .pt source that names none (snapshot-e*.pt hold raw weights only)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--bn-rows", type=int, default=10000,
                     help="Training rows for the BN recalibration (a seeded sample; 0 = all)")
@@ -131,7 +134,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
-    sources = [load_source(spec) for spec in a.sources]
+    sources = [load_source(spec, a.weights) for spec in a.sources]
     pixels = bn_sample(fer2013.load(a.data)["Training"][0], a.bn_rows, a.seed)
     model = swa_model(sources, pixels, a.seed)
     names = [n for s in sources for n in s.snapshots]

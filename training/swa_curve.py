@@ -2,8 +2,8 @@
 """The learning curve of snapshot averaging: PublicTest accuracy of the running mean as snapshots
 are added, so the model card can show whether more of them still help.
 
-    python3 training/swa_curve.py Models/vgg19-fer2013.safetensors ~/.cache/fer-stream/train/r75/snapshot-e*.pt:raw \\
-        --at 0,2,4,8,16
+    python3 training/swa_curve.py Models/vgg19-fer2013.safetensors ~/.cache/fer-stream/train/r75/snapshot-e*.pt \\
+        --weights raw --at 0,2,4,8,16
 
 Row k is the mean of the base source (weighing as many snapshots as it averaged; see average.py) and
 the first k snapshots in epoch order, BatchNorm recalibrated as average.py does, then scored on
@@ -40,6 +40,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("base", help="the mean (or single snapshot) to start from")
     ap.add_argument("snapshots", nargs="+", help="path.pt[:raw|ema] or .safetensors, added in epoch order")
+    ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
+                    help="which weights of a .pt source that names none (snapshot-e*.pt hold raw weights only)")
     ap.add_argument("--at", default="", help="comma-separated numbers of added snapshots (default: every one)")
     ap.add_argument("--10crop", dest="tencrop", action="store_true", help="also score 10-crop (10× slower)")
     ap.add_argument("--data", default=None)
@@ -56,8 +58,8 @@ def main(argv=None):
     data = fer2013.load(a.data)
     pixels = bn_sample(data["Training"][0], a.bn_rows, a.seed)
     x_pub, y_pub = data["PublicTest"]
-    base = load_source(a.base)
-    added = [load_source(s) for s in specs[:ks[-1]]]
+    base = load_source(a.base, a.weights)
+    added = [load_source(s, a.weights) for s in specs[:ks[-1]]]
     head = "| snapshots averaged | last epoch | PublicTest centre (f32) |" + (" PublicTest 10-crop (f32) |" if a.tencrop else "")
     rows = [head, "|---|---|---|" + ("---|" if a.tencrop else "")]
     for k in ks:

@@ -79,6 +79,9 @@ def augment(pixels: torch.Tensor, gen: torch.Generator, affine: bool = True, era
     return x.unsqueeze(1)
 
 
+AUGMENTS = {"full": {}, "light": {"affine": False, "erase_p": 0.0}}
+
+
 # ---------------------------------------------------------------- precision
 
 def cpu_has_amx() -> bool:
@@ -198,6 +201,9 @@ def main(argv=None):
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--ema-decay", type=float, default=0.999)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--augment", default="full", choices=["full", "light"],
+                    help="full: rotation, scale, crop, mirror, random erasing; light: the reference's "
+                         "random crop and mirror only (for fine-tuning on crops like those tested)")
     ap.add_argument("--data", default=None, help="FER2013 CSV (plain/gzip) or compact .npz")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=2)
@@ -282,7 +288,7 @@ def main(argv=None):
             t0 = time.time()
         for i in range(first, steps_per_epoch):
             idx = perm[i * a.batch:(i + 1) * a.batch]
-            xb = augment(x_tr[idx], gen).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            xb = augment(x_tr[idx], gen, **AUGMENTS[a.augment]).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             yb = y_tr[idx].to(dev, non_blocking=True)
             lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs, a.cycle_start, a.cycle_epochs)
             for g in opt.param_groups:

@@ -95,8 +95,8 @@ def test_augment_shapes_and_range():
     out = train.augment(x, g)
     assert out.shape == (16, 1, 44, 44) and out.dtype == torch.float32
     assert out.min() >= -2.0 - 1e-5 and out.max() <= 2.0 + 1e-5
-    plain = train.augment(x, g, affine=False, erase_p=0.0)
-    # without affine/erasing every output is an exact (possibly mirrored) crop of the input
+    plain = train.augment(x, g, **train.AUGMENTS["light"])
+    # --augment light (no affine, no erasing): every output is an exact (possibly mirrored) crop of the input
     xf = (x.float() / 255 - 0.5) / 0.25
     for i in range(4):
         found = any(torch.equal(plain[i, 0], c) for t in range(5) for l in range(5)
@@ -359,6 +359,7 @@ def test_average_state_dicts_is_the_elementwise_mean():
     assert parse_source("r/last.pt:raw") == ("r/last.pt", "raw")
     assert parse_source("Models/x.safetensors") == ("Models/x.safetensors", "ema")
     assert parse_source("swa.pt:swa") == ("swa.pt", "swa")
+    assert parse_source("run/snapshot-e60.pt", "raw") == ("run/snapshot-e60.pt", "raw")
 
 
 def test_bn_recalibration_sets_the_exact_statistics_of_clean_crops():
@@ -434,8 +435,9 @@ def test_swa_curve_rows_follow_the_running_mean(tmp_path, monkeypatch, tiny_rows
     base = tmp_path / "base.pt"
     torch.save({"model": _random_model(0).state_dict(), "epoch": 8}, base)
     # Given out of epoch order (as a shell glob sorts e100 before e9): the curve adds e9, e10, e100.
-    rows = swa_curve.main([f"{base}:raw", snaps[2], snaps[0], snaps[1], "--at", "0,2",
-                           "--data", str(csv), "--bn-rows", "0"])
+    # Snapshots named without ":raw" take --weights (a shell glob cannot carry the suffix).
+    rows = swa_curve.main([f"{base}:raw", snaps[2], snaps[0].removesuffix(":raw"), snaps[1], "--at", "0,2",
+                           "--weights", "raw", "--data", str(csv), "--bn-rows", "0"])
     cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
     assert [c[:2] for c in cells] == [["1", "8"], ["3", "10"]]
     # Row 2 is exactly average.py's mean of base, e9 and e10, scored on PublicTest.
