@@ -101,7 +101,7 @@ def load_source(spec: str, default_weights: str = "ema") -> Source:
     # No user's home in metadata.
     snaps = info.get("averaged_from") or [info["source"].replace(str(Path.home()), "~")]
     print(f"source: {info['source']} (epoch {info['epoch']}"
-          + (f", a mean of {len(snaps)} snapshots" if len(snaps) > 1 else "") + ")", flush=True)
+          + (f", a mean of {len(snaps)} snapshots" if len(snaps) > 1 else "") + ")", file=sys.stderr, flush=True)
     return Source(m.state_dict(), int(info["epoch"]) if info.get("epoch") is not None else 0, snaps)
 
 
