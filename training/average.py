@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
 from evaluate import load_any  # noqa: E402
 from model import VGG19FER  # noqa: E402
-from train import atomic_save, augment  # noqa: E402
+from train import AUGMENTS, atomic_save, augment  # noqa: E402
 
 
 def parse_source(spec: str, default: str = "ema") -> tuple[str, str]:
@@ -78,7 +78,7 @@ def recalibrate_bn(model: torch.nn.Module, pixels: np.ndarray, batch: int = 256,
     try:
         x = torch.as_tensor(pixels)
         for i in range(0, len(x), batch):
-            v = augment(x[i:i + batch], gen, affine=False, erase_p=0.0)
+            v = augment(x[i:i + batch], gen, **AUGMENTS["light"])
             model(v.contiguous(memory_format=torch.channels_last))
     finally:
         model.eval()

@@ -39,7 +39,8 @@ def epoch_order(spec: str) -> tuple[int, str]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("base", help="the mean (or single snapshot) to start from")
-    ap.add_argument("snapshots", nargs="+", help="path.pt[:raw|ema] or .safetensors, added in epoch order")
+    ap.add_argument("snapshots", nargs="*", help="path.pt[:raw|ema] or .safetensors, added in epoch order "
+                    "(none: the base alone, recalibrated)")
     ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
                     help="which weights of a .pt source that names none (snapshot-e*.pt hold raw weights only)")
     ap.add_argument("--at", default="", help="comma-separated numbers of added snapshots (default: every one)")
