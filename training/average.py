@@ -105,6 +105,11 @@ def load_source(spec: str, default_weights: str = "ema") -> Source:
     return Source(m.state_dict(), int(info["epoch"]) if info.get("epoch") is not None else 0, snaps)
 
 
+def add_weights_option(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
+                    help="which weights of a .pt source that names none (snapshot-e*.pt hold raw weights only)")
+
+
 def bn_sample(x: np.ndarray, rows: int, seed: int) -> np.ndarray:
     """A seeded sample of `rows` Training images for the recalibration (all of them for rows = 0)."""
     if 0 < rows < len(x):
@@ -124,8 +129,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sources", nargs="+", help="path.safetensors or path.pt[:ema|raw|swa]")
     ap.add_argument("--out", required=True, help="checkpoint to write (weights under 'swa')")
-    ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
-                    help="which weights of a .pt source that names none (snapshot-e*.pt hold raw weights only)")
+    add_weights_option(ap)
     ap.add_argument("--data", default=None)
     ap.add_argument("--bn-rows", type=int, default=10000,
                     help="Training rows for the BN recalibration (a seeded sample; 0 = all)")

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
-from average import bn_sample, load_source, swa_model  # noqa: E402
+from average import add_weights_option, bn_sample, load_source, swa_model  # noqa: E402
 from evaluate import metrics, predict_probs  # noqa: E402
 
 
@@ -41,8 +41,7 @@ def main(argv=None):
     ap.add_argument("base", help="the mean (or single snapshot) to start from")
     ap.add_argument("snapshots", nargs="*", help="path.pt[:raw|ema] or .safetensors, added in epoch order "
                     "(none: the base alone, recalibrated)")
-    ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
-                    help="which weights of a .pt source that names none (snapshot-e*.pt hold raw weights only)")
+    add_weights_option(ap)
     ap.add_argument("--at", default="", help="comma-separated numbers of added snapshots (default: every one)")
     ap.add_argument("--10crop", dest="tencrop", action="store_true", help="also score 10-crop (10× slower)")
     ap.add_argument("--data", default=None)
@@ -67,10 +66,10 @@ def main(argv=None):
         t0 = time.time()
         srcs = [base] + added[:k]
         model = swa_model(srcs, pixels, a.seed)
+        scores = [metrics(predict_probs(model, x_pub, mode, bf16=False), y_pub)["accuracy"]
+                  for mode in (["center", "10crop"] if a.tencrop else ["center"])]
         row = (f"| {sum(len(s.snapshots) for s in srcs)} | {max(s.epoch for s in srcs)} | "
-               f"{100 * metrics(predict_probs(model, x_pub, 'center', bf16=False), y_pub)['accuracy']:.2f}% |")
-        if a.tencrop:
-            row += f" {100 * metrics(predict_probs(model, x_pub, '10crop', bf16=False), y_pub)['accuracy']:.2f}% |"
+               + "".join(f"{100 * v:.2f}% | " for v in scores).rstrip())
         rows.append(row)
         print(row, f"({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     print("\n".join(rows))

@@ -201,7 +201,7 @@ def main(argv=None):
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--ema-decay", type=float, default=0.999)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
-    ap.add_argument("--augment", default="full", choices=["full", "light"],
+    ap.add_argument("--augment", default="full", choices=list(AUGMENTS),
                     help="full: rotation, scale, crop, mirror, random erasing; light: the reference's "
                          "random crop and mirror only (for fine-tuning on crops like those tested)")
     ap.add_argument("--data", default=None, help="FER2013 CSV (plain/gzip) or compact .npz")

@@ -442,8 +442,9 @@ def test_swa_curve_rows_follow_the_running_mean(tmp_path, monkeypatch, tiny_rows
     assert [c[:2] for c in cells] == [["1", "8"], ["3", "10"]]
     # Row 2 is exactly average.py's mean of base, e9 and e10, scored on PublicTest.
     srcs = [average.load_source(s) for s in (f"{base}:raw", snaps[0], snaps[1])]
-    x, y = fer2013.load(str(csv))["PublicTest"]
-    m = average.swa_model(srcs, fer2013.load(str(csv))["Training"][0])
+    data = fer2013.load(str(csv))
+    x, y = data["PublicTest"]
+    m = average.swa_model(srcs, data["Training"][0])
     assert cells[1][2] == f"{100 * metrics(predict_probs(m, x, 'center', bf16=False), y)['accuracy']:.2f}%"
     with pytest.raises(SystemExit, match="--at"):
         swa_curve.main([f"{base}:raw", snaps[0], "--at", "2", "--data", str(csv)])
