@@ -73,13 +73,14 @@ def recalibrate_bn(model: torch.nn.Module, pixels: np.ndarray, batch: int = 256,
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average: each batch weighs the same
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # crops drawn on the CPU wherever the model is
+    dev = next(model.parameters()).device
     model.train()
     try:
         x = torch.as_tensor(pixels)
         for i in range(0, len(x), batch):
             v = augment(x[i:i + batch], gen, **AUGMENTS["light"])
-            model(v.contiguous(memory_format=torch.channels_last))
+            model(v.to(dev).contiguous(memory_format=torch.channels_last))
     finally:
         model.eval()
         for m, mom in zip(bns, momenta):

@@ -1,4 +1,5 @@
-"""FER2013 loading: CSV (plain or gzip, detected by magic bytes) or a compact .npz.
+"""FER2013 loading: CSV (plain or gzip, detected by magic bytes), a compact .npz, or a packed file
+(lossless, ~30% smaller than the npz: small enough to travel to a GPU machine, see write_packed).
 
 Returns per-split uint8 image arrays (N, 48, 48) and int64 labels (N,).
 Parsed CSVs are cached as .npz under ~/.cache/fer-stream/ keyed by file size + mtime.
@@ -8,6 +9,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
+import lzma
 import os
 import sys
 from pathlib import Path
@@ -22,6 +25,7 @@ CACHE_DIR = Path(os.environ.get("FER_STREAM_CACHE", Path.home() / ".cache" / "fe
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"  # .npz files are zip archives
+PACK_MAGIC = b"FERPACK1"
 
 
 def resolve_path(path: str | os.PathLike | None = None) -> Path:
@@ -112,6 +116,8 @@ def load(path: str | os.PathLike | None = None, use_cache: bool = True) -> dict[
     if _magic(p) == ZIP_MAGIC:
         with np.load(p) as npz:
             return _from_npz(npz)
+    if _magic(p, len(PACK_MAGIC)) == PACK_MAGIC:
+        return read_packed(p)
     cp = cache_path(p) if use_cache else None
     if cp is not None and cp.exists():
         try:
@@ -139,6 +145,88 @@ def write_compact(src: str | None, dst: str, splits=("Training", "PublicTest")) 
     np.savez_compressed(dst, **_to_npz_dict({s: data[s] for s in splits}))
 
 
+# ---------------------------------------------------------------- packed format
+# Each pixel is stored as its difference (mod 256) from the median edge detector's prediction
+# (LOCO-I / JPEG-LS: from the left, upper and upper-left neighbours), then xz-compressed. Measured on
+# Training+PublicTest: 51.1 MB, against 71.3 MB for the compressed npz and 74.4 MB raw; with the
+# working tree (~1 MB without the model file) that fits the 64 MiB a device call can take.
+
+def _med_prediction(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """a = left, b = up, c = up-left neighbour (int16). Returns the MED prediction."""
+    mx, mn = np.maximum(a, b), np.minimum(a, b)
+    return np.where(c >= mx, mn, np.where(c <= mn, mx, a + b - c))
+
+
+def _med_residuals(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.int16)
+    a, b, c = (np.zeros_like(x) for _ in range(3))
+    a[:, :, 1:] = x[:, :, :-1]
+    b[:, 1:, :] = x[:, :-1, :]
+    c[:, 1:, 1:] = x[:, :-1, :-1]
+    return ((x - _med_prediction(a, b, c)) & 255).astype(np.uint8)
+
+
+def _med_reconstruct(r: np.ndarray) -> np.ndarray:
+    """Inverse of _med_residuals: pixel by pixel in raster order, vectorised over images."""
+    n, h, w = r.shape
+    x = np.zeros((n, h, w), np.int16)
+    zero = np.zeros(n, np.int16)
+    for i in range(h):
+        for j in range(w):
+            a = x[:, i, j - 1] if j else zero
+            b = x[:, i - 1, j] if i else zero
+            c = x[:, i - 1, j - 1] if i and j else zero
+            x[:, i, j] = (_med_prediction(a, b, c) + r[:, i, j]) & 255
+    return x.astype(np.uint8)
+
+
+def pack(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """{split: (images uint8 (N,48,48), labels)} -> the packed format (magic + xz stream)."""
+    header = {"splits": [[s, int(len(y))] for s, (_, y) in splits.items()], "shape": [48, 48]}
+    body = [json.dumps(header).encode() + b"\n"]
+    for x, y in splits.values():
+        body.append(np.asarray(y).astype(np.uint8).tobytes())
+        body.append(_med_residuals(x).tobytes())
+    return PACK_MAGIC + lzma.compress(b"".join(body), preset=6)
+
+
+def unpack(raw: bytes, name: str = "packed data") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    try:
+        if raw[:len(PACK_MAGIC)] != PACK_MAGIC:
+            raise ValueError("not a packed FER2013 file")
+        body = lzma.decompress(raw[len(PACK_MAGIC):])
+        nl = body.index(b"\n")
+        header = json.loads(body[:nl])
+    except (lzma.LZMAError, ValueError) as e:
+        raise ValueError(f"{name}: corrupt packed FER2013 file ({e})")
+    h, w = header["shape"]
+    out, pos = {}, nl + 1
+    for s, n in header["splits"]:
+        if pos + n * (1 + h * w) > len(body):
+            raise ValueError(f"{name}: packed FER2013 file is truncated in split {s}")
+        y = np.frombuffer(body, np.uint8, n, pos).astype(np.int64)
+        pos += n
+        r = np.frombuffer(body, np.uint8, n * h * w, pos).reshape(n, h, w)
+        pos += n * h * w
+        out[s] = (_med_reconstruct(r), y)
+    if pos != len(body):
+        raise ValueError(f"{name}: packed FER2013 file has {len(body) - pos} trailing bytes")
+    return out
+
+
+def write_packed(src: str | None, dst: str, splits=("Training", "PublicTest")) -> None:
+    """Write the given splits losslessly in the packed format (PrivateTest is left out by default:
+    a training machine has no business with it)."""
+    data = load(src)
+    tmp = Path(str(dst) + ".tmp")
+    tmp.write_bytes(pack({s: data[s] for s in splits}))
+    os.replace(tmp, dst)
+
+
+def read_packed(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return unpack(Path(path).read_bytes(), str(path))
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -146,6 +234,8 @@ if __name__ == "__main__":
     ap.add_argument("--data", default=None)
     ap.add_argument("--write-compact", metavar="OUT.npz", default=None,
                     help="write Training+PublicTest only, compressed")
+    ap.add_argument("--write-packed", metavar="OUT", default=None,
+                    help="write Training+PublicTest only, losslessly packed (smallest; for a device run)")
     a = ap.parse_args()
     d = load(a.data)
     for s, (x, y) in d.items():
@@ -153,3 +243,6 @@ if __name__ == "__main__":
     if a.write_compact:
         write_compact(a.data, a.write_compact)
         print("wrote", a.write_compact, file=sys.stderr)
+    if a.write_packed:
+        write_packed(a.data, a.write_packed)
+        print("wrote", a.write_packed, f"({os.path.getsize(a.write_packed) / 1e6:.1f} MB)", file=sys.stderr)

@@ -40,37 +40,40 @@ def augment(pixels: torch.Tensor, gen: torch.Generator, affine: bool = True, era
     """pixels: uint8 (B,48,48). Returns normalised (B,1,44,44) f32.
 
     Small random affine (rotation ±10°, scale 0.9–1.1) on the 48×48, random 44×44 crop,
-    horizontal mirror, then random erasing (p=erase_p, filled with 0 = the normalised mean)."""
+    horizontal mirror, then random erasing (p=erase_p, filled with 0 = the normalised mean).
+    Runs where `pixels` and `gen` live (both on the GPU for a CUDA run: no per-batch host work)."""
     b, h, w = pixels.shape
+    dev = pixels.device
+    rand = lambda *size: torch.rand(*size, generator=gen, device=dev)  # noqa: E731
     x = pixels.float().unsqueeze(1)
     if affine:
-        ang = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(10)
-        scale = 0.9 + 0.2 * torch.rand(b, generator=gen)
+        ang = (rand(b) * 2 - 1) * math.radians(10)
+        scale = 0.9 + 0.2 * rand(b)
         cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
-        theta = torch.zeros(b, 2, 3)
+        theta = torch.zeros(b, 2, 3, device=dev)
         theta[:, 0, 0], theta[:, 0, 1] = cos, -sin
         theta[:, 1, 0], theta[:, 1, 1] = sin, cos
         grid = F.affine_grid(theta, (b, 1, h, w), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     s = INPUT_SIZE
-    top = torch.randint(0, h - s + 1, (b,), generator=gen)
-    left = torch.randint(0, w - s + 1, (b,), generator=gen)
-    ar = torch.arange(s)
+    top = torch.randint(0, h - s + 1, (b,), generator=gen, device=dev)
+    left = torch.randint(0, w - s + 1, (b,), generator=gen, device=dev)
+    ar = torch.arange(s, device=dev)
     rows = (top[:, None] + ar)[:, :, None]
     cols = (left[:, None] + ar)[:, None, :]
-    flip = torch.rand(b, generator=gen) < 0.5
+    flip = rand(b) < 0.5
     cols = torch.where(flip[:, None, None], (left[:, None] + (s - 1 - ar))[:, None, :], cols)
-    x = x[:, 0][torch.arange(b)[:, None, None], rows, cols]  # (B,44,44)
+    x = x[:, 0][torch.arange(b, device=dev)[:, None, None], rows, cols]  # (B,44,44)
     x = (x / 255.0 - NORM_MEAN) / NORM_STD
     if erase_p > 0:
-        area = s * s * (0.02 + (0.33 - 0.02) * torch.rand(b, generator=gen))
-        logr = math.log(0.3) + (math.log(3.3) - math.log(0.3)) * torch.rand(b, generator=gen)
+        area = s * s * (0.02 + (0.33 - 0.02) * rand(b))
+        logr = math.log(0.3) + (math.log(3.3) - math.log(0.3)) * rand(b)
         ratio = torch.exp(logr)
         eh = torch.sqrt(area * ratio).round().clamp(1, s - 1).long()
         ew = torch.sqrt(area / ratio).round().clamp(1, s - 1).long()
-        et = (torch.rand(b, generator=gen) * (s - eh + 1)).long()
-        el = (torch.rand(b, generator=gen) * (s - ew + 1)).long()
-        on = torch.rand(b, generator=gen) < erase_p
+        et = (rand(b) * (s - eh + 1)).long()
+        el = (rand(b) * (s - ew + 1)).long()
+        on = rand(b) < erase_p
         r = ar[None, :, None]
         c = ar[None, None, :]
         mask = ((r >= et[:, None, None]) & (r < (et + eh)[:, None, None])
@@ -115,17 +118,25 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, xb: torch.Ten
 # ---------------------------------------------------------------- schedule / EMA
 
 def lr_at(step: int, steps_per_epoch: int, epochs: int, peak: float, warmup_epochs: float,
-          cycle_start: int | None = None, cycle_epochs: int | None = None) -> float:
+          cycle_start: int | None = None, cycle_epochs: int | None = None,
+          swa_epoch: int | None = None, swa_lr: float = 0.0) -> float:
     """Linear warm-up, then cosine to 0 at `epochs`. With `cycle_start` (an epoch), a warm restart
     (SGDR): the cosine starts afresh at `peak` on that epoch, with no warm-up, and still ends at `epochs`;
     with `cycle_epochs` too, it restarts every `cycle_epochs` epochs from there (short cycles whose
-    ends are snapshots for average.py)."""
+    ends are snapshots for average.py). With `swa_epoch` (SWA, Izmailov et al. 2018), the cosine
+    ends at `swa_lr` on that epoch instead, and the lr stays there to the end."""
     if cycle_start is None:
         origin = warmup_epochs * steps_per_epoch
         if step < origin:
             return peak * (step + 1) / origin
     else:
         origin = cycle_start * steps_per_epoch
+    if swa_epoch is not None and cycle_start is None:
+        end = swa_epoch * steps_per_epoch
+        if step >= end:
+            return swa_lr
+        t = (step - origin) / max(end - origin, 1)
+        return swa_lr + (peak - swa_lr) * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
     length = epochs * steps_per_epoch - origin
     if cycle_start is not None and cycle_epochs and step >= origin:
         length = cycle_epochs * steps_per_epoch
@@ -146,10 +157,39 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, step: int, decay: f
     # Early on the average is warmed up (TF-style min(decay, (1+n)/(10+n))) so the EMA is usable
     # after the first epoch; it reaches `decay` after ~9,000 steps.
     d = min(decay, (1 + step) / (10 + step))
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(pm.detach(), 1 - d)
-    for be, bm in zip(ema.buffers(), model.buffers()):
-        be.copy_(bm)
+    # foreach: a few kernels per step instead of two per tensor (it matters on a GPU)
+    torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1 - d)
+    if hasattr(torch, "_foreach_copy_"):
+        torch._foreach_copy_(list(ema.buffers()), list(model.buffers()))
+    else:  # an older torch than the pinned one (a device image's)
+        for be, bm in zip(ema.buffers(), model.buffers()):
+            be.copy_(bm)
+
+
+def swa_start_epoch(epochs: int, fraction: float, warmup_epochs: float) -> int | None:
+    """The epoch after which --swa-start's constant-lr phase begins (None: no SWA)."""
+    if fraction <= 0:
+        return None
+    return min(max(int(round(fraction * epochs)), math.ceil(warmup_epochs)), epochs - 1)
+
+
+@torch.no_grad()
+def swa_update(swa: dict | None, n: int, model: torch.nn.Module) -> dict:
+    """Running mean of the model's floating tensors over the n snapshots so far plus this one."""
+    sd = {k: v.detach().float().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+    if swa is None:
+        return sd
+    for k, v in sd.items():
+        swa[k].add_(v - swa[k], alpha=1.0 / (n + 1))
+    return swa
+
+
+def horizon_from_budget(epochs_done: int, cap: int, elapsed_s: float, epoch_s: float, budget_s: float,
+                        margin: float = 0.93) -> int:
+    """The number of epochs a run of `budget_s` seconds can finish, given that `epochs_done` took it
+    to `elapsed_s` and one epoch takes `epoch_s`; at least one more epoch, at most `cap`."""
+    more = int(max(budget_s - elapsed_s, 0.0) * margin // max(epoch_s, 1e-9))
+    return max(epochs_done + 1, min(cap, epochs_done + more))
 
 
 # ---------------------------------------------------------------- checkpointing
@@ -160,23 +200,31 @@ def atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def rng_state(gen: torch.Generator) -> dict:
-    return {"torch": torch.get_rng_state(), "gen": gen.get_state(), "numpy": np.random.get_state(),
-            "python": random.getstate()}
+def rng_state(gen: torch.Generator, aug_gen: torch.Generator) -> dict:
+    st = {"torch": torch.get_rng_state(), "gen": gen.get_state(), "numpy": np.random.get_state(),
+          "python": random.getstate()}
+    if aug_gen is not gen:
+        st["aug_gen"] = aug_gen.get_state()
+        st["cuda"] = torch.cuda.get_rng_state()  # dropout masks
+    return st
 
 
-def seed_all(seed: int, gen: torch.Generator) -> None:
+def seed_all(seed: int, gen: torch.Generator, aug_gen: torch.Generator) -> None:
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # seeds CUDA too
     gen.manual_seed(seed)
+    aug_gen.manual_seed(seed)
 
 
-def set_rng_state(st: dict, gen: torch.Generator) -> None:
+def set_rng_state(st: dict, gen: torch.Generator, aug_gen: torch.Generator) -> None:
     torch.set_rng_state(st["torch"])
     gen.set_state(st["gen"])
     np.random.set_state(st["numpy"])
     random.setstate(st["python"])
+    if aug_gen is not gen and "aug_gen" in st:
+        aug_gen.set_state(st["aug_gen"])
+        torch.cuda.set_rng_state(st["cuda"])
 
 
 def log(msg: str) -> None:
@@ -218,21 +266,39 @@ def main(argv=None):
     ap.add_argument("--ckpt-every", type=int, default=40,
                     help="also checkpoint every N steps inside an epoch (a stopped session loses at most N steps)")
     ap.add_argument("--run-dir", default=None, help="override the run directory")
+    ap.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS",
+                    help="a from-scratch run that must end within SECONDS of its start: after its first "
+                         "epoch the horizon (--epochs, then a cap) is cut to what fits, so the cosine still "
+                         "reaches 0; training stops at the deadline whatever happens (a device run)")
+    ap.add_argument("--swa-start", type=float, default=0.0, metavar="FRACTION",
+                    help="SWA: the cosine ends at --swa-lr after FRACTION of the epochs, then the lr stays "
+                         "there and the weights at each later epoch end are averaged into last.pt's 'swa' "
+                         "(BatchNorm statistics to be recomputed: average.recalibrate_bn)")
+    ap.add_argument("--swa-lr", type=float, default=0.002)
+    ap.add_argument("--last-every", type=int, default=1,
+                    help="write last.pt every N epochs (0: only at the end; a device run, where resuming "
+                         "is moot and each 240 MB write costs a fraction of an epoch)")
     a = ap.parse_args(argv)
 
+    t_start = time.time()
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels once
     run_dir = Path(a.run_dir) if a.run_dir else TRAIN_ROOT / a.run
     run_dir.mkdir(parents=True, exist_ok=True)
     last_p, best_p, log_p = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
 
-    gen = torch.Generator()
-    seed_all(a.seed, gen)
+    gen = torch.Generator()  # data order (on the CPU)
+    # Augmentations are drawn where they are applied: on a GPU from a generator of its own.
+    aug_gen = gen if dev.type == "cpu" else torch.Generator(device=dev)
+    seed_all(a.seed, gen, aug_gen)
 
     data = fer2013.load(a.data)
     x_tr, y_tr = (torch.from_numpy(v) for v in data["Training"])
     if a.limit:
         x_tr, y_tr = x_tr[:a.limit], y_tr[:a.limit]
+    x_tr, y_tr = x_tr.to(dev), y_tr.to(dev)  # 66 MB: the whole set stays on the device
     x_pub, y_pub = data["PublicTest"]
     n = x_tr.shape[0]
     steps_per_epoch = n // a.batch  # drop the last partial batch
@@ -249,6 +315,8 @@ def main(argv=None):
     ema = copy.deepcopy(model)
     start_epoch, step, best = 0, 0, {"acc": -1.0, "epoch": -1}
     partial = None  # position inside an interrupted epoch
+    horizon = None  # the number of epochs, once --time-budget has fixed it
+    swa, swa_n = None, 0  # running mean of the weights at the epoch ends of the SWA phase
 
     if last_p.exists():
         ck = torch.load(last_p, map_location="cpu", weights_only=False)
@@ -256,7 +324,12 @@ def main(argv=None):
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
         start_epoch, step, best = ck["epoch"], ck["step"], ck["best"]
-        set_rng_state(ck["rng"], gen)
+        set_rng_state(ck["rng"], gen, aug_gen)
+        if ck.get("horizon"):
+            horizon = a.epochs = ck["horizon"]  # fixed once by --time-budget; a resumed run keeps it
+        swa, swa_n = ck.get("swa_state"), ck.get("swa_n", 0)
+        if swa is not None:
+            swa = {k: v.to(dev) for k, v in swa.items()}
         partial = ck.get("partial")
         if partial:
             log(f"resuming inside epoch {start_epoch + 1} at step {partial['i']}/{steps_per_epoch}")
@@ -269,13 +342,16 @@ def main(argv=None):
         step = start_epoch * steps_per_epoch
         # A run from weights of epoch E draws its own data order, augmentations and dropout masks;
         # with the plain seed every warm restart would replay the first run's epochs 1, 2, ...
-        seed_all(a.seed + 1000 * start_epoch, gen)
+        seed_all(a.seed + 1000 * start_epoch, gen, aug_gen)
         log(f"initialised model and EMA from {a.init}; continuing at epoch {start_epoch}")
     ema.eval()
     for p in ema.parameters():
         p.requires_grad_(False)
 
-    for epoch in range(start_epoch, a.epochs):
+    stop = False
+    epoch = start_epoch
+    while epoch < a.epochs and not stop:
+        t_epoch = time.time()
         model.train()
         if partial:
             perm, first = partial["perm"], partial["i"]
@@ -286,32 +362,56 @@ def main(argv=None):
             perm, first = torch.randperm(n, generator=gen), 0
             tot_loss, tot_correct, seen = 0.0, 0, 0
             t0 = time.time()
+        # The order on the device too: a host-to-device copy of each batch's indices would wait for
+        # the GPU's queue every step. Likewise the sums are kept there and read at log points only.
+        perm_dev = perm.to(dev)
+        run_loss = torch.zeros((), device=dev)
+        run_correct = torch.zeros((), dtype=torch.long, device=dev)
+
+        def flush():
+            nonlocal tot_loss, tot_correct, run_loss, run_correct
+            tot_loss += run_loss.item()
+            tot_correct += run_correct.item()
+            run_loss.zero_()
+            run_correct.zero_()
+
         for i in range(first, steps_per_epoch):
-            idx = perm[i * a.batch:(i + 1) * a.batch]
-            xb = augment(x_tr[idx], gen, **AUGMENTS[a.augment]).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            yb = y_tr[idx].to(dev, non_blocking=True)
-            lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs, a.cycle_start, a.cycle_epochs)
+            idx = perm_dev[i * a.batch:(i + 1) * a.batch]
+            xb = augment(x_tr[idx], aug_gen, **AUGMENTS[a.augment]).contiguous(memory_format=torch.channels_last)
+            yb = y_tr[idx]
+            lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs, a.cycle_start, a.cycle_epochs,
+                       swa_start_epoch(a.epochs, a.swa_start, a.warmup_epochs), a.swa_lr)
             for g in opt.param_groups:
                 g["lr"] = lr
             loss, logits = train_step(model, opt, xb, yb, bf16, a.label_smoothing)
             ema_update(ema, model, step, a.ema_decay)
             step += 1
-            tot_loss += loss.item() * len(yb)
-            tot_correct += (logits.argmax(1) == yb).sum().item()
+            run_loss += loss.detach() * len(yb)
+            run_correct += (logits.argmax(1) == yb).sum()
             seen += len(yb)
             if (i + 1) % 25 == 0 or i == 0:
+                flush()
                 log(f"epoch {epoch + 1} step {i + 1}/{steps_per_epoch} loss {tot_loss / seen:.4f} "
                     f"acc {tot_correct / seen:.4f} lr {lr:.5f} {seen / (time.time() - t0):.1f} img/s")
             if a.max_steps and i + 1 >= a.max_steps:
                 break
+            if a.time_budget and time.time() - t_start > a.time_budget:
+                log(f"time budget of {a.time_budget:.0f} s spent at step {i + 1} of epoch {epoch + 1}: stopping")
+                stop = True
+                break
             if a.ckpt_every and (i + 1) % a.ckpt_every == 0 and i + 1 < steps_per_epoch:
+                flush()
                 atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                             "epoch": epoch, "step": step, "best": best, "rng": rng_state(gen), "args": vars(a),
+                             "epoch": epoch, "step": step, "best": best, "rng": rng_state(gen, aug_gen),
+                             "args": vars(a), "horizon": horizon,
                              "partial": {"i": i + 1, "perm": perm, "loss": tot_loss, "correct": tot_correct,
                                          "seen": seen, "elapsed": time.time() - t0}}, last_p)
+        flush()
         train_time = time.time() - t0
         rec = {"epoch": epoch + 1, "step": step, "lr": lr, "train_loss": tot_loss / seen,
                "train_acc": tot_correct / seen, "img_per_s": seen / train_time, "train_s": round(train_time, 1)}
+        if stop:
+            rec["stopped_at_step"] = i + 1
         if a.max_steps:
             log(f"stopping after {a.max_steps} steps: {json.dumps(rec)}")
             return rec
@@ -325,12 +425,33 @@ def main(argv=None):
                 atomic_save({"ema": ema.state_dict(), "epoch": epoch + 1, "public_center": best["acc"],
                              "args": vars(a)}, best_p)
         rec["best_public_center"], rec["best_epoch"] = best["acc"], best["epoch"]
-        if a.snapshots and ends_cycle(epoch + 1, a.epochs, a.cycle_start, a.cycle_epochs):
+        epoch += 1
+        if a.time_budget and horizon is None and a.cycle_start is None and not stop:
+            # The warm-up (epochs 1..warmup) does not depend on the horizon, so it can be fixed now.
+            horizon = horizon_from_budget(epoch, a.epochs, time.time() - t_start, time.time() - t_epoch,
+                                          a.time_budget)
+            log(f"time budget {a.time_budget:.0f} s: {time.time() - t_epoch:.1f} s per epoch, "
+                f"horizon {a.epochs} -> {horizon} epochs")
+            a.epochs = horizon
+            rec["horizon"] = horizon
+        swa_epoch = swa_start_epoch(a.epochs, a.swa_start, a.warmup_epochs)
+        if swa_epoch is not None and epoch > swa_epoch and not stop:
+            swa = swa_update(swa, swa_n, model)
+            swa_n += 1
+            rec["swa_n"] = swa_n
+        if a.snapshots and ends_cycle(epoch, a.epochs, a.cycle_start, a.cycle_epochs):
             # Before last.pt: a run stopped between the two writes redoes this epoch and its snapshot.
-            atomic_save({"model": model.state_dict(), "epoch": epoch + 1}, run_dir / f"snapshot-e{epoch + 1}.pt")
-        atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                     "epoch": epoch + 1, "step": step, "best": best, "rng": rng_state(gen), "args": vars(a)},
-                    last_p)
+            atomic_save({"model": model.state_dict(), "epoch": epoch}, run_dir / f"snapshot-e{epoch}.pt")
+        if stop or epoch >= a.epochs or (a.last_every and epoch % a.last_every == 0):
+            ck = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                  "epoch": epoch, "step": step, "best": best, "rng": rng_state(gen, aug_gen),
+                  "args": vars(a), "horizon": horizon}
+            if swa is not None:
+                # 'swa' as average.py writes it (a full state dict, BN statistics still to be recomputed);
+                # 'swa_state' is the running mean itself, for resuming.
+                ck["swa"] = {**model.state_dict(), **swa}
+                ck["swa_state"], ck["swa_n"] = swa, swa_n
+            atomic_save(ck, last_p)
         with open(log_p, "a") as f:
             f.write(json.dumps(rec) + "\n")
         log("EPOCH " + json.dumps(rec))

@@ -76,6 +76,34 @@ def test_compact_npz(tmp_path, monkeypatch, tiny_rows):
     np.testing.assert_array_equal(d["Training"][0], fer2013.load(src)["Training"][0])
 
 
+def test_packed_format_is_lossless_and_detected_by_magic(tmp_path, monkeypatch, tiny_rows):
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    src = tmp_path / "f.csv"
+    src.write_text(_tiny_csv_text(tiny_rows))
+    dst = tmp_path / "fer.bin"  # no telling extension: load() goes by the magic bytes
+    fer2013.write_packed(str(src), str(dst))
+    d, want = fer2013.load(dst), fer2013.load(src)
+    assert list(d) == ["Training", "PublicTest"]  # PrivateTest stays behind
+    for s in d:
+        np.testing.assert_array_equal(d[s][0], want[s][0])
+        np.testing.assert_array_equal(d[s][1], want[s][1])
+    # Edges of the predictor: flat, extreme and alternating images survive too.
+    flat = np.zeros((3, 48, 48), np.uint8)
+    flat[1] = 255
+    flat[2, ::2, ::2] = 255
+    flat[2, 1::2, 1::2] = 255
+    u = fer2013.unpack(fer2013.pack({"Training": (flat, np.array([0, 6, 3]))}))
+    np.testing.assert_array_equal(u["Training"][0], flat)
+    # On smooth images (as faces are) the residuals compress far below the raw pixels.
+    yy, xx = np.mgrid[:48, :48]
+    smooth = np.stack([((xx * (i + 1) + yy * 2) % 256) for i in range(20)]).astype(np.uint8)
+    assert len(fer2013.pack({"Training": (smooth, np.zeros(20, int))})) < smooth.nbytes / 10
+    raw = dst.read_bytes()
+    dst.write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(ValueError, match="fer.bin: corrupt packed FER2013 file"):
+        fer2013.load(dst)
+
+
 # ---------------------------------------------------------------- torch-dependent tests
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install -r training/requirements.txt")
@@ -448,3 +476,106 @@ def test_swa_curve_rows_follow_the_running_mean(tmp_path, monkeypatch, tiny_rows
     assert cells[1][2] == f"{100 * metrics(predict_probs(m, x, 'center', bf16=False), y)['accuracy']:.2f}%"
     with pytest.raises(SystemExit, match="--at"):
         swa_curve.main([f"{base}:raw", snaps[0], "--at", "2", "--data", str(csv)])
+
+
+def test_horizon_fits_the_budget():
+    # 1 epoch done at 100 s, 10 s per epoch, 500 s budget: 400 s left, 93% of it -> 37 more epochs.
+    assert train.horizon_from_budget(1, 250, 100.0, 10.0, 500.0) == 38
+    assert train.horizon_from_budget(1, 30, 100.0, 10.0, 500.0) == 30  # the cap wins
+    assert train.horizon_from_budget(1, 250, 600.0, 10.0, 500.0) == 2  # over budget: one more at most
+
+
+@pytest.fixture
+def tiny_packed(tmp_path, monkeypatch):
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    rng = np.random.default_rng(3)
+    rows = [(i % 7, rng.integers(0, 256, (48, 48)), "Training") for i in range(40)]
+    rows += [(i % 7, rng.integers(0, 256, (48, 48)), "PublicTest") for i in range(8)]
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(_tiny_csv_text(rows))
+    dst = tmp_path / "tiny.ferpack"
+    fer2013.write_packed(str(csv), str(dst))
+    return dst
+
+
+def test_time_budget_stops_training_and_keeps_a_checkpoint(tmp_path, tiny_packed):
+    rec = train.main(["--data", str(tiny_packed), "--batch", "8", "--init", "", "--run-dir", str(tmp_path / "r"),
+                      "--epochs", "50", "--time-budget", "0.001", "--last-every", "0", "--no-eval"])
+    recs = [json.loads(l) for l in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert rec is None and len(recs) == 1 and recs[0]["stopped_at_step"] == 1
+    ck = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
+    assert ck["epoch"] == 1 and ck["step"] == 1
+
+
+def test_swa_schedule_and_running_mean():
+    spe, ep = 10, 8
+    k = train.swa_start_epoch(ep, 0.75, 2)
+    assert k == 6 and train.swa_start_epoch(ep, 0.0, 2) is None
+    lrs = [train.lr_at(s, spe, ep, 0.01, 2, swa_epoch=k, swa_lr=0.002) for s in range(spe * ep)]
+    assert abs(lrs[19] - 0.01) < 1e-12  # the warm-up is as before
+    assert all(a >= b for a, b in zip(lrs[20:60], lrs[21:60])) and abs(lrs[59] - 0.002) < 1e-4
+    assert lrs[60:] == [0.002] * 20  # then constant: the SWA phase
+    m = VGG19FER()
+    snaps = []
+    swa = None
+    for n in range(3):
+        with torch.no_grad():
+            m.conv2.weight.normal_()
+        snaps.append(m.conv2.weight.clone())
+        swa = train.swa_update(swa, n, m)
+    torch.testing.assert_close(swa["conv2.weight"], torch.stack(snaps).mean(0))
+    assert "bn2.num_batches_tracked" not in swa
+
+
+def test_swa_run_keeps_the_mean_of_its_last_epochs(tmp_path, tiny_packed):
+    run = tmp_path / "r"
+    train.main(["--data", str(tiny_packed), "--batch", "8", "--init", "", "--run-dir", str(run), "--epochs", "4",
+                "--swa-start", "0.5", "--no-eval"])
+    recs = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    assert [r.get("swa_n") for r in recs] == [None, None, 1, 2]
+    assert recs[2]["lr"] == recs[3]["lr"] == 0.002
+    ck = torch.load(run / "last.pt", weights_only=False)
+    assert ck["swa_n"] == 2 and set(ck["swa"]) == set(ck["model"])
+    # epoch 4's weights are last.pt's; the mean is not (it holds epoch 3's too)
+    assert not torch.equal(ck["swa"]["conv0.weight"], ck["model"]["conv0.weight"])
+
+
+def test_device_run_trains_side_by_side_and_its_parts_join(tmp_path, tiny_packed):
+    """The GPU command end to end on the CPU: runs, scoring, parts, summary; then the join here."""
+    import average
+    import device_run
+    from evaluate import load_any
+
+    out, work = tmp_path / "out", tmp_path / "work"
+    s = device_run.main(["--data", str(tiny_packed), "--out", str(out), "--work", str(work), "--device", "cpu",
+                         "--budget", "900", "--epochs", "3", "--batch", "8"])  # the cap ends it, not the clock
+    assert [r["returncode"] for r in s["runs"]] == [0, 0]
+    assert all([c["epoch"] for c in r["curve"]] == [1, 2, 3] for r in s["runs"])
+    assert s["runs"][0]["curve"][0]["horizon"] == 3  # fixed after epoch 1, within the cap
+    # two runs (seeds 0 and 1) drew different batches; the second is the SWA variant
+    assert s["runs"][0]["curve"][0]["train_loss"] != s["runs"][1]["curve"][0]["train_loss"]
+    assert s["runs"][1]["curve"][-1]["swa_n"] == 1
+    names = sorted(c["name"] for c in s["candidates"])
+    assert names == sorted([f"run{k}/{f}:ema{bn}" for k in (0, 1) for f in ("best.pt", "last.pt")
+                            for bn in ("", " +bn")] + ["run1/last.pt:swa +bn"])
+    best = max(s["candidates"], key=lambda c: (c["public_10crop"], c["public_center"]))
+    assert s["chosen"]["public_10crop"] == best["public_10crop"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(s["chosen"]["parts"] + ["summary.json"])
+    assert all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
+    ck_path = tmp_path / "joined.pt"
+    device_run.main(["--join", str(out), "--to", str(ck_path)])
+    m, info = load_any(str(ck_path), "cpu", "ema")
+    # The joined weights are the chosen candidate's, f16-rounded, recalibrated as its name says.
+    path, key = s["chosen"]["name"].split(" ")[0].split(":")
+    want = VGG19FER()
+    want.load_state_dict(torch.load(work / path, weights_only=False)[key])
+    if s["chosen"]["bn_recalibrated"]:
+        average.recalibrate_bn(want, fer2013.load(tiny_packed)["Training"][0])
+    for k, v in want.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(m.state_dict()[k], v.half().float(), msg=k)
+    # A part that went missing or changed is caught.
+    part = out / s["chosen"]["parts"][0]
+    part.write_bytes(part.read_bytes()[:-1] + b"x")
+    with pytest.raises(SystemExit, match="do not add up"):
+        device_run.main(["--join", str(out), "--to", str(ck_path)])
