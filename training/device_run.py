@@ -45,15 +45,12 @@ import fer2013  # noqa: E402
 from average import bn_sample, recalibrate_bn  # noqa: E402
 from evaluate import metrics, predict_probs  # noqa: E402
 from model import VGG19FER  # noqa: E402
+from train import log  # noqa: E402
 
 PART_BYTES = 15 * 2**20  # under the device tool's 16 MiB per file
 SUMMARY = "summary.json"
 DEFAULT_RUNS = ["", "--swa-start 0.75 --swa-lr 0.002"]
 BN_ROWS = 10000
-
-
-def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
 def split_bytes(blob: bytes, out: Path, stem: str) -> list[str]:
@@ -138,7 +135,7 @@ def main(argv=None):
     x_pub, y_pub = data["PublicTest"]
     x_bn = bn_sample(data["Training"][0], BN_ROWS, 0)
     npz = work / "data.npz"
-    np.savez(npz, **{f"{k}_{s}": v for s in ("Training", "PublicTest") for k, v in zip("xy", data[s])})
+    np.savez(npz, **fer2013._to_npz_dict({s: data[s] for s in ("Training", "PublicTest")}))
     del data
 
     procs = []
@@ -176,6 +173,7 @@ def main(argv=None):
         curve = [json.loads(l) for l in lp.read_text().splitlines()] if lp.exists() else []
         tail = (run_dir / "train.log").read_text().splitlines()[-5:]
         runs.append({"run": run_dir.name, "returncode": p.returncode, "curve": curve, "log_tail": tail})
+        kw = {"device": dev, "bf16": False}
         for name, sd, epoch, bn_usable in candidates(run_dir):
             for recal in ([False, True] if bn_usable else [True]):
                 m = VGG19FER()
@@ -183,7 +181,6 @@ def main(argv=None):
                 m.to(dev)
                 if recal:
                     recalibrate_bn(m, x_bn)
-                kw = {"device": dev, "bf16": False}
                 res = {"name": name + (" +bn" if recal else ""), "epoch": epoch, "bn_recalibrated": recal,
                        "public_center": metrics(predict_probs(m, x_pub, "center", **kw), y_pub)["accuracy"],
                        "public_10crop": metrics(predict_probs(m, x_pub, "10crop", **kw), y_pub)["accuracy"]}

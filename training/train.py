@@ -348,6 +348,18 @@ def main(argv=None):
     for p in ema.parameters():
         p.requires_grad_(False)
 
+    def resume_state(epochs_done: int, **more) -> dict:
+        """What last.pt holds: enough to resume the run exactly (inside an epoch with `partial`)."""
+        ck = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+              "epoch": epochs_done, "step": step, "best": best, "rng": rng_state(gen, aug_gen),
+              "args": vars(a), "horizon": horizon, **more}
+        if swa is not None:
+            # 'swa' as average.py writes it (a full state dict, BN statistics still to be recomputed);
+            # 'swa_state' is the running mean itself, for resuming.
+            ck["swa"] = {**model.state_dict(), **swa}
+            ck["swa_state"], ck["swa_n"] = swa, swa_n
+        return ck
+
     stop = False
     epoch = start_epoch
     while epoch < a.epochs and not stop:
@@ -365,6 +377,7 @@ def main(argv=None):
         # The order on the device too: a host-to-device copy of each batch's indices would wait for
         # the GPU's queue every step. Likewise the sums are kept there and read at log points only.
         perm_dev = perm.to(dev)
+        swa_epoch = swa_start_epoch(a.epochs, a.swa_start, a.warmup_epochs)
         run_loss = torch.zeros((), device=dev)
         run_correct = torch.zeros((), dtype=torch.long, device=dev)
 
@@ -380,7 +393,7 @@ def main(argv=None):
             xb = augment(x_tr[idx], aug_gen, **AUGMENTS[a.augment]).contiguous(memory_format=torch.channels_last)
             yb = y_tr[idx]
             lr = lr_at(step, steps_per_epoch, a.epochs, a.lr, a.warmup_epochs, a.cycle_start, a.cycle_epochs,
-                       swa_start_epoch(a.epochs, a.swa_start, a.warmup_epochs), a.swa_lr)
+                       swa_epoch, a.swa_lr)
             for g in opt.param_groups:
                 g["lr"] = lr
             loss, logits = train_step(model, opt, xb, yb, bf16, a.label_smoothing)
@@ -401,11 +414,9 @@ def main(argv=None):
                 break
             if a.ckpt_every and (i + 1) % a.ckpt_every == 0 and i + 1 < steps_per_epoch:
                 flush()
-                atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                             "epoch": epoch, "step": step, "best": best, "rng": rng_state(gen, aug_gen),
-                             "args": vars(a), "horizon": horizon,
-                             "partial": {"i": i + 1, "perm": perm, "loss": tot_loss, "correct": tot_correct,
-                                         "seen": seen, "elapsed": time.time() - t0}}, last_p)
+                atomic_save(resume_state(epoch, partial={"i": i + 1, "perm": perm, "loss": tot_loss,
+                                                         "correct": tot_correct, "seen": seen,
+                                                         "elapsed": time.time() - t0}), last_p)
         flush()
         train_time = time.time() - t0
         rec = {"epoch": epoch + 1, "step": step, "lr": lr, "train_loss": tot_loss / seen,
@@ -434,7 +445,7 @@ def main(argv=None):
                 f"horizon {a.epochs} -> {horizon} epochs")
             a.epochs = horizon
             rec["horizon"] = horizon
-        swa_epoch = swa_start_epoch(a.epochs, a.swa_start, a.warmup_epochs)
+        swa_epoch = swa_start_epoch(a.epochs, a.swa_start, a.warmup_epochs)  # the horizon may just have moved
         if swa_epoch is not None and epoch > swa_epoch and not stop:
             swa = swa_update(swa, swa_n, model)
             swa_n += 1
@@ -443,15 +454,7 @@ def main(argv=None):
             # Before last.pt: a run stopped between the two writes redoes this epoch and its snapshot.
             atomic_save({"model": model.state_dict(), "epoch": epoch}, run_dir / f"snapshot-e{epoch}.pt")
         if stop or epoch >= a.epochs or (a.last_every and epoch % a.last_every == 0):
-            ck = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                  "epoch": epoch, "step": step, "best": best, "rng": rng_state(gen, aug_gen),
-                  "args": vars(a), "horizon": horizon}
-            if swa is not None:
-                # 'swa' as average.py writes it (a full state dict, BN statistics still to be recomputed);
-                # 'swa_state' is the running mean itself, for resuming.
-                ck["swa"] = {**model.state_dict(), **swa}
-                ck["swa_state"], ck["swa_n"] = swa, swa_n
-            atomic_save(ck, last_p)
+            atomic_save(resume_state(epoch), last_p)
         with open(log_p, "a") as f:
             f.write(json.dumps(rec) + "\n")
         log("EPOCH " + json.dumps(rec))
