@@ -19,3 +19,14 @@ public struct Box: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { "[\(x),\(y),\(width),\(height)]" }
 }
+
+/// A point in pixels of the original frame (not rounded): a facial landmark.
+public struct Point: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var x: Double, y: Double
+
+    public init(x: Double, y: Double) {
+        self.x = x; self.y = y
+    }
+
+    public var description: String { "(\(x),\(y))" }
+}

@@ -30,8 +30,12 @@ public struct FaceCropper: Sendable, Equatable {
 
     /// A `size`×`size` grey patch of `image` around `box`.
     public func crop(_ image: GrayImage, box: Box) -> GrayImage {
+        crop(image, square: sourceRect(for: box))
+    }
+
+    /// A `size`×`size` grey patch of `image` from the square `r` (frame pixels).
+    public func crop(_ image: GrayImage, square r: Rect) -> GrayImage {
         precondition(image.width > 0 && image.height > 0, "FaceCropper: empty image")
-        let r = sourceRect(for: box)
         if antialias && r.width > Double(size) {
             return areaSample(image, r)
         }

@@ -248,12 +248,16 @@ public final class Pipeline: @unchecked Sendable {
                 if captured.analyse {
                     let known = tracker.liveBoxes
                     let detections: [Detection]
-                    if known.isEmpty || sinceWholeFrame + 1 >= options.detectEvery {
-                        detections = detector.detections(in: frame.image)
-                        sinceWholeFrame = 0
-                    } else {
-                        detections = detector.detections(in: frame.image, near: known)
-                        sinceWholeFrame += 1
+                    do {
+                        if known.isEmpty || sinceWholeFrame + 1 >= options.detectEvery {
+                            detections = try detector.detections(in: frame.image)
+                            sinceWholeFrame = 0
+                        } else {
+                            detections = try detector.detections(in: frame.image, near: known)
+                            sinceWholeFrame += 1
+                        }
+                    } catch {
+                        throw PipelineError(error)
                     }
                     faces = tracker.update(detections: detections)
                     crops = faces.map { cropper.crop(frame.image, box: $0.box) }

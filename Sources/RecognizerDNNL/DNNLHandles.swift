@@ -7,22 +7,22 @@ import Recognizer
 
 /// Throws `RecognizerError.backend` naming oneDNN's status when `status` is not success.
 @inline(__always)
-func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws(RecognizerError) {
+package func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws(RecognizerError) {
     guard status != dnnl_success else { return }
     throw .backend(reason: "oneDNN \(what()) failed: \(statusName(status))")
 }
 
 /// oneDNN's own name for a status ("invalid_arguments", "unimplemented", ...).
-func statusName(_ status: dnnl_status_t) -> String {
+package func statusName(_ status: dnnl_status_t) -> String {
     if let name = dnnl_status2str(status) { return String(cString: name) }
     return "status \(status.rawValue)"
 }
 
 /// A CPU engine (`dnnl_engine_t`).
-final class DNNLCPUEngine {
-    let raw: OpaquePointer
+package final class DNNLCPUEngine {
+    package let raw: OpaquePointer
 
-    init() throws(RecognizerError) {
+    package init() throws(RecognizerError) {
         var handle: OpaquePointer?
         try check(dnnl_engine_create(&handle, dnnl_cpu, 0), "engine creation")
         guard let handle else { throw .backend(reason: "oneDNN engine creation returned no engine") }
@@ -33,12 +33,12 @@ final class DNNLCPUEngine {
 }
 
 /// An in-order execution stream (`dnnl_stream_t`) on a CPU engine.
-final class DNNLStream {
-    let raw: OpaquePointer
+package final class DNNLStream {
+    package let raw: OpaquePointer
     /// The engine outlives the stream.
-    let engine: DNNLCPUEngine
+    package let engine: DNNLCPUEngine
 
-    init(engine: DNNLCPUEngine) throws(RecognizerError) {
+    package init(engine: DNNLCPUEngine) throws(RecognizerError) {
         var handle: OpaquePointer?
         try check(dnnl_stream_create(&handle, engine.raw, dnnl_stream_default_flags.rawValue), "stream creation")
         guard let handle else { throw .backend(reason: "oneDNN stream creation returned no stream") }
@@ -46,7 +46,7 @@ final class DNNLStream {
         self.engine = engine
     }
 
-    func wait() throws(RecognizerError) {
+    package func wait() throws(RecognizerError) {
         try check(dnnl_stream_wait(raw), "stream wait")
     }
 
@@ -54,17 +54,17 @@ final class DNNLStream {
 }
 
 /// A post-op chain (`dnnl_post_ops_t`).
-final class DNNLPostOps {
-    let raw: OpaquePointer
+package final class DNNLPostOps {
+    package let raw: OpaquePointer
 
-    init() throws(RecognizerError) {
+    package init() throws(RecognizerError) {
         var handle: OpaquePointer?
         try check(dnnl_post_ops_create(&handle), "post-op creation")
         guard let handle else { throw .backend(reason: "oneDNN post-op creation returned nothing") }
         raw = handle
     }
 
-    func appendReLU() throws(RecognizerError) {
+    package func appendReLU() throws(RecognizerError) {
         try check(dnnl_post_ops_append_eltwise(raw, 1, dnnl_eltwise_relu, 0, 0), "ReLU post-op")
     }
 
@@ -72,11 +72,11 @@ final class DNNLPostOps {
 }
 
 /// Primitive attributes (`dnnl_primitive_attr_t`). oneDNN copies what is set into it.
-final class DNNLAttributes {
-    let raw: OpaquePointer
+package final class DNNLAttributes {
+    package let raw: OpaquePointer
 
     /// Attributes with a user-managed scratchpad (the network hands each primitive one shared buffer).
-    init() throws(RecognizerError) {
+    package init() throws(RecognizerError) {
         var handle: OpaquePointer?
         try check(dnnl_primitive_attr_create(&handle), "attribute creation")
         guard let handle else { throw .backend(reason: "oneDNN attribute creation returned nothing") }
@@ -84,13 +84,13 @@ final class DNNLAttributes {
         try check(dnnl_primitive_attr_set_scratchpad_mode(raw, dnnl_scratchpad_mode_user), "scratchpad mode")
     }
 
-    func setPostOps(_ postOps: DNNLPostOps) throws(RecognizerError) {
+    package func setPostOps(_ postOps: DNNLPostOps) throws(RecognizerError) {
         try check(dnnl_primitive_attr_set_post_ops(raw, postOps.raw), "post-op attribute")
     }
 
     /// Output scales: one for the whole output (`mask` 0, one scale) or one per index of the
     /// dimensions set in `mask` (1 << 1: output channels of an activation; 1 << 0: rows of weights).
-    func setOutputScales(_ scales: [Float], mask: Int32) throws(RecognizerError) {
+    package func setOutputScales(_ scales: [Float], mask: Int32) throws(RecognizerError) {
         try check(dnnl_primitive_attr_set_output_scales(raw, Int64(scales.count), mask, scales), "output scales")
     }
 
@@ -98,12 +98,12 @@ final class DNNLAttributes {
 }
 
 /// A primitive descriptor (`dnnl_primitive_desc_t`): the chosen implementation and its memory formats.
-final class DNNLPrimitiveDesc {
-    let raw: OpaquePointer
-    let engine: DNNLCPUEngine
+package final class DNNLPrimitiveDesc {
+    package let raw: OpaquePointer
+    package let engine: DNNLCPUEngine
 
     /// Creates the descriptor of an operation from its (C struct) operation descriptor.
-    init(operation: UnsafeRawPointer, attributes: DNNLAttributes, engine: DNNLCPUEngine, what: String) throws(RecognizerError) {
+    package init(operation: UnsafeRawPointer, attributes: DNNLAttributes, engine: DNNLCPUEngine, what: String) throws(RecognizerError) {
         var handle: OpaquePointer?
         try check(dnnl_primitive_desc_create(&handle, operation, attributes.raw, engine.raw, nil), what)
         guard let handle else { throw .backend(reason: "oneDNN \(what) returned no primitive descriptor") }
@@ -112,7 +112,7 @@ final class DNNLPrimitiveDesc {
     }
 
     /// A reorder from `source` to `destination` layout/type.
-    init(reorderFrom source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t, attributes: DNNLAttributes,
+    package init(reorderFrom source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t, attributes: DNNLAttributes,
          engine: DNNLCPUEngine, what: String) throws(RecognizerError) {
         var handle: OpaquePointer?
         var src = source, dst = destination
@@ -122,7 +122,7 @@ final class DNNLPrimitiveDesc {
         self.engine = engine
     }
 
-    func memoryDesc(_ query: dnnl_query_t) throws(RecognizerError) -> dnnl_memory_desc_t {
+    package func memoryDesc(_ query: dnnl_query_t) throws(RecognizerError) -> dnnl_memory_desc_t {
         guard let md = dnnl_primitive_desc_query_md(raw, query, 0) else {
             throw .backend(reason: "oneDNN primitive descriptor has no memory descriptor for query \(query.rawValue)")
         }
@@ -130,7 +130,7 @@ final class DNNLPrimitiveDesc {
     }
 
     /// The implementation oneDNN picked, e.g. "jit:avx512_core_bf16" or "brgconv:avx512_core_vnni".
-    var implementation: String {
+    package var implementation: String {
         var name: UnsafePointer<CChar>?
         guard dnnl_primitive_desc_query(raw, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "?" }
         return String(cString: name)
@@ -140,11 +140,11 @@ final class DNNLPrimitiveDesc {
 }
 
 /// A primitive (`dnnl_primitive_t`), ready to execute.
-final class DNNLPrimitive {
-    let raw: OpaquePointer
-    let engine: DNNLCPUEngine
+package final class DNNLPrimitive {
+    package let raw: OpaquePointer
+    package let engine: DNNLCPUEngine
 
-    init(_ descriptor: DNNLPrimitiveDesc, what: String) throws(RecognizerError) {
+    package init(_ descriptor: DNNLPrimitiveDesc, what: String) throws(RecognizerError) {
         var handle: OpaquePointer?
         try check(dnnl_primitive_create(&handle, descriptor.raw), what)
         guard let handle else { throw .backend(reason: "oneDNN \(what) returned no primitive") }
@@ -158,13 +158,13 @@ final class DNNLPrimitive {
 /// A memory object (`dnnl_memory_t`). Its data is either allocated and freed by oneDNN
 /// (`owning`), or borrowed: a `DNNLBuffer` that the owner of this memory also keeps, or a caller's
 /// array for the duration of one call.
-final class DNNLMemory {
-    let raw: OpaquePointer
-    let desc: dnnl_memory_desc_t
-    let engine: DNNLCPUEngine
+package final class DNNLMemory {
+    package let raw: OpaquePointer
+    package let desc: dnnl_memory_desc_t
+    package let engine: DNNLCPUEngine
 
     /// Memory whose storage oneDNN allocates (and frees on destruction).
-    init(owning desc: dnnl_memory_desc_t, engine: DNNLCPUEngine) throws(RecognizerError) {
+    package init(owning desc: dnnl_memory_desc_t, engine: DNNLCPUEngine) throws(RecognizerError) {
         var handle: OpaquePointer?
         var md = desc
         try check(dnnl_memory_create(&handle, &md, engine.raw, fer_dnnl_memory_allocate()), "memory allocation")
@@ -175,7 +175,7 @@ final class DNNLMemory {
     }
 
     /// Memory without data yet: `setData` points it at borrowed storage before use.
-    init(borrowing desc: dnnl_memory_desc_t, engine: DNNLCPUEngine) throws(RecognizerError) {
+    package init(borrowing desc: dnnl_memory_desc_t, engine: DNNLCPUEngine) throws(RecognizerError) {
         var handle: OpaquePointer?
         var md = desc
         try check(dnnl_memory_create(&handle, &md, engine.raw, nil), "memory creation")
@@ -185,18 +185,18 @@ final class DNNLMemory {
         self.engine = engine
     }
 
-    var byteCount: Int {
+    package var byteCount: Int {
         var md = desc
         return dnnl_memory_desc_get_size(&md)
     }
 
-    var data: UnsafeMutableRawPointer? {
+    package var data: UnsafeMutableRawPointer? {
         var pointer: UnsafeMutableRawPointer?
         guard dnnl_memory_get_data_handle(raw, &pointer) == dnnl_success else { return nil }
         return pointer
     }
 
-    func setData(_ pointer: UnsafeMutableRawPointer?) throws(RecognizerError) {
+    package func setData(_ pointer: UnsafeMutableRawPointer?) throws(RecognizerError) {
         try check(dnnl_memory_set_data_handle(raw, pointer), "setting a memory's data")
     }
 
@@ -206,13 +206,13 @@ final class DNNLMemory {
 /// The activation and scratch storage that all networks of one engine run in: networks run one
 /// at a time, so they share it, and it grows to the largest one's needs (rather than every batch
 /// size keeping its own tens of megabytes).
-final class DNNLWorkspace {
+package final class DNNLWorkspace {
     private var buffers: [DNNLBuffer] = []
     /// Bumped whenever a buffer is replaced: memories bound to the old ones must be bound again.
     private(set) var generation = 0
 
     /// Storage for `sizes` bytes per slot, growing any slot that is too small.
-    func pointers(for sizes: [Int]) -> [UnsafeMutableRawPointer] {
+    package func pointers(for sizes: [Int]) -> [UnsafeMutableRawPointer] {
         while buffers.count < sizes.count { buffers.append(DNNLBuffer(byteCount: 0)); generation += 1 }
         for (i, size) in sizes.enumerated() where buffers[i].byteCount < size {
             buffers[i] = DNNLBuffer(byteCount: size)
@@ -221,15 +221,15 @@ final class DNNLWorkspace {
         return sizes.indices.map { buffers[$0].pointer }
     }
 
-    var byteCount: Int { buffers.reduce(0) { $0 + $1.byteCount } }
+    package var byteCount: Int { buffers.reduce(0) { $0 + $1.byteCount } }
 }
 
 /// A 64-byte aligned block of bytes that activations of a network live in.
-final class DNNLBuffer {
-    let pointer: UnsafeMutableRawPointer
-    let byteCount: Int
+package final class DNNLBuffer {
+    package let pointer: UnsafeMutableRawPointer
+    package let byteCount: Int
 
-    init(byteCount: Int) {
+    package init(byteCount: Int) {
         self.byteCount = max(byteCount, 64)
         pointer = UnsafeMutableRawPointer.allocate(byteCount: self.byteCount, alignment: 64)
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: self.byteCount)
@@ -240,7 +240,7 @@ final class DNNLBuffer {
 
 extension dnnl_memory_desc_t {
     /// A descriptor of `dims` in `type`, laid out as `tag` (`dnnl_format_tag_any` lets the primitive choose).
-    static func make(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_tag_t) throws(RecognizerError) -> dnnl_memory_desc_t {
+    package static func make(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_tag_t) throws(RecognizerError) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims.map(Int64.init), type, tag),
                   "memory descriptor \(dims) \(String(cString: dnnl_dt2str(type)))")
@@ -248,11 +248,11 @@ extension dnnl_memory_desc_t {
     }
 
     /// The logical dims, outermost first.
-    var dimensions: [Int] {
+    package var dimensions: [Int] {
         withUnsafeBytes(of: dims) { raw in (0..<Int(ndims)).map { Int(raw.load(fromByteOffset: 8 * $0, as: Int64.self)) } }
     }
 
-    func isEqual(to other: dnnl_memory_desc_t) -> Bool {
+    package func isEqual(to other: dnnl_memory_desc_t) -> Bool {
         var a = self, b = other
         return dnnl_memory_desc_equal(&a, &b) != 0
     }

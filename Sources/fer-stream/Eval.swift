@@ -115,7 +115,7 @@ struct Eval: ParsableCommand {
         var unreadable = 0, faceless = 0
         for (path, label) in listing.files.prefix(limit ?? .max) {
             guard let image = try? VideoSource.firstPicture(of: path) else { unreadable += 1; continue }
-            guard let box = detector.detect(in: image).first else { faceless += 1; continue }
+            guard let box = try detector.detect(in: image).first else { faceless += 1; continue }
             out.append(LabelledFace(label: label, image: cropper.crop(image, box: box)))
         }
         if unreadable + faceless > 0 {

@@ -71,7 +71,7 @@ struct Image: ParsableCommand {
                 failures += 1
                 continue
             }
-            let boxes = faceDetector.detect(in: image)
+            let boxes = try faceDetector.detect(in: image)
             let probs: [[Float]]
             do { probs = try recognizer.probabilities(for: boxes.map { cropper.crop(image, box: $0) }) } catch {
                 throw PipelineError.recognizer(error)

@@ -1,0 +1,204 @@
+import FERCore
+import Foundation
+
+/// One head map of YuNet at one stride: `rows`×`cols` cells of 16 values each (NHWC): class
+/// logit, box (dx, dy, log w, log h), objectness logit, 5 landmarks (dx, dy), all in units of
+/// the stride from the cell's corner.
+public struct YuNetHeadMap: Sendable {
+    public var stride: Int, rows: Int, cols: Int
+    public var values: [Float]
+
+    public init(stride: Int, rows: Int, cols: Int, values: [Float]) {
+        precondition(values.count == rows * cols * 16, "YuNet head map \(rows)×\(cols) needs \(rows * cols * 16) values")
+        self.stride = stride; self.rows = rows; self.cols = cols; self.values = values
+    }
+}
+
+/// Runs YuNet's network (FaceDetectorDNNL's `YuNetNetwork` on oneDNN): grey values of a
+/// `rows`×`cols` image (multiples of 32) in, the three head maps out.
+public protocol YuNetRunning: AnyObject, Sendable {
+    func heads(pixels: [Float], rows: Int, cols: Int) throws -> [YuNetHeadMap]
+}
+
+/// A face found by a CNN detector, before mapping back to frame pixels.
+public struct ScoredFace: Sendable, Equatable {
+    /// x, y, width, height in input pixels (not rounded).
+    public var rect: Rect
+    public var score: Double
+    public var landmarks: [Point]
+}
+
+/// YuNet's decoding (libfacedetection's `bbox_decode`, `kps_decode`, `detection_output`):
+/// score √(σ(class)·σ(objectness)), boxes and landmarks from the cell grid, then greedy NMS.
+public enum YuNetDecoder {
+    public static func decode(_ maps: [YuNetHeadMap], threshold: Double, nmsIoU: Double = 0.45, topK: Int = 1000) -> [ScoredFace] {
+        var found: [ScoredFace] = []
+        for map in maps {
+            let s = Float(map.stride)
+            map.values.withUnsafeBufferPointer { v in
+                for r in 0..<map.rows {
+                    for c in 0..<map.cols {
+                        let p = (r * map.cols + c) * 16
+                        let score = (sigmoid(v[p]) * sigmoid(v[p + 5])).squareRoot()
+                        guard Double(score) >= threshold else { continue }
+                        let gx = Float(c) * s, gy = Float(r) * s
+                        let cx = v[p + 1] * s + gx, cy = v[p + 2] * s + gy
+                        let w = exp(v[p + 3]) * s, h = exp(v[p + 4]) * s
+                        let landmarks = (0..<5).map { k in
+                            Point(x: Double(v[p + 6 + 2 * k] * s + gx), y: Double(v[p + 7 + 2 * k] * s + gy))
+                        }
+                        found.append(ScoredFace(rect: Rect(x: Double(cx - w / 2), y: Double(cy - h / 2), width: Double(w), height: Double(h)),
+                                                score: Double(score), landmarks: landmarks))
+                    }
+                }
+            }
+        }
+        return nonMaximumSuppression(found, iou: nmsIoU, topK: topK)
+    }
+
+    /// Greedy NMS: highest score first (ties in input order), a face is kept unless it overlaps
+    /// a kept one by more than `iou`.
+    public static func nonMaximumSuppression(_ faces: [ScoredFace], iou limit: Double, topK: Int = .max) -> [ScoredFace] {
+        let sorted = faces.enumerated().sorted { ($0.element.score, -$0.offset) > ($1.element.score, -$1.offset) }.prefix(topK).map(\.element)
+        var kept: [ScoredFace] = []
+        for f in sorted where kept.allSatisfy({ $0.rect.iou(f.rect) <= limit }) { kept.append(f) }
+        return kept
+    }
+
+    @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+}
+
+extension Rect {
+    /// Intersection over union of two real-valued rectangles.
+    public func iou(_ o: Rect) -> Double {
+        let iw = max(0, min(x + width, o.x + o.width) - max(x, o.x))
+        let ih = max(0, min(y + height, o.y + o.height) - max(y, o.y))
+        let inter = iw * ih, union = width * height + o.width * o.height - inter
+        return union > 0 ? inter / union : 0
+    }
+}
+
+/// Finds faces with YuNet on grey frames, at the scale `--min-face` needs.
+///
+/// Whole frames are scaled so that a face of `minFaceSize` frame pixels is `networkMinFace`
+/// pixels at the network's input (YuNet's smallest anchors, stride 8, find faces from about
+/// 10 px; below ~16 px recall falls). A frame is never enlarged, so the smallest face found in
+/// a frame is max(minFaceSize, networkMinFace). Faces much larger than the input's short side are
+/// also found by a second, coarse pass when the main pass runs on a large input.
+/// Near tracked faces, each face's neighbourhood (`regionScale` face sides) is scaled to a
+/// `regionSide`² input: a fraction of a whole frame's cost.
+public struct YuNetDetector: Sendable {
+    public struct Options: Sendable, Equatable {
+        /// Smallest face to find, in frame pixels (`--min-face`).
+        public var minFaceSize: Int = 40
+        /// The size a `minFaceSize` face is scaled to at the network input.
+        public var networkMinFace: Double = 20
+        /// Weakest score kept (detections between this and a tracker's birth threshold can only
+        /// continue tracks).
+        public var threshold: Double = 0.3
+        /// Side of the network input for the neighbourhood of a tracked face, and how many face
+        /// sides that neighbourhood spans.
+        public var regionSide: Int = 128
+        public var regionScale: Double = 2.2
+        /// Largest whole-frame input (pixels) before the scale is lowered to fit.
+        public var maxInputPixels: Int = 1920 * 1088
+
+        public init(minFaceSize: Int = 40) { self.minFaceSize = minFaceSize }
+    }
+
+    public let runner: any YuNetRunning
+    public var options: Options
+
+    public init(runner: any YuNetRunning, options: Options = Options()) {
+        self.runner = runner
+        self.options = options
+    }
+
+    /// The factor frames of this size are scaled by for a whole-frame scan (≤ 1).
+    public func scale(width: Int, height: Int) -> Double {
+        var s = min(1, options.networkMinFace / Double(max(1, options.minFaceSize)))
+        let pixels = Double(width) * Double(height) * s * s
+        if pixels > Double(options.maxInputPixels) { s *= (Double(options.maxInputPixels) / pixels).squareRoot() }
+        return s
+    }
+
+    /// The faces in the whole of `image`.
+    public func detections(in image: GrayImage) throws -> [Detection] {
+        guard image.width >= 8 && image.height >= 8 else { return [] }
+        let s = scale(width: image.width, height: image.height)
+        var faces = try run(image, scale: s)
+        // A coarse pass for faces too large for the main one (YuNet's largest anchors, stride 32,
+        // reach faces of about 300 px at its input).
+        let coarse = 160 / Double(min(image.width, image.height))
+        if coarse < s / 2.5 {
+            faces += try run(image, scale: coarse).filter { $0.rect.width * $0.rect.height > 150 * 150 }
+            faces = YuNetDecoder.nonMaximumSuppression(faces, iou: 0.45)
+        }
+        return faces.compactMap { detection($0, in: image) }
+    }
+
+    /// The faces near `boxes` (tracked faces), each searched in its own neighbourhood.
+    public func detections(in image: GrayImage, near boxes: [Box]) throws -> [Detection] {
+        var faces: [ScoredFace] = []
+        for box in boxes {
+            let side = Double(max(box.width, box.height)) * options.regionScale
+            let cx = Double(box.x) + Double(box.width) / 2, cy = Double(box.y) + Double(box.height) / 2
+            let region = Rect(x: cx - side / 2, y: cy - side / 2, width: side, height: side)
+            let n = options.regionSide
+            let input = resample(image, region, n, n)
+            let k = side / Double(n)
+            for f in try decode(input, width: n, height: n) {
+                faces.append(ScoredFace(rect: Rect(x: region.x + f.rect.x * k, y: region.y + f.rect.y * k, width: f.rect.width * k, height: f.rect.height * k),
+                                        score: f.score, landmarks: f.landmarks.map { Point(x: region.x + $0.x * k, y: region.y + $0.y * k) }))
+            }
+        }
+        return YuNetDecoder.nonMaximumSuppression(faces, iou: 0.45).compactMap { detection($0, in: image) }
+    }
+
+    /// Faces of `image` scaled by `s`, in frame pixels.
+    private func run(_ image: GrayImage, scale s: Double) throws -> [ScoredFace] {
+        let w = max(1, Int((Double(image.width) * s).rounded())), h = max(1, Int((Double(image.height) * s).rounded()))
+        let input: GrayImage
+        if w == image.width && h == image.height {
+            input = image
+        } else {
+            input = image.pixels.withUnsafeBufferPointer { GrayImage(width: w, height: h, pixels: ImageOps.resizeArea($0.baseAddress!, image.width, image.height, w, h)) }
+        }
+        let kx = Double(image.width) / Double(w), ky = Double(image.height) / Double(h)
+        return try decode(input, width: w, height: h).map { f in
+            ScoredFace(rect: Rect(x: f.rect.x * kx, y: f.rect.y * ky, width: f.rect.width * kx, height: f.rect.height * ky),
+                       score: f.score, landmarks: f.landmarks.map { Point(x: $0.x * kx, y: $0.y * ky) })
+        }
+    }
+
+    /// Runs the network on `image` zero-padded to multiples of 32 (as libfacedetection does).
+    public func decode(_ image: GrayImage, width: Int, height: Int) throws -> [ScoredFace] {
+        let rows = (height + 31) / 32 * 32, cols = (width + 31) / 32 * 32
+        var pixels = [Float](repeating: 0, count: rows * cols)
+        image.pixels.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<height {
+                    for x in 0..<width { dst[y * cols + x] = Float(src[y * width + x]) }
+                }
+            }
+        }
+        return YuNetDecoder.decode(try runner.heads(pixels: pixels, rows: rows, cols: cols), threshold: options.threshold)
+    }
+
+    private func resample(_ image: GrayImage, _ r: Rect, _ w: Int, _ h: Int) -> GrayImage {
+        // Shrinking a large face's neighbourhood: average areas (the cropper's sampling) rather
+        // than sample points, so the network sees what a smaller face would look like.
+        if r.width > Double(w) * 1.5 {
+            return FaceCropper(size: w, margin: 0).crop(image, square: r)
+        }
+        return image.resampled(from: r, toWidth: w, height: h)
+    }
+
+    private func detection(_ f: ScoredFace, in image: GrayImage) -> Detection? {
+        let x0 = max(0, f.rect.x), y0 = max(0, f.rect.y)
+        let x1 = min(Double(image.width), f.rect.x + f.rect.width), y1 = min(Double(image.height), f.rect.y + f.rect.height)
+        guard x1 - x0 >= 4, y1 - y0 >= 4, max(f.rect.width, f.rect.height) >= Double(options.minFaceSize) * 0.8 else { return nil }
+        let box = Box(x: Int(x0.rounded()), y: Int(y0.rounded()), width: Int((x1 - x0).rounded()), height: Int((y1 - y0).rounded()))
+        return Detection(box: box, strength: f.score, confidence: f.score, landmarks: f.landmarks)
+    }
+}
