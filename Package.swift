@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
             name: "fer-stream",
-            dependencies: ["Pipeline", "Annotation", "RecognizerDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipeline", "Annotation", "RecognizerDNNL", "FaceDetectorDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),

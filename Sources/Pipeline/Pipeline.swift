@@ -259,7 +259,7 @@ public final class Pipeline: @unchecked Sendable {
                     } catch {
                         throw PipelineError(error)
                     }
-                    faces = tracker.update(detections: detections)
+                    faces = tracker.update(detections: detections, time: frame.time)
                     crops = faces.map { cropper.crop(frame.image, box: $0.box) }
                 }
                 busy += seconds(since: t0)

@@ -166,7 +166,7 @@ struct Stream: ParsableCommand {
         options.detectEvery = detectEvery
         options.batch = batch
         options.smoothing = try Smoothing(parsing: smooth)
-        if faces.isFullFrame { options.tracker.minHits = 1 }  // the frame is the face: no probation
+        options.tracker = faceDetector.trackerOptions
         options.keepsTimeline = timeline != nil
         options.realtime = realtime ?? isLive
         if stats && isLive {

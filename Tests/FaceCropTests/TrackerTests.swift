@@ -45,14 +45,23 @@ final class TrackerTests: XCTestCase {
         XCTAssertEqual(t.update(with: [b(104, 102)]), [TrackedFace(track: 1, box: b(104, 102))])
     }
 
-    func testLostFaceIdIsNotReused() {
-        var t = FaceTracker(maxMisses: 2)
-        XCTAssertEqual(t.update(with: [b(100, 100)]).map(\.track), [1])
-        for _ in 0..<3 { _ = t.update(with: []) }                          // 3 misses > 2: dropped
+    /// A face lost and seen again near where it was, within `reuseWithin` seconds, gets its id
+    /// back at once; one far away, or one that comes back too late, is a new face.
+    func testLostIdReusedOnlyNearbyAndSoon() {
+        var t = FaceTracker(options: .init(maxMisses: 2, minHits: 2, reuseWithin: 2))
+        _ = t.update(with: [b(100, 100)], time: 0.0)
+        XCTAssertEqual(t.update(with: [b(100, 100)], time: 0.1).map(\.track), [1])
+        for i in 0..<3 { _ = t.update(with: [], time: 0.2 + 0.1 * Double(i)) }      // 3 misses > 2: lost at 0.4 s
         XCTAssertEqual(t.liveTrackCount, 0)
-        XCTAssertEqual(t.update(with: [b(100, 100)]).map(\.track), [2])
+        XCTAssertEqual(t.update(with: [b(400, 100)], time: 1.0), [], "far away: a new face, on probation")
+        XCTAssertEqual(t.update(with: [b(110, 104), b(400, 100)], time: 1.1).map(\.track), [1, 2],
+                       "back near where it was lost: id 1 at once; the far face confirmed as 2")
+        for i in 0..<3 { _ = t.update(with: [b(400, 100)], time: 1.2 + 0.1 * Double(i)) }  // track 1 lost at 1.4 s
+        _ = t.update(with: [b(100, 100), b(400, 100)], time: 3.5)
+        XCTAssertEqual(t.update(with: [b(100, 100), b(400, 100)], time: 3.6).map(\.track), [2, 3], "2.1 s later: a new id")
         t.reset()
-        XCTAssertEqual(t.update(with: [b(100, 100)]).map(\.track), [3], "ids keep counting after reset")
+        _ = t.update(with: [b(400, 100)], time: 3.7)
+        XCTAssertEqual(t.update(with: [b(400, 100)], time: 3.8).map(\.track), [4], "reset forgets lost tracks; ids keep counting")
     }
 
     func testNewFacesGetNewIdsOrderedByTrack() {
@@ -81,8 +90,7 @@ final class TrackerTests: XCTestCase {
     }
 
     /// Greedy one-to-one matching: two faces that come close (overlapping) keep their own ids,
-    /// whatever order the detector lists them in. (Faces passing *through* each other can swap
-    /// ids: there is no motion model.)
+    /// whatever order the detector lists them in.
     func testTwoFacesKeepTheirIds() {
         var t = FaceTracker()
         XCTAssertEqual(t.update(with: [b(100, 100), b(200, 100)]).map(\.track), [1, 2])
