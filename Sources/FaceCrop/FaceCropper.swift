@@ -1,4 +1,5 @@
 import FERCore
+import Foundation
 
 /// Cuts the square face patch the recogniser expects (48×48 grey, as FER2013).
 ///
@@ -8,16 +9,88 @@ import FERCore
 /// covers; otherwise (or when enlarging) it is sampled bilinearly with `GrayImage.resampled`.
 /// For smooth content both give the same values; area averaging avoids aliasing when a large
 /// face is shrunk several times.
+///
+/// With landmarks (YuNet), the crop is aligned instead: rotated so that the eyes are level, and
+/// scaled and centred on the eyes and mouth as FER2013's faces are framed (see `Alignment`).
 public struct FaceCropper: Sendable, Equatable {
     public var size: Int
     public var margin: Double
     public var antialias: Bool
+    /// How an aligned crop is framed; nil: crop around the box even when landmarks are known.
+    public var alignment: Alignment?
 
-    public init(size: Int = 48, margin: Double = 0.1, antialias: Bool = true) {
+    /// The framing of an aligned crop, in units of the distance from the eyes' midpoint to the
+    /// mouth's midpoint (which turning the head sideways changes least): the crop's side is
+    /// `scale` such distances, and its centre lies `centre` of the way from the eyes to the mouth.
+    /// FER2013's faces (YuNet's landmarks on 800 PublicTest faces, medians, 48-px images): eyes at
+    /// y 18.3, mouth at 36.3, so 48/18.0 = 2.67 and (24 − 18.3)/18.0 = 0.31.
+    public struct Alignment: Sendable, Equatable {
+        public var scale: Double
+        public var centre: Double
+
+        public init(scale: Double = 2.67, centre: Double = 0.31) {
+            self.scale = scale
+            self.centre = centre
+        }
+    }
+
+    public init(size: Int = 48, margin: Double = 0.1, antialias: Bool = true, alignment: Alignment? = Alignment()) {
         precondition(size > 0, "FaceCropper: size must be positive")
         self.size = size
         self.margin = margin
         self.antialias = antialias
+        self.alignment = alignment
+    }
+
+    /// The face's patch: aligned on its landmarks when it has the five of them, else around its box.
+    public func crop(_ image: GrayImage, face: TrackedFace) -> GrayImage {
+        crop(image, box: face.box, landmarks: face.landmarks)
+    }
+
+    public func crop(_ image: GrayImage, box: Box, landmarks: [Point]) -> GrayImage {
+        guard let alignment, landmarks.count == 5 else { return crop(image, box: box) }
+        let eyes = Point(x: (landmarks[0].x + landmarks[1].x) / 2, y: (landmarks[0].y + landmarks[1].y) / 2)
+        let mouth = Point(x: (landmarks[3].x + landmarks[4].x) / 2, y: (landmarks[3].y + landmarks[4].y) / 2)
+        let em = ((mouth.x - eyes.x) * (mouth.x - eyes.x) + (mouth.y - eyes.y) * (mouth.y - eyes.y)).squareRoot()
+        guard em >= 2 else { return crop(image, box: box) }
+        let angle = atan2(landmarks[1].y - landmarks[0].y, landmarks[1].x - landmarks[0].x)
+        let centre = Point(x: eyes.x + alignment.centre * (mouth.x - eyes.x), y: eyes.y + alignment.centre * (mouth.y - eyes.y))
+        return rotatedCrop(image, centre: centre, side: alignment.scale * em, angle: angle)
+    }
+
+    /// A `size`² patch of the square of `side` centred on `centre`, turned by `angle` (radians,
+    /// the square's x axis along the eyes). Each output pixel averages a k×k grid of bilinear
+    /// samples, k the shrink factor (≤ 4), so large faces are not aliased; edges repeat.
+    func rotatedCrop(_ image: GrayImage, centre: Point, side: Double, angle: Double) -> GrayImage {
+        let n = size, step = side / Double(n)
+        let k = antialias ? max(1, min(4, Int(step.rounded(.up)))) : 1
+        let c = cos(angle), s = sin(angle)
+        var out = [UInt8](repeating: 0, count: n * n)
+        let w = image.width, h = image.height
+        image.pixels.withUnsafeBufferPointer { px in
+            func sample(_ x: Double, _ y: Double) -> Double {
+                let fx = min(max(x - 0.5, 0), Double(w - 1)), fy = min(max(y - 0.5, 0), Double(h - 1))
+                let x0 = Int(fx), y0 = Int(fy), x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                let ax = fx - Double(x0), ay = fy - Double(y0)
+                let top = Double(px[y0 * w + x0]) * (1 - ax) + Double(px[y0 * w + x1]) * ax
+                let bottom = Double(px[y1 * w + x0]) * (1 - ax) + Double(px[y1 * w + x1]) * ax
+                return top * (1 - ay) + bottom * ay
+            }
+            for oy in 0..<n {
+                for ox in 0..<n {
+                    var acc = 0.0
+                    for sy in 0..<k {
+                        for sx in 0..<k {
+                            let u = (Double(ox) + (Double(sx) + 0.5) / Double(k)) * step - side / 2
+                            let v = (Double(oy) + (Double(sy) + 0.5) / Double(k)) * step - side / 2
+                            acc += sample(centre.x + c * u - s * v, centre.y + s * u + c * v)
+                        }
+                    }
+                    out[oy * n + ox] = UInt8(min(max((acc / Double(k * k)).rounded(), 0), 255))
+                }
+            }
+        }
+        return GrayImage(width: n, height: n, pixels: out)
     }
 
     /// The source square for `box`, in frame pixels (may extend past the frame).

@@ -83,8 +83,7 @@ extension Rect {
 /// Whole frames are scaled so that a face of `minFaceSize` frame pixels is `networkMinFace`
 /// pixels at the network's input (YuNet's smallest anchors, stride 8, find faces from about
 /// 10 px; below ~16 px recall falls). A frame is never enlarged, so the smallest face found in
-/// a frame is max(minFaceSize, networkMinFace). Faces much larger than the input's short side are
-/// also found by a second, coarse pass when the main pass runs on a large input.
+/// a frame is max(minFaceSize, networkMinFace).
 /// Near tracked faces, each face's neighbourhood (`regionScale` face sides) is scaled to a
 /// `regionSide`² input: a fraction of a whole frame's cost.
 public struct YuNetDetector: Sendable {
@@ -100,8 +99,10 @@ public struct YuNetDetector: Sendable {
         /// sides that neighbourhood spans.
         public var regionSide: Int = 128
         public var regionScale: Double = 2.2
-        /// Largest whole-frame input (pixels) before the scale is lowered to fit.
-        public var maxInputPixels: Int = 1920 * 1088
+        /// Inputs larger than `tileSide`² are cut into tiles that overlap by `tileOverlap` pixels
+        /// (at the network's scale).
+        public var tileSide: Int = 768
+        public var tileOverlap: Double = 128
 
         public init(minFaceSize: Int = 40) { self.minFaceSize = minFaceSize }
     }
@@ -116,25 +117,25 @@ public struct YuNetDetector: Sendable {
 
     /// The factor frames of this size are scaled by for a whole-frame scan (≤ 1).
     public func scale(width: Int, height: Int) -> Double {
-        var s = min(1, options.networkMinFace / Double(max(1, options.minFaceSize)))
-        let pixels = Double(width) * Double(height) * s * s
-        if pixels > Double(options.maxInputPixels) { s *= (Double(options.maxInputPixels) / pixels).squareRoot() }
-        return s
+        min(1, options.networkMinFace / Double(max(1, options.minFaceSize)))
     }
 
     /// The faces in the whole of `image`.
+    ///
+    /// A large input is cut into overlapping tiles (`tileSide`², `tileOverlap` apart at the
+    /// network's scale), which bounds memory whatever the frame size; faces larger than the
+    /// overlap that a tile edge cuts, and faces too large for YuNet's coarsest anchors at the main
+    /// scale, are found by a second pass on a small copy (short side 320).
     public func detections(in image: GrayImage) throws -> [Detection] {
         guard image.width >= 8 && image.height >= 8 else { return [] }
         let s = scale(width: image.width, height: image.height)
-        var faces = try run(image, scale: s)
-        // A coarse pass for faces too large for the main one (YuNet's largest anchors, stride 32,
-        // reach faces of about 300 px at its input).
-        let coarse = 160 / Double(min(image.width, image.height))
-        if coarse < s / 2.5 {
-            faces += try run(image, scale: coarse).filter { $0.rect.width * $0.rect.height > 150 * 150 }
-            faces = YuNetDecoder.nonMaximumSuppression(faces, iou: 0.45)
+        let w = max(1, Int((Double(image.width) * s).rounded())), h = max(1, Int((Double(image.height) * s).rounded()))
+        var faces = try run(image, scale: s, tiled: w * h > options.tileSide * options.tileSide)
+        if min(w, h) > 480 {
+            let coarse = 320 / Double(min(image.width, image.height))
+            faces += try run(image, scale: coarse, tiled: false).filter { $0.rect.width * s > options.tileOverlap / 2 }
         }
-        return faces.compactMap { detection($0, in: image) }
+        return YuNetDecoder.nonMaximumSuppression(faces, iou: 0.45).compactMap { detection($0, in: image) }
     }
 
     /// The faces near `boxes` (tracked faces), each searched in its own neighbourhood.
@@ -155,8 +156,8 @@ public struct YuNetDetector: Sendable {
         return YuNetDecoder.nonMaximumSuppression(faces, iou: 0.45).compactMap { detection($0, in: image) }
     }
 
-    /// Faces of `image` scaled by `s`, in frame pixels.
-    private func run(_ image: GrayImage, scale s: Double) throws -> [ScoredFace] {
+    /// Faces of `image` scaled by `s`, in frame pixels, from the whole scaled image or from tiles of it.
+    private func run(_ image: GrayImage, scale s: Double, tiled: Bool) throws -> [ScoredFace] {
         let w = max(1, Int((Double(image.width) * s).rounded())), h = max(1, Int((Double(image.height) * s).rounded()))
         let input: GrayImage
         if w == image.width && h == image.height {
@@ -164,8 +165,26 @@ public struct YuNetDetector: Sendable {
         } else {
             input = image.pixels.withUnsafeBufferPointer { GrayImage(width: w, height: h, pixels: ImageOps.resizeArea($0.baseAddress!, image.width, image.height, w, h)) }
         }
+        var found: [ScoredFace] = []
+        let side = options.tileSide, step = max(32, side - Int(options.tileOverlap))
+        func starts(_ n: Int) -> [Int] {
+            guard tiled, n > side else { return [0] }
+            var out = Array(stride(from: 0, to: n - side, by: step))
+            out.append(n - side)
+            return out
+        }
+        for y0 in starts(h) {
+            for x0 in starts(w) {
+                let tw = tiled ? min(side, w) : w, th = tiled ? min(side, h) : h
+                let tile = (tw == w && th == h) ? input : input.cropped(x: x0, y: y0, width: tw, height: th)
+                for f in try decode(tile, width: tw, height: th) {
+                    found.append(ScoredFace(rect: Rect(x: f.rect.x + Double(x0), y: f.rect.y + Double(y0), width: f.rect.width, height: f.rect.height),
+                                            score: f.score, landmarks: f.landmarks.map { Point(x: $0.x + Double(x0), y: $0.y + Double(y0)) }))
+                }
+            }
+        }
         let kx = Double(image.width) / Double(w), ky = Double(image.height) / Double(h)
-        return try decode(input, width: w, height: h).map { f in
+        return found.map { f in
             ScoredFace(rect: Rect(x: f.rect.x * kx, y: f.rect.y * ky, width: f.rect.width * kx, height: f.rect.height * ky),
                        score: f.score, landmarks: f.landmarks.map { Point(x: $0.x * kx, y: $0.y * ky) })
         }

@@ -9,8 +9,15 @@ public struct FaceResult: Sendable, Equatable {
     /// This frame's own probabilities.
     public let raw: [Float]
 
-    public init(track: Int, box: Box, probs: [Float], raw: [Float]) {
+    /// The detector's confidence (YuNet, 0–1); nil for detectors without one.
+    public let confidence: Double?
+    /// Five landmarks in frame pixels (YuNet): the eye on the image's left, the other eye, the
+    /// nose tip, the mouth corner on the image's left, the other corner; empty otherwise.
+    public let landmarks: [Point]
+
+    public init(track: Int, box: Box, probs: [Float], raw: [Float], confidence: Double? = nil, landmarks: [Point] = []) {
         self.track = track; self.box = box; self.probs = probs; self.raw = raw
+        self.confidence = confidence; self.landmarks = landmarks
     }
 
     /// The argmax of the smoothed probabilities.

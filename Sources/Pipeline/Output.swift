@@ -78,7 +78,8 @@ func decimal(_ value: Double, digits: Int) -> String {
     return whole + "." + frac
 }
 
-/// `{"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],"label":"happy","score":0.91,"probs":{…},"raw":{…}}]}`
+/// `{"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],"confidence":0.93,"landmarks":[[x,y],…],"label":"happy","score":0.91,"probs":{…},"raw":{…}}]}`
+/// (`confidence` and `landmarks` only where the detector gives them).
 public final class NDJSONWriter: ResultWriter {
     private let sink: LineSink
 
@@ -93,6 +94,10 @@ public final class NDJSONWriter: ResultWriter {
         for (i, f) in r.faces.enumerated() {
             if i > 0 { s += "," }
             s += "{\"track\":\(f.track),\"box\":[\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height)]"
+            if let c = f.confidence { s += ",\"confidence\":\(decimal(c, digits: 4))" }
+            if !f.landmarks.isEmpty {
+                s += ",\"landmarks\":[" + f.landmarks.map { "[\(decimal($0.x, digits: 1)),\(decimal($0.y, digits: 1))]" }.joined(separator: ",") + "]"
+            }
             s += ",\"label\":\"\(f.label.name)\",\"score\":\(decimal(Double(f.score), digits: 4))"
             s += ",\"probs\":" + Self.object(f.probs) + ",\"raw\":" + Self.object(f.raw) + "}"
         }
@@ -129,8 +134,10 @@ public final class CSVWriter: ResultWriter {
     private let withFile: Bool
     private var wroteHeader = false
 
+    /// Landmark columns (after `skipped`, so the earlier columns keep their places).
+    static let landmarkColumns = ["eye_l", "eye_r", "nose", "mouth_l", "mouth_r"].flatMap { [$0 + "_x", $0 + "_y"] }
     public static let header = (["frame", "t", "track", "x", "y", "w", "h", "label", "score"] + Emotion.names
-        + Emotion.names.map { "raw_" + $0 } + ["skipped"]).joined(separator: ",")
+        + Emotion.names.map { "raw_" + $0 } + ["skipped", "confidence"] + landmarkColumns).joined(separator: ",")
 
     /// `withFile`: a leading `file` column (for still images).
     public init(sink: LineSink, withFile: Bool = false) {
@@ -145,14 +152,19 @@ public final class CSVWriter: ResultWriter {
             wroteHeader = true
         }
         let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(decimal(r.time, digits: 6)),"
-        let tail = ",\(r.skipped)\r\n"
+        let skipped = ",\(r.skipped)"
+        let noDetail = String(repeating: ",", count: 1 + Self.landmarkColumns.count)
         if r.faces.isEmpty {
-            s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + tail
+            s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + skipped + noDetail + "\r\n"
         }
         for f in r.faces {
             s += lead + "\(f.track),\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height),\(Self.field(f.label.name)),"
             s += decimal(Double(f.score), digits: 4) + ","
-            s += (f.probs + f.raw).map { decimal(Double($0), digits: 4) }.joined(separator: ",") + tail
+            s += (f.probs + f.raw).map { decimal(Double($0), digits: 4) }.joined(separator: ",") + skipped
+            s += "," + (f.confidence.map { decimal($0, digits: 4) } ?? "")
+            s += f.landmarks.count == 5 ? f.landmarks.map { ",\(decimal($0.x, digits: 1)),\(decimal($0.y, digits: 1))" }.joined()
+                                        : String(repeating: ",", count: Self.landmarkColumns.count)
+            s += "\r\n"
         }
         try sink.write(s)
     }

@@ -260,7 +260,7 @@ public final class Pipeline: @unchecked Sendable {
                         throw PipelineError(error)
                     }
                     faces = tracker.update(detections: detections, time: frame.time)
-                    crops = faces.map { cropper.crop(frame.image, box: $0.box) }
+                    crops = faces.map { cropper.crop(frame.image, face: $0) }
                 }
                 busy += seconds(since: t0)
                 let item = Detected(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
@@ -329,7 +329,8 @@ public final class Pipeline: @unchecked Sendable {
                 }
                 let t0 = DispatchTime.now()
                 let faces = zip(r.faces, r.probabilities).map { face, raw in
-                    FaceResult(track: face.track, box: face.box, probs: smoother.smooth(track: face.track, raw: raw), raw: raw)
+                    FaceResult(track: face.track, box: face.box, probs: smoother.smooth(track: face.track, raw: raw), raw: raw,
+                               confidence: face.confidence, landmarks: face.landmarks)
                 }
                 smoother.endFrame()
                 let result = FrameResult(frame: r.frame, time: r.time, faces: faces, skipped: r.skippedBefore)

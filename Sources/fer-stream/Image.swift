@@ -71,13 +71,14 @@ struct Image: ParsableCommand {
                 failures += 1
                 continue
             }
-            let boxes = try faceDetector.detect(in: image)
+            let found: [Detection]
+            do { found = try faceDetector.detections(in: image) } catch { throw PipelineError(error) }
             let probs: [[Float]]
-            do { probs = try recognizer.probabilities(for: boxes.map { cropper.crop(image, box: $0) }) } catch {
+            do { probs = try recognizer.probabilities(for: found.map { cropper.crop(image, box: $0.box, landmarks: $0.landmarks) }) } catch {
                 throw PipelineError.recognizer(error)
             }
-            let faces = zip(boxes, probs).enumerated().map { i, pair in
-                FaceResult(track: i + 1, box: pair.0, probs: pair.1, raw: pair.1)
+            let faces = zip(found, probs).enumerated().map { i, pair in
+                FaceResult(track: i + 1, box: pair.0.box, probs: pair.1, raw: pair.1, confidence: pair.0.confidence, landmarks: pair.0.landmarks)
             }
             try writer.write(FrameResult(frame: index, time: 0, faces: faces, file: file))
             panels += faces.map { ("\((file as NSString).lastPathComponent), face \($0.track): \($0.label.name)", $0.probs) }
