@@ -266,7 +266,9 @@ final class CLIErrorTests: XCTestCase {
         try "junk".write(toFile: junk, atomically: true, encoding: .utf8)
         try assertFails(["--model", junk, "x.mp4"], code: 1, mentions: "junk.safetensors")
         guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
-        try assertFails(["--cascade", dir.appendingPathComponent("none.xml").path, "x.mp4"], code: 1, mentions: "none.xml")
+        try assertFails(["--detector", "haar", "--cascade", dir.appendingPathComponent("none.xml").path, "x.mp4"], code: 1, mentions: "none.xml")
+        try assertFails(["--detector-model", junk, "x.mp4"], code: 1, mentions: "junk.safetensors")
+        try assertFails(["--detector-model", CLI.model, "x.mp4"], code: 1, mentions: "not a YuNet face detector")
     }
 
     func testUsageErrorsExitTwo() throws {

@@ -160,7 +160,9 @@ final class DNNLEngineTests: XCTestCase {
         // The 2×2 convolutions run as inner products; no reorder inside the network.
         let steps = try engine.implementations(forBatch: 1)
         XCTAssertEqual(steps.filter { $0.contains("(dense)") }.count, 4, steps.joined(separator: "\n"))
-        XCTAssertFalse(steps.contains { $0.contains("reorder") || $0.contains("ref:") }, steps.joined(separator: "\n"))
+        XCTAssertFalse(steps.contains { $0.contains("ref:") }, steps.joined(separator: "\n"))
+        // With AVX-512 the layouts line up with no reorder inside; AVX2 kernels want other blockings.
+        if CPU.has("avx512f") { XCTAssertFalse(steps.contains { $0.contains("reorder") }, steps.joined(separator: "\n")) }
     }
 
     func testBatchSizesAreCachedAndRebuilt() throws {
@@ -194,6 +196,7 @@ final class DNNLEngineTests: XCTestCase {
     }
 
     func testBF16AgreesWithReferenceOnFullLayout() throws {
+        guard CPU.has("avx512f") else { throw XCTSkip("oneDNN has no bf16 convolutions for this CPU (no AVX-512)") }
         let model = FullModel.shared
         let engine = try DNNLEngine(weights: model.weights, precision: .bf16, threads: 2)
         XCTAssertEqual(engine.name, "onednn-bf16")
@@ -216,9 +219,12 @@ final class DNNLEngineTests: XCTestCase {
         XCTAssertTrue(zip(first, maxima).allSatisfy { $0 <= $1 })
         try checkLoose(engine, model, tolerance: 0.1)
         let steps = try engine.implementations(forBatch: 8)
-        XCTAssertFalse(steps.contains { $0.contains("reorder") || $0.contains("ref:") }, steps.joined(separator: "\n"))
-        XCTAssertTrue(steps.filter { $0.hasPrefix("conv") }.dropFirst().allSatisfy { $0.contains("vnni") || $0.contains("amx") },
-                      steps.joined(separator: "\n"))
+        XCTAssertFalse(steps.contains { $0.contains("ref:") }, steps.joined(separator: "\n"))
+        if CPU.has("avx512f") { XCTAssertFalse(steps.contains { $0.contains("reorder") }, steps.joined(separator: "\n")) }
+        if CPU.has("avx512_vnni") {
+            XCTAssertTrue(steps.filter { $0.hasPrefix("conv") }.dropFirst().allSatisfy { $0.contains("vnni") || $0.contains("amx") },
+                          steps.joined(separator: "\n"))
+        }
     }
 
     /// Same argmax as the reference for crop 1 (alone and in a batch of 8) and as the f32 engine
@@ -289,4 +295,15 @@ final class DNNLEngineTests: XCTestCase {
             XCTAssertEqual(error as? RecognizerError, .backend(reason: "oneDNN convolution 3 failed: unimplemented"))
         }
     }
+}
+
+/// What this CPU can do (the kernels oneDNN picks, and so what the tests may expect, depend on it).
+enum CPU {
+    static let flags: Set<Substring> = {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let line = info.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
+        return Set(line.split(separator: " "))
+    }()
+
+    static func has(_ flag: Substring) -> Bool { flags.contains(flag) }
 }
