@@ -7,6 +7,10 @@ For each clip it reports frames/s, the real-time factor (seconds of video per se
 fer-stream's frames/s to the baseline's.
 
     benchmarks/make-clips.sh 10 && python3 benchmarks/end_to_end.py [--seconds 10] [--no-baseline]
+
+With --versus ARGS it instead compares fer-stream's defaults against fer-stream with ARGS (e.g.
+--versus "--detector haar") on the one-face clips, the two interleaved over --rounds runs, and
+prints the median frames/s of each and their ratio.
 """
 import argparse
 import glob
@@ -36,7 +40,11 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/fer-stream"))
     ap.add_argument("--args", default="", help="extra fer-stream arguments, e.g. '--precision bf16'")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--versus", help="compare the defaults against fer-stream with these arguments instead")
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
+    if a.versus:
+        return versus(a)
     subprocess.run([os.path.join(ROOT, "benchmarks/make-clips.sh"), str(a.seconds)], check=True, stdout=subprocess.DEVNULL)
     clips = sorted(glob.glob(os.path.join(ROOT, f"benchmarks/clips/*-{a.seconds}s.mp4")))
     rows = []
@@ -62,6 +70,23 @@ def main():
         if "base_fps" in r:
             line += f" {r['base_fps']:.1f} | {r['base_rss_mb']:.0f} | ×{r['fps'] / r['base_fps']:.2f} |"
         print(line)
+
+
+def versus(a):
+    subprocess.run([os.path.join(ROOT, "benchmarks/make-clips.sh"), str(a.seconds)], check=True, stdout=subprocess.DEVNULL)
+    clips = sorted(glob.glob(os.path.join(ROOT, f"benchmarks/clips/*-1face-{a.seconds}s.mp4")))
+    print(f"| clip | defaults{' ' + a.args if a.args else ''}: frames/s, faces, detect busy s | {a.versus}: frames/s, faces, detect busy s | ratio |")
+    print("|---|---|---|---|")
+    for clip in clips:
+        runs = {"new": [], "old": []}
+        for _ in range(a.rounds):
+            for key, extra in (("new", []), ("old", a.versus.split())):
+                err, wall, _ = run_rss([a.binary, "--stats", "--no-progress", "--output", "/dev/null", *a.args.split(), *extra, clip])
+                stats = json.loads(err.strip().splitlines()[-1])
+                runs[key].append((stats["frames_decoded"] / wall, stats["faces"], stats["busy_s"]["detect"]))
+        med = {k: sorted(v)[len(v) // 2] for k, v in runs.items()}
+        print(f"| {os.path.basename(clip)} | {med['new'][0]:.1f}, {med['new'][1]}, {med['new'][2]:.2f} | "
+              f"{med['old'][0]:.1f}, {med['old'][1]}, {med['old'][2]:.2f} | ×{med['new'][0] / med['old'][0]:.2f} |")
 
 
 if __name__ == "__main__":

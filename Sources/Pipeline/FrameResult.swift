@@ -15,16 +15,23 @@ public struct FaceResult: Sendable, Equatable {
     /// nose tip, the mouth corner on the image's left, the other corner; empty otherwise.
     public let landmarks: [Point]
 
-    public init(track: Int, box: Box, probs: [Float], raw: [Float], confidence: Double? = nil, landmarks: [Point] = []) {
+    /// The reported label: the smoothed probabilities' argmax, changed only as the label rule
+    /// allows (see `LabelRule`).
+    public let label: Emotion
+    /// Seconds since the label last changed; nil where there is no history (still images).
+    public let held: Double?
+
+    /// `label` nil: the argmax of `probs`.
+    public init(track: Int, box: Box, probs: [Float], raw: [Float], confidence: Double? = nil, landmarks: [Point] = [],
+                label: Emotion? = nil, held: Double? = nil) {
         self.track = track; self.box = box; self.probs = probs; self.raw = raw
         self.confidence = confidence; self.landmarks = landmarks
-    }
-
-    /// The argmax of the smoothed probabilities.
-    public var label: Emotion {
-        var best = 0
-        for k in probs.indices where probs[k] > probs[best] { best = k }
-        return Emotion(rawValue: best) ?? .neutral
+        self.label = label ?? {
+            var best = 0
+            for k in probs.indices where probs[k] > probs[best] { best = k }
+            return Emotion(rawValue: best) ?? .neutral
+        }()
+        self.held = held
     }
 
     public var score: Float { probs[label.rawValue] }

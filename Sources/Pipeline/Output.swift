@@ -99,6 +99,7 @@ public final class NDJSONWriter: ResultWriter {
                 s += ",\"landmarks\":[" + f.landmarks.map { "[\(decimal($0.x, digits: 1)),\(decimal($0.y, digits: 1))]" }.joined(separator: ",") + "]"
             }
             s += ",\"label\":\"\(f.label.name)\",\"score\":\(decimal(Double(f.score), digits: 4))"
+            if let held = f.held { s += ",\"held\":\(decimal(held, digits: 3))" }
             s += ",\"probs\":" + Self.object(f.probs) + ",\"raw\":" + Self.object(f.raw) + "}"
         }
         s += "]}\n"
@@ -137,7 +138,7 @@ public final class CSVWriter: ResultWriter {
     /// Landmark columns (after `skipped`, so the earlier columns keep their places).
     static let landmarkColumns = ["eye_l", "eye_r", "nose", "mouth_l", "mouth_r"].flatMap { [$0 + "_x", $0 + "_y"] }
     public static let header = (["frame", "t", "track", "x", "y", "w", "h", "label", "score"] + Emotion.names
-        + Emotion.names.map { "raw_" + $0 } + ["skipped", "confidence"] + landmarkColumns).joined(separator: ",")
+        + Emotion.names.map { "raw_" + $0 } + ["skipped", "confidence"] + landmarkColumns + ["held"]).joined(separator: ",")
 
     /// `withFile`: a leading `file` column (for still images).
     public init(sink: LineSink, withFile: Bool = false) {
@@ -153,7 +154,7 @@ public final class CSVWriter: ResultWriter {
         }
         let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(decimal(r.time, digits: 6)),"
         let skipped = ",\(r.skipped)"
-        let noDetail = String(repeating: ",", count: 1 + Self.landmarkColumns.count)
+        let noDetail = String(repeating: ",", count: 2 + Self.landmarkColumns.count)
         if r.faces.isEmpty {
             s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + skipped + noDetail + "\r\n"
         }
@@ -164,7 +165,7 @@ public final class CSVWriter: ResultWriter {
             s += "," + (f.confidence.map { decimal($0, digits: 4) } ?? "")
             s += f.landmarks.count == 5 ? f.landmarks.map { ",\(decimal($0.x, digits: 1)),\(decimal($0.y, digits: 1))" }.joined()
                                         : String(repeating: ",", count: Self.landmarkColumns.count)
-            s += "\r\n"
+            s += "," + (f.held.map { decimal($0, digits: 3) } ?? "") + "\r\n"
         }
         try sink.write(s)
     }

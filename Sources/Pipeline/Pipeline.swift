@@ -31,7 +31,8 @@ public struct PipelineOptions: Sendable {
     public var batch = 40
     /// Capacity of each queue between stages, in frames.
     public var queueDepth = 8
-    public var smoothing = Smoothing.ema(alpha: 0.3)
+    public var smoothing = Smoothing.tau(seconds: 0.5)
+    public var labelRule = LabelRule(hold: 0.3, margin: 0.1)
     /// A face is reported once detected in 3 consecutive analysed frames, and only a strong
     /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on
     /// background texture out. Set `minHits` 1 for pre-cropped input.
@@ -312,7 +313,7 @@ public final class Pipeline: @unchecked Sendable {
         stage("write") { [self] () throws(PipelineError) in
             defer { toAnnotate.close() }
             var shown: [FaceResult] = []  // the latest analysed frame's faces, for frames in between
-            var smoother = TrackSmoother(options.smoothing)
+            var smoother = TrackSmoother(options.smoothing, rule: options.labelRule)
             var busy = 0.0
             var summary = TrackSummary()
             summary.keepsSeries = options.keepsTimeline
@@ -329,8 +330,9 @@ public final class Pipeline: @unchecked Sendable {
                 }
                 let t0 = DispatchTime.now()
                 let faces = zip(r.faces, r.probabilities).map { face, raw in
-                    FaceResult(track: face.track, box: face.box, probs: smoother.smooth(track: face.track, raw: raw), raw: raw,
-                               confidence: face.confidence, landmarks: face.landmarks)
+                    let s = smoother.update(track: face.track, raw: raw, time: r.time)
+                    return FaceResult(track: face.track, box: face.box, probs: s.probs, raw: raw, confidence: face.confidence,
+                                      landmarks: face.landmarks, label: s.label, held: s.held)
                 }
                 smoother.endFrame()
                 let result = FrameResult(frame: r.frame, time: r.time, faces: faces, skipped: r.skippedBefore)

@@ -51,7 +51,7 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("FER2013 through the whole face path: each face enlarged N times and pasted on a grey canvas, found by the detector, cropped (aligned), then classified. Faces not found count as wrong.", valueName: "N"))
     var paste: Int?
 
-    @Option(help: ArgumentHelp("Framing of aligned crops, SCALE,CENTRE (eye–mouth distances; default 2.67,0.31), or 'box' for the box-based crop.", valueName: "framing"))
+    @Option(help: ArgumentHelp("Framing of aligned crops, SCALE,CENTRE (eye–mouth distances; default 2.67,0.5), or 'box' for the box-based crop.", valueName: "framing"))
     var framing: String?
 
     @OptionGroup(title: "Faces (--images, --paste)")

@@ -67,8 +67,8 @@ struct Stream: ParsableCommand {
     @Option(help: "Test-time augmentation: 10crop (4 corners + centre, mirrored), flip, center.")
     var tta: String = "10crop"
 
-    @Option(help: "Smoothing per face over time: ema:A, window:N or none.")
-    var smooth: String = "ema:0.3"
+    @OptionGroup(title: "Labels")
+    var labels: LabelOptions
 
     @OptionGroup(title: "Faces")
     var faces: FaceOptions
@@ -124,7 +124,6 @@ struct Stream: ParsableCommand {
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be ≥ 1, not \(detectEvery)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
         guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
-        do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
         guard reconnect >= 0 else { throw ValidationError("--reconnect must be ≥ 0, not \(reconnect)") }
         guard ["tcp", "udp"].contains(rtspTransport) else { throw ValidationError("--rtsp-transport must be tcp or udp, not '\(rtspTransport)'") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be > 0 seconds, not \(timeout)") }
@@ -165,7 +164,8 @@ struct Stream: ParsableCommand {
         options.every = every
         options.detectEvery = detectEvery
         options.batch = batch
-        options.smoothing = try Smoothing(parsing: smooth)
+        options.smoothing = labels.smoothing
+        options.labelRule = labels.rule
         options.tracker = faceDetector.trackerOptions
         options.keepsTimeline = timeline != nil
         options.realtime = realtime ?? isLive

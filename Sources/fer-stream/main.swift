@@ -9,7 +9,7 @@ import Glibc
 // ArgumentParser's own codes (64 for usage) are mapped to ours here, in one place.
 
 /// Commands other than the default one, chosen by the first argument.
-let subcommands: [String: ParsableCommand.Type] = ["bench": Bench.self, "eval": Eval.self, "image": Image.self]
+let subcommands: [String: ParsableCommand.Type] = ["bench": Bench.self, "eval": Eval.self, "image": Image.self, "resmooth": Resmooth.self]
 
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("fer-stream: \(message)\n".utf8))

@@ -41,6 +41,38 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual((faces[0]["raw"] as! [String: Double])["happy"]!, 0.6, accuracy: 1e-4)
     }
 
+    /// A CNN detector's confidence and landmarks, and the label's `held` seconds, in both formats;
+    /// absent (NDJSON) or empty (CSV) where the detector gives none.
+    func testDetectorDetailsAndHeldTime() throws {
+        let marks = [Point(x: 20, y: 30), Point(x: 35.25, y: 30.5), Point(x: 27, y: 38), Point(x: 22, y: 44), Point(x: 33, y: 44)]
+        let face = FaceResult(track: 2, box: Box(x: 10, y: 20, width: 30, height: 30), probs: [0.05, 0.0, 0.05, 0.4, 0.1, 0.05, 0.35],
+                              raw: [0, 0, 0, 0.2, 0, 0, 0.8], confidence: 0.875, landmarks: marks, label: .neutral, held: 1.5)
+        let frame = FrameResult(frame: 4, time: 0.5, faces: [face, results[1].faces[0]])
+        let json = temp("details.ndjson"), csv = temp("details.csv")
+        try NDJSONWriter(sink: try LineSink(path: json)).write(frame)
+        try CSVWriter(sink: try LineSink(path: csv)).write(frame)
+        let line = try String(contentsOfFile: json, encoding: .utf8)
+        let faces = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["faces"] as! [[String: Any]]
+        XCTAssertEqual(faces[0]["confidence"] as! Double, 0.875, accuracy: 1e-9)
+        XCTAssertEqual(faces[0]["landmarks"] as? [[Double]], [[20, 30], [35.3, 30.5], [27, 38], [22, 44], [33, 44]])
+        XCTAssertEqual(faces[0]["label"] as? String, "neutral", "the label rule's label, not the argmax")
+        XCTAssertEqual(faces[0]["score"] as! Double, 0.35, accuracy: 1e-6)
+        XCTAssertEqual(faces[0]["held"] as! Double, 1.5, accuracy: 1e-9)
+        XCTAssertNil(faces[1]["confidence"]); XCTAssertNil(faces[1]["landmarks"]); XCTAssertNil(faces[1]["held"])
+        let rows = try String(contentsOfFile: csv, encoding: .utf8).components(separatedBy: "\r\n")
+        let header = rows[0].split(separator: ",").map(String.init)
+        let first = Dictionary(uniqueKeysWithValues: zip(header, rows[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
+        XCTAssertEqual(first["confidence"], "0.875")
+        XCTAssertEqual(first["eye_r_x"], "35.3")
+        XCTAssertEqual(first["mouth_r_y"], "44.0")
+        XCTAssertEqual(first["held"], "1.5")
+        XCTAssertEqual(first["label"], "neutral")
+        let second = Dictionary(uniqueKeysWithValues: zip(header, rows[2].split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
+        XCTAssertEqual(second["confidence"], "")
+        XCTAssertEqual(second["nose_x"], "")
+        XCTAssertEqual(second["skipped"], "0")
+    }
+
     func testCSVHasHeaderAndOneRowPerFaceOrEmptyFrame() throws {
         let path = temp("out.csv")
         let writer = CSVWriter(sink: try LineSink(path: path))
