@@ -1,4 +1,5 @@
 import FaceCrop
+import Foundation
 import FERCore
 import XCTest
 
@@ -96,5 +97,57 @@ final class CropperTests: XCTestCase {
         let up = FaceCropper(margin: 0).crop(xRamp, box: Box(x: 100, y: 100, width: 24, height: 24))
         assertNear(up[0, 0], ramp(100 + 0.25), "up-left")
         assertNear(up[47, 0], ramp(124 - 0.25), "up-right")
+    }
+}
+
+/// Aligned crops: the same face turned by an angle gives the same crop once its landmarks are
+/// known; the framing follows `Alignment`.
+final class AlignedCropTests: XCTestCase {
+    /// A generated face-like pattern: a bright oval, dark eyes, a dark mouth; its landmarks.
+    func face(turned angle: Double, centre c: Point = Point(x: 100, y: 100)) -> (GrayImage, [Point]) {
+        let cs = cos(angle), sn = sin(angle)
+        func rot(_ x: Double, _ y: Double) -> Point { Point(x: c.x + cs * x - sn * y, y: c.y + sn * x + cs * y) }
+        var img = GrayImage(width: 200, height: 200, fill: 60)
+        for y in 0..<200 {
+            for x in 0..<200 {
+                // Back to the face's own frame.
+                let dx = Double(x) + 0.5 - c.x, dy = Double(y) + 0.5 - c.y
+                let u = cs * dx + sn * dy, v = -sn * dx + cs * dy
+                var value = (u * u) / (40 * 40) + (v * v) / (52 * 52) < 1 ? 200.0 : 60
+                if pow(u + 16, 2) + pow(v + 12, 2) < 36 || pow(u - 16, 2) + pow(v + 12, 2) < 36 { value = 20 }
+                if abs(u) < 14 && abs(v - 22) < 3 { value = 30 }
+                img[x, y] = UInt8(value)
+            }
+        }
+        return (img, [rot(-16, -12), rot(16, -12), rot(0, 5), rot(-12, 22), rot(12, 22)])
+    }
+
+    func testRotatedFaceGivesTheSameCrop() {
+        let cropper = FaceCropper()
+        let (upright, marks) = face(turned: 0)
+        let reference = cropper.crop(upright, box: Box(x: 60, y: 48, width: 80, height: 104), landmarks: marks)
+        for degrees in [-30.0, -12, 20] {
+            let (turned, m) = face(turned: degrees * .pi / 180)
+            let crop = cropper.crop(turned, box: Box(x: 55, y: 45, width: 90, height: 110), landmarks: m)
+            let diff = zip(crop.pixels, reference.pixels).map { abs(Int($0) - Int($1)) }
+            XCTAssertLessThan(Double(diff.reduce(0, +)) / Double(diff.count), 4, "\(degrees)°: mean difference")
+            // The box-based crop of the turned face is not the same (it is what alignment mends).
+            let boxed = FaceCropper(alignment: nil).crop(turned, box: Box(x: 55, y: 45, width: 90, height: 110), landmarks: m)
+            XCTAssertGreaterThan(Double(zip(boxed.pixels, reference.pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(diff.count), 8)
+        }
+    }
+
+    func testFramingPutsEyesAndMouthWhereAlignmentSays() {
+        // Eyes 32 px apart at y 88, mouth at y 122: eye–mouth distance 34.
+        let (img, marks) = face(turned: 0)
+        let a = FaceCropper.Alignment(scale: 2, centre: 0.5)
+        let crop = FaceCropper(alignment: a).crop(img, box: Box(x: 0, y: 0, width: 1, height: 1), landmarks: marks)
+        // Side 68 px → 48: the eyes' midpoint (100, 88) lands at 24 − 0.5·34·48/68 = 12 from the top.
+        let row = 12, dark = (0..<48).filter { crop[$0, row] < 80 }
+        XCTAssertFalse(dark.isEmpty, "the eyes are on row \(row)")
+        XCTAssertTrue(dark.allSatisfy { abs($0 - 24) > 4 }, "two eyes either side of the middle: \(dark)")
+        // Without five landmarks the box is used.
+        XCTAssertEqual(FaceCropper().crop(img, box: Box(x: 60, y: 48, width: 80, height: 104), landmarks: []),
+                       FaceCropper().crop(img, box: Box(x: 60, y: 48, width: 80, height: 104)))
     }
 }
