@@ -14,7 +14,9 @@ final class VideoEncoder {
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
-    private let stream: UnsafeMutablePointer<AVStream>
+    /// Optional like the others, so that every stored property is set from the start and
+    /// `deinit` frees what a failed `init` made.
+    private var stream: UnsafeMutablePointer<AVStream>?
     private var lastPTS: Int64?
     private var finished = false
 
@@ -97,7 +99,7 @@ final class VideoEncoder {
     /// Encodes `picture` shown at `time` seconds. A picture of another size (the source changed
     /// size mid-stream) is scaled to the video's size.
     func encode(_ picture: ColourPicture, time: Double) throws(PipelineError) {
-        guard !finished, let codec, let frame else { return }
+        guard !finished, let codec, let frame, let stream else { return }
         var rc = av_frame_make_writable(frame)
         guard rc >= 0 else { throw .output(path: path, reason: message(rc)) }
         copy(picture, into: frame)
@@ -127,7 +129,7 @@ final class VideoEncoder {
     }
 
     private func drain() throws(PipelineError) {
-        guard let codec, let packet, let output else { return }
+        guard let codec, let packet, let output, let stream else { return }
         while true {
             var rc = avcodec_receive_packet(codec, packet)
             if rc == fer_averror_eagain() || rc == fer_averror_eof() { return }

@@ -35,9 +35,6 @@ final class GrayConverter {
         dstStrides.deallocate()
     }
 
-    /// Whether the last frame went through the table (for tests).
-    var usesTable: Bool { table != nil }
-
     /// The grey picture of `frame`, turned by `orientation`.
     func convert(_ frame: UnsafeMutablePointer<AVFrame>, orientation: Orientation) throws(FFmpegFailure) -> GrayImage {
         let k = try PictureKey(frame)

@@ -24,17 +24,6 @@ public enum Orientation: Sendable, Equatable, CaseIterable {
         }
     }
 
-    /// Clockwise rotation in degrees (0, 90, 180, 270) for the pure rotations; nil for mirrorings.
-    public var clockwiseDegrees: Int? {
-        switch self {
-        case .identity: return 0
-        case .rotate90: return 90
-        case .rotate180: return 180
-        case .rotate270: return 270
-        default: return nil
-        }
-    }
-
     /// The orientation for a display matrix (nine 16.16/2.30 fixed-point values), as ffmpeg 5.1's
     /// autorotate picks it. Angles that are not a multiple of 90° (±1°) give `.identity`.
     public init(displayMatrix m: [Int32]) {

@@ -11,6 +11,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     case source(FrameSourceError)
     case faces(FaceCropError)
     case recognizer(RecognizerError)
+    /// An error of a kind no stage declares: shown as it describes itself.
+    case unexpected(String)
 
     /// Wraps an error from any stage; errors are typed per module, so this is exhaustive in practice.
     public init(_ error: any Error) {
@@ -19,7 +21,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let e as FrameSourceError: self = .source(e)
         case let e as FaceCropError: self = .faces(e)
         case let e as RecognizerError: self = .recognizer(e)
-        default: self = .recognizer(.backend(reason: "\(error)"))
+        default: self = .unexpected("\(error)")
         }
     }
 
@@ -31,6 +33,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let .source(e): e.description
         case let .faces(e): e.description
         case let .recognizer(e): e.description
+        case let .unexpected(text): text
         }
     }
 }

@@ -118,9 +118,6 @@ public struct VGG19Weights: Sendable {
         }
     }
 
-    /// Spatial side of the final feature map (1 for the reference network).
-    public var finalSide: Int { Int((Double(features / (convs.last?.outChannels ?? 1))).squareRoot()) }
-
     /// Multiply–accumulates of one forward pass of one crop.
     public var macsPerCrop: Int {
         var side = inputSize, total = 0

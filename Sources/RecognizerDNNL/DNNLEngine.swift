@@ -16,7 +16,7 @@ import Glibc
 /// calling thread (`omp_set_num_threads`, a per-thread setting) before building and before each
 /// run, so `threads` holds whichever thread calls. The wait policy cannot be set from here:
 /// libgomp reads `OMP_WAIT_POLICY` once, when it is loaded — before `main` for any program that
-/// links this module. See `openMPEnvironment` and `relaunchWithOpenMPEnvironmentIfNeeded`.
+/// links this module — so it must be in the environment the program starts with.
 public final class DNNLEngine: InferenceEngine {
     public enum Precision: String, CaseIterable, Sendable {
         case f32, bf16, int8
@@ -185,35 +185,6 @@ public final class DNNLEngine: InferenceEngine {
             (dnnl_cpu_isa_sse41, "sse41"),
         ]
         return names.first { $0.0 == isa }?.1 ?? "isa 0x\(String(isa.rawValue, radix: 16))"
-    }
-
-    /// The OpenMP environment for oneDNN: `OMP_NUM_THREADS` and `OMP_WAIT_POLICY`. libgomp reads
-    /// these once, when it is loaded — for a program linking oneDNN that is before `main` runs —
-    /// so setting them later (`setenv`) changes nothing: they must be in the environment the
-    /// program starts with (a launcher, or `relaunchWithOpenMPEnvironmentIfNeeded` first thing in
-    /// `main`). The thread count alone is also applied at run time (`threads` of the engine).
-    ///
-    /// `active`: idle OpenMP threads spin instead of sleeping, which saves milliseconds of
-    /// wake-up per forward pass on an otherwise idle machine. `passive`: they sleep at once, which
-    /// measured 3–5× faster with 2 threads on 2 cores that another job keeps busy (spinning
-    /// threads then keep their partner off the core it waits for).
-    public static func openMPEnvironment(threads: Int, waitPolicy: String = "active") -> [String: String] {
-        ["OMP_WAIT_POLICY": waitPolicy, "OMP_NUM_THREADS": "\(max(1, threads))"]
-    }
-
-    /// When a variable of `openMPEnvironment(threads:waitPolicy:)` is missing from this process's
-    /// environment, adds the missing ones and re-executes the program (same arguments) once, so
-    /// libgomp reads them; values already set are kept. Returns when nothing was missing, after
-    /// a relaunch, or when re-executing failed. Call first thing in `main`, before any thread
-    /// starts.
-    public static func relaunchWithOpenMPEnvironmentIfNeeded(threads: Int, waitPolicy: String = "active") {
-        let marker = "FER_STREAM_OPENMP_RELAUNCHED"
-        guard getenv(marker) == nil else { return }
-        let missing = openMPEnvironment(threads: threads, waitPolicy: waitPolicy).filter { getenv($0.key) == nil }
-        guard !missing.isEmpty else { return }
-        for (name, value) in missing { setenv(name, value, 1) }
-        setenv(marker, "1", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
     }
 
     /// OpenMP threads of the calling thread (an OpenMP setting is per calling thread).

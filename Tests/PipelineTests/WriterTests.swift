@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FERCore
 @testable import Pipeline
+import Recognizer
 import TestSupport
 
 final class WriterTests: XCTestCase {
@@ -121,5 +122,17 @@ final class WriterTests: XCTestCase {
         XCTAssertThrowsError(try LineSink(path: "/nonexistent-dir/out.csv")) { error in
             XCTAssertTrue("\(error)".contains("/nonexistent-dir/out.csv"))
         }
+    }
+}
+
+final class PipelineErrorTests: XCTestCase {
+    struct Odd: Error, CustomStringConvertible { var description: String { "the odd thing happened" } }
+
+    /// An error of no stage's type is shown as it describes itself, not as a recognizer failure.
+    func testUnknownErrorsAreNotBlamedOnTheRecognizer() {
+        let e = PipelineError(Odd())
+        XCTAssertEqual(e.description, "the odd thing happened")
+        guard case .unexpected = e else { return XCTFail("\(e)") }
+        guard case .recognizer = PipelineError(RecognizerError.backend(reason: "x")) else { return XCTFail("typed errors keep their stage") }
     }
 }
