@@ -11,14 +11,15 @@ final class CLITests: XCTestCase {
         let dir = try CLI.tempDirectory()
         let clip = try CLI.faceClip(in: dir, frames: 16)
         let timeline = dir.appendingPathComponent("timeline.svg").path
-        let r = try CLI.ferStream(["--tta", "center", "--timeline", timeline, clip])
+        // --hold 0 --margin 0: each label is its frame's argmax (checked below).
+        let r = try CLI.ferStream(["--tta", "center", "--hold", "0", "--margin", "0", "--timeline", timeline, clip])
         XCTAssertEqual(r.status, 0, r.stderr)
         let objects = try r.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         XCTAssertEqual(objects.map { $0["frame"] as? Int }, Array(0..<16))
         let times = objects.map { $0["t"] as! Double }
         for (i, t) in times.enumerated() { XCTAssertEqual(t, Double(i) / 25, accuracy: 1e-3) }
         let faces = objects.map { $0["faces"] as! [[String: Any]] }
-        // A face is reported from its third consecutive detection on, so frames 0 and 1 have none.
+        // A face is reported from its second consecutive detection on, so frame 0 has none.
         XCTAssertGreaterThanOrEqual(faces.filter { $0.count == 1 }.count, 12, "the face is found in most frames")
         XCTAssertEqual(Set(faces.flatMap { $0.map { $0["track"] as! Int } }).count, 1, "one face, one track id")
         // The timeline has one panel for the one track: a line per emotion.
@@ -28,6 +29,15 @@ final class CLITests: XCTestCase {
             let probs = face["probs"] as! [String: Double]
             XCTAssertEqual(probs.values.reduce(0, +), 1, accuracy: 1e-3)
             XCTAssertEqual(face["label"] as? String, probs.max { $0.value < $1.value }!.key)
+            // YuNet's confidence and five landmarks, inside the face's box (eyes above the mouth).
+            XCTAssertGreaterThan(face["confidence"] as! Double, 0.6)
+            let box = face["box"] as! [Int], marks = face["landmarks"] as! [[Double]]
+            XCTAssertEqual(marks.count, 5)
+            for m in marks {
+                XCTAssertTrue(Double(box[0]) <= m[0] && m[0] <= Double(box[0] + box[2]) && Double(box[1]) <= m[1] && m[1] <= Double(box[1] + box[3]), "\(m) in \(box)")
+            }
+            XCTAssertLessThan(marks[0][1], marks[3][1]); XCTAssertLessThan(marks[0][0], marks[1][0])
+            XCTAssertNotNil(face["held"] as? Double)
         }
     }
 
