@@ -88,7 +88,7 @@ def scenes(n, rng, pool):
             if len(truth) >= 8:
                 break
             side = math.exp(rng.uniform(math.log(24), math.log(400)))
-            cx, cy = rng.uniform(side, w - side), rng.uniform(side, h - side)
+            cx, cy = rng.uniform(0.6 * side, w - 0.6 * side), rng.uniform(0.6 * side, h - 0.6 * side)
             box = (cx - side / 2, cy - side / 2, side, side)
             if any(iou(box, b, margin=0.4) > 0 for b in boxes):
                 continue

@@ -30,6 +30,12 @@ public struct ScoredFace: Sendable, Equatable {
     public init(rect: Rect, score: Double, landmarks: [Point]) {
         self.rect = rect; self.score = score; self.landmarks = landmarks
     }
+
+    /// This face in other coordinates: scaled by (kx, ky), then moved by (dx, dy).
+    func mapped(kx: Double = 1, ky: Double = 1, dx: Double = 0, dy: Double = 0) -> ScoredFace {
+        ScoredFace(rect: Rect(x: dx + rect.x * kx, y: dy + rect.y * ky, width: rect.width * kx, height: rect.height * ky),
+                   score: score, landmarks: landmarks.map { Point(x: dx + $0.x * kx, y: dy + $0.y * ky) })
+    }
 }
 
 /// YuNet's decoding (libfacedetection's `bbox_decode`, `kps_decode`, `detection_output`):
@@ -165,10 +171,7 @@ public struct YuNetDetector: Sendable {
             let n = options.regionSide
             let input = resample(image, region, n, n)
             let k = side / Double(n)
-            for f in try decode(input, width: n, height: n) {
-                faces.append(ScoredFace(rect: Rect(x: region.x + f.rect.x * k, y: region.y + f.rect.y * k, width: f.rect.width * k, height: f.rect.height * k),
-                                        score: f.score, landmarks: f.landmarks.map { Point(x: region.x + $0.x * k, y: region.y + $0.y * k) }))
-            }
+            faces += try decode(input, width: n, height: n).map { $0.mapped(kx: k, ky: k, dx: region.x, dy: region.y) }
         }
         return Self.dropNested(YuNetDecoder.nonMaximumSuppression(faces, iou: 0.45)).compactMap { detection($0, in: image) }
     }
@@ -194,17 +197,11 @@ public struct YuNetDetector: Sendable {
             for x0 in starts(w) {
                 let tw = tiled ? min(side, w) : w, th = tiled ? min(side, h) : h
                 let tile = (tw == w && th == h) ? input : input.cropped(x: x0, y: y0, width: tw, height: th)
-                for f in try decode(tile, width: tw, height: th) {
-                    found.append(ScoredFace(rect: Rect(x: f.rect.x + Double(x0), y: f.rect.y + Double(y0), width: f.rect.width, height: f.rect.height),
-                                            score: f.score, landmarks: f.landmarks.map { Point(x: $0.x + Double(x0), y: $0.y + Double(y0)) }))
-                }
+                found += try decode(tile, width: tw, height: th).map { $0.mapped(dx: Double(x0), dy: Double(y0)) }
             }
         }
         let kx = Double(image.width) / Double(w), ky = Double(image.height) / Double(h)
-        return found.map { f in
-            ScoredFace(rect: Rect(x: f.rect.x * kx, y: f.rect.y * ky, width: f.rect.width * kx, height: f.rect.height * ky),
-                       score: f.score, landmarks: f.landmarks.map { Point(x: $0.x * kx, y: $0.y * ky) })
-        }
+        return found.map { $0.mapped(kx: kx, ky: ky) }
     }
 
     /// Runs the network on `image` zero-padded to multiples of 32 (as libfacedetection does).

@@ -51,6 +51,9 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("FER2013 through the whole face path: each face enlarged N times and pasted on a grey canvas, found by the detector, cropped (aligned), then classified. Faces not found count as wrong.", valueName: "N"))
     var paste: Int?
 
+    @Option(help: ArgumentHelp("With --paste: turn each pasted face by an angle drawn evenly from ±DEG degrees (the same angles in every run).", valueName: "DEG"))
+    var turn: Double = 0
+
     @Option(help: ArgumentHelp("Framing of aligned crops, SCALE,CENTRE (eye–mouth distances; default 2.67,0.5), or 'box' for the box-based crop.", valueName: "framing"))
     var framing: String?
 
@@ -67,6 +70,7 @@ struct Eval: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, not \(limit)") }
         if images != nil && fer2013 != nil { throw ValidationError("give --fer2013 or --images, not both") }
         if let paste, !(1...8).contains(paste) { throw ValidationError("--paste must be 1…8, not \(paste)") }
+        guard (0...90).contains(turn) else { throw ValidationError("--turn must be 0…90 degrees, not \(turn)") }
         if let framing, Self.parseFraming(framing) == nil { throw ValidationError("--framing must be SCALE,CENTRE (e.g. 2.67,0.31) or box, not '\(framing)'") }
     }
 
@@ -138,11 +142,24 @@ struct Eval: ParsableCommand {
         let detector = try self.faces.makeDetector()
         let cropper = self.cropper
         var out: [LabelledFace] = [], missed = 0
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         for face in faces {
             let side = face.image.width * enlarge
             let big = face.image.resized(toWidth: side, height: side)
             var canvas = GrayImage(width: 2 * side, height: 2 * side, fill: 128)
-            for y in 0..<side { for x in 0..<side { canvas[side / 2 + x, side / 2 + y] = big[x, y] } }
+            // A fixed sequence of angles (xorshift), so runs with different framings see the same faces.
+            seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+            let angle = turn * (Double(seed % 20_001) / 10_000 - 1) * .pi / 180
+            let c = cos(angle), s = sin(angle), mid = Double(side)
+            for y in 0..<2 * side {
+                for x in 0..<2 * side {
+                    // Inverse rotation about the canvas centre into the enlarged face.
+                    let dx = Double(x) + 0.5 - mid, dy = Double(y) + 0.5 - mid
+                    let u = c * dx + s * dy + mid / 2, v = -s * dx + c * dy + mid / 2
+                    guard u >= 0, v >= 0, u < mid, v < mid else { continue }
+                    canvas[x, y] = big[Int(u), Int(v)]
+                }
+            }
             guard let best = try detector.detections(in: canvas).max(by: { $0.strength < $1.strength }) else { missed += 1; continue }
             out.append(LabelledFace(label: face.label, image: cropper.crop(canvas, box: best.box, landmarks: best.landmarks)))
         }
