@@ -54,9 +54,6 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("With --paste: turn each pasted face by an angle drawn evenly from ±DEG degrees (the same angles in every run).", valueName: "DEG"))
     var turn: Double = 0
 
-    @Option(help: ArgumentHelp("Framing of aligned crops, SCALE,CENTRE (eye–mouth distances; default 2.67,0.5), or 'box' for the box-based crop.", valueName: "framing"))
-    var framing: String?
-
     @OptionGroup(title: "Faces (--images, --paste)")
     var faces: FaceOptions
 
@@ -71,21 +68,9 @@ struct Eval: ParsableCommand {
         if images != nil && fer2013 != nil { throw ValidationError("give --fer2013 or --images, not both") }
         if let paste, !(1...8).contains(paste) { throw ValidationError("--paste must be 1…8, not \(paste)") }
         guard (0...90).contains(turn) else { throw ValidationError("--turn must be 0…90 degrees, not \(turn)") }
-        if let framing, Self.parseFraming(framing) == nil { throw ValidationError("--framing must be SCALE,CENTRE (e.g. 2.67,0.31) or box, not '\(framing)'") }
     }
 
-    /// nil: invalid; .some(nil): box-based crops.
-    static func parseFraming(_ text: String) -> FaceCropper.Alignment?? {
-        if text == "box" { return .some(nil) }
-        let parts = text.split(separator: ",").compactMap { Double($0) }
-        guard parts.count == 2, parts[0] > 0, parts[0] < 10, parts[1] > -1, parts[1] < 2 else { return nil }
-        return .some(FaceCropper.Alignment(scale: parts[0], centre: parts[1]))
-    }
-
-    var cropper: FaceCropper {
-        var c = FaceCropper()
-        if let framing, let alignment = Self.parseFraming(framing) { c.alignment = alignment }
-        return c
+    var cropper: FaceCropper { faces.cropper
     }
 
     func run() throws {

@@ -14,6 +14,9 @@ struct FaceOptions: ParsableArguments {
     @Option(name: .customLong("detector-model"), help: "YuNet weights. Default: the bundled Models/yunet.safetensors (or $FER_STREAM_DETECTOR).")
     var detectorModel: String?
 
+    @Option(help: ArgumentHelp("Framing of the face crop when the detector gives landmarks: SCALE,CENTRE (the side in eye–mouth distances, the centre's place from the eyes to the mouth), or box (the box's square, as without landmarks).", valueName: "framing"))
+    var framing: String?
+
     @Option(help: "OpenCV Haar cascade XML for --detector haar.")
     var cascade: String = HaarCascade.defaultFrontalFacePath
 
@@ -22,9 +25,27 @@ struct FaceOptions: ParsableArguments {
         guard ["yunet", "haar", "full-frame"].contains(detector) else {
             throw ValidationError("--detector must be yunet, haar or full-frame, not '\(detector)'")
         }
+        if let framing, Self.parseFraming(framing) == nil {
+            throw ValidationError("--framing must be SCALE,CENTRE (e.g. 3,0.4) or box, not '\(framing)'")
+        }
     }
 
     var isFullFrame: Bool { detector == "full-frame" }
+
+    /// nil: invalid; .some(nil): box-based crops.
+    static func parseFraming(_ text: String) -> FaceCropper.Alignment?? {
+        if text == "box" { return .some(nil) }
+        let parts = text.split(separator: ",").compactMap { Double($0) }
+        guard parts.count == 2, parts[0] > 0, parts[0] < 10, parts[1] > -1, parts[1] < 2 else { return nil }
+        return .some(FaceCropper.Alignment(scale: parts[0], centre: parts[1]))
+    }
+
+    /// The face cropper `--framing` asks for.
+    var cropper: FaceCropper {
+        var c = FaceCropper()
+        if let framing, let alignment = Self.parseFraming(framing) { c.alignment = alignment }
+        return c
+    }
 
     /// The detector; `detectionWidth` sets Haar's working width (nil: FaceDetector's default,
     /// 320 px, for video).

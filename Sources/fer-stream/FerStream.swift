@@ -173,7 +173,7 @@ struct Stream: ParsableCommand {
             options.periodicStats = { s in FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
         }
         if !isLive && !noProgress { options.progress = ProgressLine(totalFrames: estimatedFrames) }
-        let pipeline = Pipeline(source: frames, detector: faceDetector, cropper: FaceCropper(), recognizer: recognizer,
+        let pipeline = Pipeline(source: frames, detector: faceDetector, cropper: faces.cropper, recognizer: recognizer,
                                 writer: writer, annotator: annotator, options: options)
 
         // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.

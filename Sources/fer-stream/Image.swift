@@ -58,7 +58,7 @@ struct Image: ParsableCommand {
         let faceDetector = try faces.makeDetector(detectionWidth: 1280)
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
         let writer: ResultWriter = format == "csv" ? CSVWriter(sink: sink, withFile: true) : NDJSONWriter(sink: sink)
-        let cropper = FaceCropper()
+        let cropper = faces.cropper
         var failures = 0
         var panels: [(title: String, probs: [Float])] = []
         for (index, file) in files.enumerated() {
