@@ -31,7 +31,7 @@ public struct PipelineOptions: Sendable {
     public var batch = 40
     /// Capacity of each queue between stages, in frames.
     public var queueDepth = 8
-    public var smoothing = Smoothing.tau(seconds: 0.5)
+    public var smoothing = Smoothing.tau(seconds: 0.25)
     public var labelRule = LabelRule(hold: 0.3, margin: 0.1)
     /// A face is reported once detected in 3 consecutive analysed frames, and only a strong
     /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on

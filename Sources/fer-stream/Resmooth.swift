@@ -7,7 +7,7 @@ import Pipeline
 /// stream and `resmooth`.
 struct LabelOptions: ParsableArguments {
     @Option(help: "Smoothing of each face's probabilities over time: tau:S (time constant in seconds), ema:A (per frame), window:N, or none.")
-    var smooth: String = "tau:0.5"
+    var smooth: String = "tau:0.25"
 
     @Option(help: ArgumentHelp("Seconds a new label must lead the current one before it is reported (0: the argmax of every frame).", valueName: "seconds"))
     var hold: Double = 0.3
