@@ -18,6 +18,14 @@ final class YuNetGraph {
     private let engine: DNNLCPUEngine
     private var steps: [(DNNLPrimitive, [dnnl_exec_arg_t])] = []
     private var kept: [AnyObject] = []
+    /// One scratchpad for all steps (they run one at a time): each step's scratch memory points into it.
+    private var scratchMemories: [DNNLMemory] = []
+    private var scratch = DNNLBuffer(byteCount: 0)
+    /// The maps of the stride-2 and stride-4 layers, the largest, are each read only by the next
+    /// step: they take turns in two buffers instead of one each.
+    private var pingPong = false
+    private var turns: [(DNNLMemory, Int)] = []
+    private var turnBuffers: [DNNLBuffer] = []
     let input: DNNLMemory
     /// The three head maps (strides 8, 16, 32), 16 channels each.
     private(set) var heads: [(stride: Int, memory: DNNLMemory, rows: Int, cols: Int)] = []
@@ -40,11 +48,13 @@ final class YuNetGraph {
         var x = Map(memory: input, channels: 1, rows: rows, cols: cols)
 
         let w = weights.layers
+        pingPong = true
         x = try conv(x, weights: weights.headWeights, bias: w[0].bias, outChannels: 16, kernel: 3, stride: 2, groups: 1, relu: true)
         x = try unit(x, 1)
         x = try pool(x)
         x = try unit(try unit(x, 3), 5)
         x = try unit(try unit(x, 7), 9)
+        pingPong = false
         x = try pool(x)
         let f1 = try unit(try unit(x, 11), 13)
         let f2 = try unit(try unit(try pool(f1), 15), 17)
@@ -59,6 +69,10 @@ final class YuNetGraph {
             let b = try conv(a, weights: dw.weights, bias: dw.bias, outChannels: 16, kernel: 3, stride: 1, groups: 16, relu: false)
             heads.append((stride, b.memory, b.rows, b.cols))
         }
+        scratch = DNNLBuffer(byteCount: scratchMemories.map(\.byteCount).max() ?? 0)
+        for memory in scratchMemories { try memory.setData(scratch.pointer) }
+        turnBuffers = (0..<2).map { slot in DNNLBuffer(byteCount: turns.filter { $0.1 == slot }.map(\.0.byteCount).max() ?? 0) }
+        for (memory, slot) in turns { try memory.setData(turnBuffers[slot].pointer) }
     }
 
     /// Pointwise then depthwise + ReLU: layers `first` and `first + 1` of the table.
@@ -71,7 +85,10 @@ final class YuNetGraph {
     private let table: [YuNetWeights.Layer]
 
     private func output(_ channels: Int, _ rows: Int, _ cols: Int) throws(RecognizerError) -> Map {
-        let memory = try DNNLMemory(owning: .make([1, channels, rows, cols], dnnl_f32, dnnl_nhwc), engine: engine)
+        let desc = try dnnl_memory_desc_t.make([1, channels, rows, cols], dnnl_f32, dnnl_nhwc)
+        guard pingPong else { return Map(memory: try DNNLMemory(owning: desc, engine: engine), channels: channels, rows: rows, cols: cols) }
+        let memory = try DNNLMemory(borrowing: desc, engine: engine)
+        turns.append((memory, turns.count % 2))
         return Map(memory: memory, channels: channels, rows: rows, cols: cols)
     }
 
@@ -158,12 +175,12 @@ final class YuNetGraph {
     private func add(_ pd: DNNLPrimitiveDesc, _ args: [(Int32, DNNLMemory)]) throws(RecognizerError) {
         let primitive = try DNNLPrimitive(pd, what: "YuNet step")
         var list = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.raw) }
-        let scratch = try pd.memoryDesc(dnnl_query_scratchpad_md)
-        var scratchDesc = scratch
+        let scratchpad = try pd.memoryDesc(dnnl_query_scratchpad_md)
+        var scratchDesc = scratchpad
         if dnnl_memory_desc_get_size(&scratchDesc) > 0 {
-            let memory = try DNNLMemory(owning: scratch, engine: engine)
+            let memory = try DNNLMemory(borrowing: scratchpad, engine: engine)
             list.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory.raw))
-            kept.append(memory)
+            scratchMemories.append(memory)
         }
         kept.append(contentsOf: args.map { $0.1 })
         steps.append((primitive, list))

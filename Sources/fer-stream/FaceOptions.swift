@@ -14,7 +14,7 @@ struct FaceOptions: ParsableArguments {
     @Option(name: .customLong("detector-model"), help: "YuNet weights. Default: the bundled Models/yunet.safetensors (or $FER_STREAM_DETECTOR).")
     var detectorModel: String?
 
-    @Option(help: ArgumentHelp("Framing of the face crop when the detector gives landmarks: SCALE,CENTRE (the side in eye–mouth distances, the centre's place from the eyes to the mouth), or box (the box's square, as without landmarks).", valueName: "framing"))
+    @Option(help: ArgumentHelp("Framing of the face crop when the detector gives landmarks: SCALE,CENTRE (the side in eye–mouth distances, the centre's place from the eyes to the mouth; default 3,0.4), or box (the box's square, as without landmarks).", valueName: "framing"))
     var framing: String?
 
     @Option(help: "OpenCV Haar cascade XML for --detector haar.")

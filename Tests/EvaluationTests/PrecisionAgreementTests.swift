@@ -39,8 +39,12 @@ final class PrecisionAgreementTests: XCTestCase {
         let int8Engine = try DNNLEngine(weights: weights, precision: .int8, threads: 2)
         try int8Engine.setCalibration(act.split(separator: ",").compactMap { Float($0) })
         let int8 = try predictions(int8Engine, weights, faces)
-        let bf16 = try predictions(DNNLEngine(weights: weights, precision: .bf16, threads: 2), weights, faces)
         let agreeInt8 = Double(zip(f32, int8).filter { $0 == $1 }.count) / Double(faces.count)
+        XCTAssertGreaterThanOrEqual(agreeInt8, 0.97)
+        // oneDNN has bf16 convolutions only from AVX-512 on (an AVX2-only CPU answers "unimplemented").
+        let avx512 = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains(" avx512f")
+        guard avx512 else { throw XCTSkip("bf16 part skipped: this CPU has no AVX-512 (int8 agreement \(agreeInt8) checked)") }
+        let bf16 = try predictions(DNNLEngine(weights: weights, precision: .bf16, threads: 2), weights, faces)
         let agreeBF16 = Double(zip(f32, bf16).filter { $0 == $1 }.count) / Double(faces.count)
         print("argmax agreement with f32 on \(faces.count) PublicTest faces: int8 \(agreeInt8), bf16 \(agreeBF16)")
         // Measured (centre crop, one crop per face, so no averaging): epoch-8 checkpoint int8 0.9925,
@@ -48,7 +52,6 @@ final class PrecisionAgreementTests: XCTestCase {
         // bf16 0.995; epoch 47 int8 0.9725, bf16 0.995 (its 10-crop int8 accuracy is at f32's:
         // 70.49 vs 70.47% PrivateTest); the four-snapshot mean int8 0.9925, bf16 1.0; the shipped
         // seven-snapshot mean int8 0.995, bf16 1.0.
-        XCTAssertGreaterThanOrEqual(agreeInt8, 0.97)
         XCTAssertGreaterThanOrEqual(agreeBF16, 0.99)
     }
 
