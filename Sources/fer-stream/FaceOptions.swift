@@ -5,7 +5,7 @@ import Pipeline
 
 /// The options that find faces, shared by the stream and image commands.
 struct FaceOptions: ParsableArguments {
-    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the frame (yunet: down to about 20).")
+    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the frame (yunet: down to about 24).")
     var minFace: Int = 40
 
     @Option(help: "Face detector: yunet (a CNN with landmarks), haar (Viola–Jones), or full-frame (the whole frame is one face).")
