@@ -66,6 +66,13 @@ public enum Detector: Sendable {
         }
     }
 
+    /// The detections of one still image (no tracker to confirm them): only those strong
+    /// enough to open a track.
+    public func confidentDetections(in image: GrayImage) throws -> [Detection] {
+        let strongest = trackerOptions.minBirthStrength
+        return try detections(in: image).filter { $0.strength >= strongest }
+    }
+
     public func detect(in image: GrayImage) throws -> [Box] {
         switch self {
         case .yunet(let d):

@@ -165,8 +165,7 @@ struct Eval: ParsableCommand {
         var unreadable = 0, faceless = 0
         for (path, label) in listing.files.prefix(limit ?? .max) {
             guard let image = try? VideoSource.firstPicture(of: path) else { unreadable += 1; continue }
-            guard let best = try detector.detections(in: image).filter({ $0.strength >= detector.trackerOptions.minBirthStrength })
-                .max(by: { $0.box.area < $1.box.area }) else { faceless += 1; continue }
+            guard let best = try detector.confidentDetections(in: image).max(by: { $0.box.area < $1.box.area }) else { faceless += 1; continue }
             out.append(LabelledFace(label: label, image: cropper.crop(image, box: best.box, landmarks: best.landmarks)))
         }
         if unreadable + faceless > 0 {

@@ -72,9 +72,7 @@ struct Image: ParsableCommand {
                 continue
             }
             let found: [Detection]
-            // Without a tracker to confirm them, only detections strong enough to open a track count.
-            let strongest = faceDetector.trackerOptions.minBirthStrength
-            do { found = try faceDetector.detections(in: image).filter { $0.strength >= strongest } } catch { throw PipelineError(error) }
+            do { found = try faceDetector.confidentDetections(in: image) } catch { throw PipelineError(error) }
             let probs: [[Float]]
             do { probs = try recognizer.probabilities(for: found.map { cropper.crop(image, box: $0.box, landmarks: $0.landmarks) }) } catch {
                 throw PipelineError.recognizer(error)
