@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
-from model import CLASSES, INPUT_SIZE, VGG19FER, load_safetensors, normalize  # noqa: E402
+from model import CLASSES, INPUT_SIZE, build, load_safetensors, normalize  # noqa: E402
 
 S = INPUT_SIZE
 
@@ -90,7 +90,7 @@ def load_any(path: str, device: str = "cpu", weights: str = "ema"):
             info["averaged_from"] = meta["averaged_from"].split("; ")
         return m, info
     ck = torch.load(p, map_location="cpu", weights_only=False)
-    m = VGG19FER()
+    m = build(ck.get("args", {}).get("arch", "vgg19"))
     m.load_state_dict(checkpoint_weights(ck, weights, p))
     info = {"source": f"{p} ({weights})", "epoch": ck.get("epoch")}
     if weights == "swa" and ck.get("sources"):

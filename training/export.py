@@ -1,5 +1,6 @@
-"""Export a training checkpoint to Models/vgg19-fer2013.safetensors (f16, BN not folded) and write the
-golden parity file Models/vgg19-fer2013.golden.safetensors (f32) for the Swift implementation."""
+"""Export a training checkpoint to Models/<arch>-fer2013.safetensors (f16, BN not folded) and write the
+golden parity file Models/<arch>-fer2013.golden.safetensors (f32) for the Swift implementation.
+The architecture (VGG19 or ResNet18) is the checkpoint's (`--arch` in train.py)."""
 from __future__ import annotations
 
 import os
@@ -19,16 +20,19 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
 from evaluate import checkpoint_weights, metrics, predict_probs  # noqa: E402
-from model import (BN_EPS, CHANNELS, CLASSES, CROP_FROM, INPUT_SIZE, NORM_MEAN, NORM_STD,  # noqa: E402
-                   VGG19FER, load_safetensors, normalize)
+from model import (BN_EPS, CHANNELS, CLASSES, CROP_FROM, FORMATS, INPUT_SIZE, NORM_MEAN, NORM_STD,  # noqa: E402
+                   RESNET_BLOCKS, RESNET_POOL, RESNET_STAGES, VGG19FER, arch_of, build, load_safetensors,
+                   normalize, stored_outputs)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "Models" / "vgg19-fer2013.safetensors"
+MODELS = REPO_ROOT / "Models"
 DEFAULT_CKPT = Path.home() / ".cache" / "fer-stream" / "train" / "main" / "best.pt"
-FORMAT = "fer-stream-vgg19"
+FORMAT = FORMATS["vgg19"]
 
 
-def tensor_names(num_convs: int = 16) -> list[str]:
+def tensor_names(num_convs: int = 16, arch: str = "vgg19") -> list[str]:
+    if arch != "vgg19":
+        return [k for k in build(arch).state_dict() if not k.endswith("num_batches_tracked")]
     names = []
     for i in range(num_convs):
         names += [f"conv{i}.weight", f"conv{i}.bias", f"bn{i}.weight", f"bn{i}.bias",
@@ -36,23 +40,30 @@ def tensor_names(num_convs: int = 16) -> list[str]:
     return names + ["classifier.weight", "classifier.bias"]
 
 
-def base_metadata() -> dict[str, str]:
-    return {
-        "format": FORMAT,
+def base_metadata(arch: str = "vgg19") -> dict[str, str]:
+    meta = {
+        "format": FORMATS[arch],
+        "architecture": arch,
         "classes": ",".join(CLASSES),
         "input_size": str(INPUT_SIZE),
         "crop_from": str(CROP_FROM),
-        "channels": ",".join(str(c) for c in CHANNELS),
         "norm_mean": str(NORM_MEAN),
         "norm_std": str(NORM_STD),
         "bn_eps": "1e-05" if BN_EPS == 1e-5 else repr(BN_EPS),
     }
+    if arch == "vgg19":
+        meta["channels"] = ",".join(str(c) for c in CHANNELS)
+    else:
+        meta["stages"] = ",".join(f"{c}:{s}" for c, s in RESNET_STAGES)
+        meta["blocks"] = str(RESNET_BLOCKS)
+        meta["pool"] = f"topleft{RESNET_POOL}"
+    return meta
 
 
-def export_model(state_dict: dict, out: Path, extra_meta: dict | None = None) -> None:
+def export_model(state_dict: dict, out: Path, extra_meta: dict | None = None, arch: str = "vgg19") -> None:
     """Write the f16 model file with exactly the documented tensor names."""
-    tensors = {k: state_dict[k].detach().to("cpu", torch.float16).contiguous() for k in tensor_names()}
-    meta = base_metadata()
+    tensors = {k: state_dict[k].detach().to("cpu", torch.float16).contiguous() for k in tensor_names(arch=arch)}
+    meta = base_metadata(arch)
     meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -61,23 +72,19 @@ def export_model(state_dict: dict, out: Path, extra_meta: dict | None = None) ->
 
 
 @torch.no_grad()
-def activation_maxima(model: VGG19FER, pixels: np.ndarray, batch: int = 256) -> list[float]:
-    """Largest output (after BN and ReLU) of each convolution over the centre crops of `pixels`
-    and their mirrors, in f32: the activation ranges the Swift int8 engine quantises with."""
+def activation_maxima(model, pixels: np.ndarray, batch: int = 256) -> list[float]:
+    """Largest magnitude of every map the Swift engines keep (model.stored_outputs: after BN and
+    ReLU; a projection shortcut's has no ReLU) over the centre crops of `pixels` and their
+    mirrors, in f32: the activation ranges the Swift int8 engine quantises with."""
     model = model.eval()
-    maxima = [0.0] * model.num_convs
+    maxima = None
     c = (CROP_FROM - INPUT_SIZE) // 2
     for s in range(0, len(pixels), batch):
         x = torch.from_numpy(np.asarray(pixels[s:s + batch]))[:, None, c:c + INPUT_SIZE, c:c + INPUT_SIZE]
-        x = normalize(torch.cat([x, x.flip(3)]))
-        i = 0
-        for ch in CHANNELS:
-            if ch == "M":
-                x = F.max_pool2d(x, 2, 2)
-                continue
-            x = F.relu(getattr(model, f"bn{i}")(getattr(model, f"conv{i}")(x)))
-            maxima[i] = max(maxima[i], float(x.max()))
-            i += 1
+        outs = stored_outputs(model, normalize(torch.cat([x, x.flip(3)])))
+        if maxima is None:
+            maxima = [0.0] * len(outs)
+        maxima = [max(m, float(o.abs().max())) for m, o in zip(maxima, outs)]
     return maxima
 
 
@@ -121,7 +128,7 @@ def write_golden(model_path: Path, out: Path, seed: int = 2013) -> dict[str, tor
         "faces48": faces48.contiguous(),
         "probs10crop": predict_probs(model, faces48, "10crop", bf16=False).contiguous(),
     }
-    meta = {"format": FORMAT + "-golden", "model_sha256": sha256_file(model_path),
+    meta = {"format": FORMATS[arch_of(model)] + "-golden", "model_sha256": sha256_file(model_path),
             "model_file": model_path.name, "seed": str(seed)}
     tmp = out.with_name(out.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
@@ -151,7 +158,7 @@ def main(argv=None):
     ap.add_argument("--weights", default="ema", choices=["ema", "raw", "swa"],
                     help="the EMA (default), the optimised weights (raw: last.pt only) or "
                          "average.py's averaged weights (swa)")
-    ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--out", default=None, help="default: Models/<arch>-fer2013.safetensors")
     ap.add_argument("--golden", default=None, help="default: <out stem>.golden.safetensors")
     ap.add_argument("--data", default=None)
     ap.add_argument("--no-10crop", action="store_true", help="skip the (slow) 10-crop figures")
@@ -162,14 +169,15 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
-    out = Path(a.out)
+    arch = torch.load(Path(a.checkpoint), map_location="cpu", weights_only=False).get("args", {}).get("arch", "vgg19")
+    out = Path(a.out) if a.out else MODELS / f"{arch}-fer2013.safetensors"
     golden = Path(a.golden) if a.golden else out.with_name(out.name.replace(".safetensors", ".golden.safetensors"))
     sd, info = load_checkpoint(Path(a.checkpoint), a.weights)
     meta = {"epoch": info["epoch"], "weights": info["weights"]}
     meta.update({k: info[k] for k in ("averaged_from", "bn_recalibration_rows") if k in info})
     if not a.no_eval:
         # Evaluate the weights as exported (f16 round trip), with bf16 autocast for speed.
-        m = VGG19FER()
+        m = build(arch)
         m.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in sd.items()})
         data = fer2013.load(a.data)
         for split, key in (("PublicTest", "public_test"), ("PrivateTest", "private_test")):
@@ -184,13 +192,13 @@ def main(argv=None):
         meta["public_test_center"] = f"{info['public_test_center']:.4f}"
     if not a.no_calibration:
         # int8 activation ranges from Training rows only (never the test splits).
-        m = VGG19FER()
+        m = build(arch)
         m.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in sd.items()})
         x, _ = fer2013.load(a.data)["Training"]
         rows = np.random.default_rng(0).choice(len(x), size=min(a.calibration_rows, len(x)), replace=False)
         meta["int8_act_max"] = ",".join(f"{v:.5g}" for v in activation_maxima(m, x[np.sort(rows)]))
         meta["int8_calibration"] = f"max of each conv output over {len(rows)} Training rows (centre crop and mirror)"
-    export_model(sd, out, meta)
+    export_model(sd, out, meta, arch=arch)
     g = write_golden(out, golden)
     print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha256_file(out)})")
     print(f"wrote {golden}: " + ", ".join(f"{k}{list(v.shape)}" for k, v in g.items()))

@@ -1,8 +1,8 @@
-"""Train VGG19-FER on FER2013 Training (eager, channels_last; bf16 autocast where it pays).
+"""Train VGG19-FER (or, with --arch resnet18, ResNet18-FER) on FER2013 Training (eager, channels_last; bf16 autocast where it pays).
 
 Checkpoints every epoch to ~/.cache/fer-stream/train/<run>/last.pt and keeps best.pt (EMA weights
 with the best PublicTest centre-crop accuracy). Resumes from last.pt automatically; otherwise
-initialises from Models/vgg19-fer2013.safetensors when it exists.
+initialises from Models/<arch>-fer2013.safetensors when it exists.
 """
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
 from evaluate import metrics, predict_probs  # noqa: E402
-from model import INPUT_SIZE, NORM_MEAN, NORM_STD, VGG19FER, load_safetensors  # noqa: E402
+from model import ARCHS, INPUT_SIZE, NORM_MEAN, NORM_STD, arch_from_metadata, build, load_safetensors  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO_ROOT / "Models" / "vgg19-fer2013.safetensors"
+MODELS = REPO_ROOT / "Models"
 TRAIN_ROOT = Path.home() / ".cache" / "fer-stream" / "train"
 
 
@@ -258,7 +258,9 @@ def main(argv=None):
     ap.add_argument("--precision", default="auto", choices=["auto", "f32", "bf16"],
                     help="auto: bf16 autocast on CUDA or a CPU with AMX, else f32 (measured faster there)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init", default=str(DEFAULT_MODEL),
+    ap.add_argument("--arch", default="vgg19", choices=list(ARCHS),
+                    help="the network: the reference's VGG19 (default) or ResNet18")
+    ap.add_argument("--init", default=None,
                     help="exported model to start from when no last.pt exists ('' = none)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N Training rows (tests)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after N steps this session (benchmark/tests)")
@@ -279,6 +281,8 @@ def main(argv=None):
                     help="write last.pt every N epochs (0: only at the end; a device run, where resuming "
                          "is moot and each 240 MB write costs a fraction of an epoch)")
     a = ap.parse_args(argv)
+    if a.init is None:
+        a.init = str(MODELS / f"{a.arch}-fer2013.safetensors")
 
     t_start = time.time()
     torch.set_num_threads(a.threads)
@@ -303,10 +307,13 @@ def main(argv=None):
     n = x_tr.shape[0]
     steps_per_epoch = n // a.batch  # drop the last partial batch
     bf16 = use_bf16(a.precision, a.device)
-    log(f"Training {n} images, {steps_per_epoch} steps/epoch, PublicTest {len(y_pub)}, "
+    log(f"{a.arch}: Training {n} images, {steps_per_epoch} steps/epoch, PublicTest {len(y_pub)}, "
         f"{'bf16 autocast' if bf16 else 'f32'}; run dir {run_dir}")
 
-    model = VGG19FER().to(dev).to(memory_format=torch.channels_last)
+    if last_p.exists():
+        # A resumed run keeps the network it was started with.
+        a.arch = torch.load(last_p, map_location="cpu", weights_only=False)["args"].get("arch", "vgg19")
+    model = build(a.arch).to(dev).to(memory_format=torch.channels_last)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
@@ -336,6 +343,8 @@ def main(argv=None):
         log(f"resumed from {last_p} at epoch {start_epoch} (best PublicTest {best['acc']:.4f} @ {best['epoch']})")
     elif a.init and Path(a.init).exists():
         m0, meta = load_safetensors(a.init)
+        if arch_from_metadata(meta) != a.arch:
+            raise SystemExit(f"--init {a.init} holds a {arch_from_metadata(meta)}, not a {a.arch}")
         model.load_state_dict(m0.state_dict())
         ema.load_state_dict(m0.state_dict())
         start_epoch = int(meta.get("epoch", 0))

@@ -14,7 +14,7 @@ public enum Engines {
     /// Builds the engine for `weights`. int8 takes its activation ranges from the model's
     /// `int8_act_max` metadata (computed by training/export.py on Training rows); `auto` falls
     /// back to f32 for a model without them, an explicit int8 request fails.
-    public static func make(weights: VGG19Weights, kind: EngineKind, precision: DNNLEngine.Precision,
+    public static func make(weights: NetworkWeights, kind: EngineKind, precision: DNNLEngine.Precision,
                             threads: Int, modelPath: String) throws(RecognizerError) -> InferenceEngine {
         if kind == .reference { return ReferenceEngine(weights: weights, threads: threads) }
         var resolved = DNNLEngine.resolve(precision)

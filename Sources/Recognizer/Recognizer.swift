@@ -32,12 +32,12 @@ public enum TestTimeAugmentation: String, CaseIterable, Sendable {
 
 /// Faces in, probabilities out: normalisation, test-time crops, the engine, softmax, the mean.
 public final class Recognizer {
-    public let weights: VGG19Weights
+    public let weights: NetworkWeights
     public let engine: InferenceEngine
     public let tta: TestTimeAugmentation
     public let cropSpecs: [CropSpec]
 
-    public init(weights: VGG19Weights, engine: InferenceEngine, tta: TestTimeAugmentation = .tenCrop) {
+    public init(weights: NetworkWeights, engine: InferenceEngine, tta: TestTimeAugmentation = .tenCrop) {
         self.weights = weights
         self.engine = engine
         self.tta = tta

@@ -4,12 +4,12 @@ import Dispatch
 /// over activations laid out channel-major across the batch ([C][N][H][W]), so the batch widens
 /// every matrix product. It is the oracle that faster backends are tested against.
 public final class ReferenceEngine: InferenceEngine {
-    public let weights: VGG19Weights
+    public let weights: NetworkWeights
     public let name = "reference"
     /// Parallel tasks per layer (1 = this thread only).
     public let threads: Int
 
-    public init(weights: VGG19Weights, threads: Int = 2) {
+    public init(weights: NetworkWeights, threads: Int = 2) {
         self.weights = weights
         self.threads = max(1, threads)
     }
@@ -19,28 +19,48 @@ public final class ReferenceEngine: InferenceEngine {
         guard n > 0, input.count == n * s * s else {
             throw .badInput(reason: "expected \(n) crops of \(s)×\(s) (\(n * s * s) floats), got \(input.count)")
         }
-        // A 1-channel NHW batch is already [C=1][N][H][W].
-        var act = input
-        var side = s
-        for conv in weights.convs {
-            var out = [Float](repeating: 0, count: conv.outChannels * n * side * side)
-            convolve(act, conv: conv, batch: n, side: side, into: &out)
-            if conv.poolAfter {
-                act = maxPool(out, channels: conv.outChannels, batch: n, side: side)
-                side /= 2
-            } else {
-                act = out
-            }
+        let convs = weights.convs
+        // Each output is kept until the last convolution that reads or adds it has run.
+        var lastUse = [Int](repeating: -1, count: convs.count)
+        for (i, conv) in convs.enumerated() {
+            if conv.source >= 0 { lastUse[conv.source] = i }
+            if let a = conv.addend { lastUse[a] = i }
         }
-        return classify(act, batch: n, side: side)
+        // A 1-channel NHW batch is already [C=1][N][H][W].
+        var outputs = [[Float]](repeating: [], count: convs.count)
+        for (i, conv) in convs.enumerated() {
+            let source = conv.source == NetworkWeights.Conv.networkInput ? input : outputs[conv.source]
+            let side = conv.convolvedSide
+            var out = [Float](repeating: 0, count: conv.outChannels * n * side * side)
+            convolve(source, conv: conv, batch: n, into: &out)
+            if let a = conv.addend {
+                // The residual sum, then the ReLU the GEMM left out.
+                outputs[a].withUnsafeBufferPointer { add in
+                    for k in out.indices { out[k] = conv.relu ? max(out[k] + add[k], 0) : out[k] + add[k] }
+                }
+            }
+            if conv.poolAfter { out = maxPool(out, channels: conv.outChannels, batch: n, side: side) }
+            outputs[i] = out
+            for j in 0..<i where lastUse[j] == i { outputs[j] = [] }
+        }
+        let last = convs.count - 1
+        switch weights.head {
+        case .flatten:
+            return classify(outputs[last], batch: n, side: convs[last].outputSide)
+        case .averagePool(let window):
+            let pooled = averagePool(outputs[last], channels: convs[last].outChannels, batch: n, side: convs[last].outputSide, window: window)
+            return classify(pooled, batch: n, side: weights.finalSide)
+        }
     }
 
-    /// 3×3 pad-1 convolution + bias + ReLU, `input` [Cin][N][side][side] → `out` [Cout][N][side][side].
-    private func convolve(_ input: [Float], conv: VGG19Weights.Conv, batch n: Int, side: Int, into out: inout [Float]) {
-        let plane = side * side
-        let columns = n * plane
-        let k = conv.inChannels * 9
+    /// Convolution + bias (+ ReLU unless a residual sum follows), `input` [Cin][N][side][side] →
+    /// `out` [Cout][N][oside][oside].
+    private func convolve(_ input: [Float], conv: NetworkWeights.Conv, batch n: Int, into out: inout [Float]) {
+        let outSide = conv.convolvedSide
+        let columns = n * outSide * outSide
+        let k = conv.inChannels * conv.kernel * conv.kernel
         let m = conv.outChannels
+        let relu = conv.relu && conv.addend == nil
         // Column blocks bound the im2col buffer; each block is one GEMM shared out by output rows.
         let blockWidth = min(columns, 512)
         let stride = (blockWidth + 7) & ~7
@@ -55,13 +75,14 @@ public final class ReferenceEngine: InferenceEngine {
                             var j0 = 0
                             while j0 < columns {
                                 let width = min(blockWidth, columns - j0)
-                                im2col(src, cin: conv.inChannels, side: side, plane: plane, batch: n, from: j0, width: width, stride: stride, into: colBuf)
+                                im2col(src, conv: conv, batch: n, from: j0, width: width, stride: stride, into: colBuf)
                                 let rowsPerChunk = ((m / max(rowChunks, 1)) + 3) & ~3
                                 let task = { (chunk: Int) in
                                     let r0 = chunk * rowsPerChunk
                                     let r1 = min(m, r0 + rowsPerChunk)
                                     if r0 < r1 {
-                                        gemmBiasReLU(w: w, bias: bias, k: k, rows: r0..<r1, col: colBuf, stride: stride, width: width, out: dst, outOffset: j0, outStride: columns)
+                                        gemmBias(w: w, bias: bias, k: k, rows: r0..<r1, col: colBuf, stride: stride, width: width,
+                                                 relu: relu, out: dst, outOffset: j0, outStride: columns)
                                     }
                                 }
                                 if rowChunks > 1 {
@@ -78,26 +99,46 @@ public final class ReferenceEngine: InferenceEngine {
         }
     }
 
-    /// Fills rows r = ci·9 + dy·3 + dx of `col` with the input pixel under tap (dy, dx) for each
+    /// Fills rows r = ci·k² + dy·k + dx of `col` with the input pixel under tap (dy, dx) for each
     /// output column j in [from, from+width); zero outside the image (the padding).
-    private func im2col(_ src: UnsafeBufferPointer<Float>, cin: Int, side: Int, plane: Int, batch n: Int,
+    private func im2col(_ src: UnsafeBufferPointer<Float>, conv: NetworkWeights.Conv, batch n: Int,
                         from j0: Int, width: Int, stride: Int, into col: UnsafeMutableBufferPointer<Float>) {
-        for ci in 0..<cin {
-            for dy in 0..<3 {
-                for dx in 0..<3 {
-                    let row = (ci * 9 + dy * 3 + dx) * stride
+        let side = conv.inputSide, plane = side * side
+        let outSide = conv.convolvedSide, outPlane = outSide * outSide
+        let kernel = conv.kernel, step = conv.stride, pad = conv.padding
+        for ci in 0..<conv.inChannels {
+            for dy in 0..<kernel {
+                for dx in 0..<kernel {
+                    let row = (ci * kernel * kernel + dy * kernel + dx) * stride
                     for jj in 0..<width {
                         let j = j0 + jj
-                        let img = j / plane
-                        let p = j - img * plane
-                        let y = p / side + dy - 1
-                        let x = p % side + dx - 1
+                        let img = j / outPlane
+                        let p = j - img * outPlane
+                        let y = (p / outSide) * step + dy - pad
+                        let x = (p % outSide) * step + dx - pad
                         col[row + jj] = (y >= 0 && y < side && x >= 0 && x < side)
                             ? src[(ci * n + img) * plane + y * side + x] : 0
                     }
                 }
             }
         }
+    }
+
+    /// window×window stride-window average pooling, no padding, floor mode.
+    private func averagePool(_ input: [Float], channels: Int, batch n: Int, side: Int, window: Int) -> [Float] {
+        let outSide = (side - window) / window + 1
+        var out = [Float](repeating: 0, count: channels * n * outSide * outSide)
+        let scale = 1 / Float(window * window)
+        for plane in 0..<(channels * n) {
+            for oy in 0..<outSide {
+                for ox in 0..<outSide {
+                    var sum: Float = 0
+                    for y in 0..<window { for x in 0..<window { sum += input[plane * side * side + (oy * window + y) * side + ox * window + x] } }
+                    out[plane * outSide * outSide + oy * outSide + ox] = sum * scale
+                }
+            }
+        }
+        return out
     }
 
     private func maxPool(_ input: [Float], channels: Int, batch n: Int, side: Int) -> [Float] {
@@ -137,11 +178,11 @@ public final class ReferenceEngine: InferenceEngine {
     }
 }
 
-/// out[r][outOffset + j] = ReLU(bias[r] + Σ_k w[r][k]·col[k][j]) for r in `rows`, j < width.
+/// out[r][outOffset + j] = bias[r] + Σ_k w[r][k]·col[k][j] (ReLU'd when `relu`) for r in `rows`, j < width.
 /// A 4-row × 8-column tile of accumulators stays in registers across the whole k loop.
 @inline(__always)
-private func gemmBiasReLU(w: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>, k: Int, rows: Range<Int>,
-                          col: UnsafeMutableBufferPointer<Float>, stride: Int, width: Int,
+private func gemmBias(w: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>, k: Int, rows: Range<Int>,
+                      col: UnsafeMutableBufferPointer<Float>, stride: Int, width: Int, relu: Bool,
                           out: UnsafeMutableBufferPointer<Float>, outOffset: Int, outStride: Int) {
     let wp = w.baseAddress!, cp = UnsafeRawPointer(col.baseAddress!), op = out.baseAddress!
     var r = rows.lowerBound
@@ -168,7 +209,7 @@ private func gemmBiasReLU(w: UnsafeBufferPointer<Float>, bias: UnsafeBufferPoint
                 let base = (r + t) * outStride + outOffset + j
                 let bval = bias[r + t]
                 for e in 0..<min(8, width - j) {
-                    op[base + e] = max(acc[t][e] + bval, 0)
+                    op[base + e] = relu ? max(acc[t][e] + bval, 0) : acc[t][e] + bval
                 }
             }
             j += 8

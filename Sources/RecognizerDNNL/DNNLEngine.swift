@@ -24,7 +24,7 @@ public final class DNNLEngine: InferenceEngine {
         case auto
     }
 
-    public let weights: VGG19Weights
+    public let weights: NetworkWeights
     /// What runs: never `.auto`.
     public let precision: Precision
     public let threads: Int
@@ -48,13 +48,13 @@ public final class DNNLEngine: InferenceEngine {
     private var reordered: [Int: [DNNLMemory]] = [:]
     private var steps: [Int: [Float]] = [:]
 
-    public convenience init(weights: VGG19Weights, precision: Precision = .auto, threads: Int = 2) throws(RecognizerError) {
+    public convenience init(weights: NetworkWeights, precision: Precision = .auto, threads: Int = 2) throws(RecognizerError) {
         try self.init(weights: weights, precision: precision, threads: threads, denseSmallMaps: true)
     }
 
     /// `denseSmallMaps`: run 3×3 convolutions on maps of side ≤ 2 as inner products (faster; off
     /// only to compare).
-    init(weights: VGG19Weights, precision: Precision, threads: Int, denseSmallMaps: Bool) throws(RecognizerError) {
+    init(weights: NetworkWeights, precision: Precision, threads: Int, denseSmallMaps: Bool) throws(RecognizerError) {
         self.weights = weights
         self.precision = Self.resolve(precision)
         self.threads = max(1, threads)
@@ -145,7 +145,7 @@ public final class DNNLEngine: InferenceEngine {
             guard let data = memory.data else { return }
             let values = data.assumingMemoryBound(to: Float.self)
             var m = maxima[layer]
-            for k in 0..<(memory.byteCount / 4) { m = max(m, values[k]) }
+            for k in 0..<(memory.byteCount / 4) { m = max(m, abs(values[k])) }  // signed where there is no ReLU
             maxima[layer] = m
         }
         try setCalibration(maxima)

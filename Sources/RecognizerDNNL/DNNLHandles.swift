@@ -68,6 +68,12 @@ package final class DNNLPostOps {
         try check(dnnl_post_ops_append_eltwise(raw, 1, dnnl_eltwise_relu, 0, 0), "ReLU post-op")
     }
 
+    /// dst ← op(…) + scale · dst: what the destination held before is added (a residual
+    /// connection), read as `type` (which may differ from the destination's, same size).
+    package func appendSum(scale: Float, type: dnnl_data_type_t) throws(RecognizerError) {
+        try check(dnnl_post_ops_append_sum_v2(raw, scale, type), "sum post-op")
+    }
+
     deinit { dnnl_post_ops_destroy(raw) }
 }
 

@@ -64,20 +64,25 @@ final class DNNLNetwork {
     /// Everything the primitives read or write that is not the caller's or the workspace's:
     /// weights, biases, the memory objects.
     private var kept: [AnyObject] = []
-    /// The engine's storage for activations (two slots, used in turn) and the scratchpad.
+    /// The engine's storage for activations and the scratchpad, in slots (the networks of one
+    /// engine run one at a time and share it).
     private let workspace: DNNLWorkspace
-    /// Bytes this network needs in each workspace slot.
-    private var slotSizes = [0, 0, 0]
+    /// Bytes this network needs in each workspace slot (slot 0: the scratchpad).
+    private var slotSizes: [Int] = []
     /// The workspace generation the memories were last bound to (-1: never).
     private var boundGeneration = -1
 
-    private enum Slot: Int { case a = 0, b = 1, scratch = 2 }
-    private var placed: [(DNNLMemory, Slot)] = []
+    /// Workspace slot 0 holds the scratchpad, slots 1... activations.
+    private static let scratchSlot = 0
+    private var placed: [(DNNLMemory, Int)] = []
+    /// Activation slots whose contents a later step still reads (while building).
+    private var reserved: Set<Int> = []
 
     /// The activation between two steps.
     private struct Activation {
         var memory: DNNLMemory
-        var slot: Slot?
+        /// nil: the network input (the caller's array).
+        var slot: Int?
         var channels: Int
         var side: Int
         /// Flat {N, side²·channels} features in (y, x, c) order (an inner product's output) rather than a 4-D map.
@@ -88,9 +93,10 @@ final class DNNLNetwork {
         var features: Int { channels * side * side }
     }
 
-    /// `maxima`: int8 only, the largest output of each convolution (after ReLU) on calibration data.
-    /// `denseSmallMaps`: run convolutions on maps of side ≤ 2 as inner products.
-    init(weights model: VGG19Weights, count: Int, runType: RunType, maxima: [Float]?, denseSmallMaps: Bool,
+    /// `maxima`: int8 only, the largest output (after ReLU; in magnitude where there is none) of
+    /// each convolution on calibration data.
+    /// `denseSmallMaps`: run 3×3 convolutions on maps of side ≤ 2 as inner products.
+    init(weights model: NetworkWeights, count: Int, runType: RunType, maxima: [Float]?, denseSmallMaps: Bool,
          source: DNNLWeightSource, workspace: DNNLWorkspace) throws(RecognizerError) {
         self.count = count
         self.workspace = workspace
@@ -104,22 +110,40 @@ final class DNNLNetwork {
                 throw .backend(reason: "int8 network needs \(model.convs.count) calibrated activation maxima")
             }
         }
+        let convs = model.convs
         func stepOf(_ layer: Int) -> Float {
-            // u8 covers [0, max]; a layer that never fired still needs a positive step.
-            max(maxima?[layer] ?? 1, 1e-6) / 255
+            // u8 covers [0, max] after a ReLU, s8 [−max, max] without one; a layer that never
+            // fired still needs a positive step.
+            max(maxima?[layer] ?? 1, 1e-6) / (convs[layer].relu ? 255 : 127)
         }
+        // Each output stays in its slot until the last convolution that reads or adds it.
+        var lastUse = [Int](repeating: -1, count: convs.count)
+        for (i, conv) in convs.enumerated() {
+            if conv.source >= 0 { lastUse[conv.source] = i }
+            if let a = conv.addend { lastUse[a] = i }
+        }
+        let networkInput = Activation(memory: input, slot: nil, channels: 1, side: s, flat: false, step: 1)
+        var outputs = [Activation?](repeating: nil, count: convs.count)
 
-        var act = Activation(memory: input, slot: nil, channels: 1, side: s, flat: false, step: 1)
-
-        for (i, conv) in model.convs.enumerated() {
-            let dense = denseSmallMaps && act.side <= 2
-            let inType = i == 0 ? runType.firstLayer : runType.activation
-            let outType = i == 0 ? runType.firstLayer : runType.activation
+        for (i, conv) in convs.enumerated() {
+            guard var act = conv.source == NetworkWeights.Conv.networkInput ? networkInput : outputs[conv.source],
+                  conv.addend.map({ outputs[$0] != nil }) ?? true else {
+                throw .backend(reason: "internal: convolution \(i) reads an output not made yet")
+            }
+            let residual = conv.addend.flatMap { outputs[$0] }
+            reserved = Set((0..<i).filter { lastUse[$0] > i }.compactMap { outputs[$0]?.slot })
+            if let slot = residual?.slot { reserved.insert(slot) }
+            let first = conv.source == NetworkWeights.Conv.networkInput
+            let dense = denseSmallMaps && act.side <= 2 && conv.kernel == 3 && conv.stride == 1 && conv.padding == 1 && residual == nil
+            let inType = first ? runType.firstLayer : runType.activation
+            // int8: a map without ReLU (a projection shortcut) is signed.
+            let outType = first ? runType.firstLayer : (runType == .int8 && !conv.relu ? dnnl_s8 : runType.activation)
+            let outSide = conv.convolvedSide
             let rows = dense ? conv.outChannels * act.side * act.side : conv.outChannels
             // Dense rows are (y, x, out channel): bias by channel.
             var bias = (0..<rows).map { conv.bias[$0 % conv.outChannels] }
             var scales: [Float] = []
-            if runType == .int8 && i > 0 {
+            if runType == .int8 && !first {
                 // Output scales fold the steps of input, weights and output; the f32 bias is added
                 // to the integer accumulator before scaling, so it is divided by the same steps.
                 let w = source.weightSteps(layer: i, dense: dense, side: act.side)
@@ -129,7 +153,13 @@ final class DNNLNetwork {
             }
             let attributes = try DNNLAttributes()
             let postOps = try DNNLPostOps()
-            try postOps.appendReLU()
+            if let residual {
+                // The destination holds the residual when the convolution runs; in int8 its steps
+                // differ from the output's.
+                let scale = runType == .int8 && !first ? residual.step / stepOf(i) : 1
+                try postOps.appendSum(scale: scale, type: residual.memory.desc.data_type)
+            }
+            if conv.relu { try postOps.appendReLU() }
             try attributes.setPostOps(postOps)
             if !scales.isEmpty { try attributes.setOutputScales(scales, mask: 1 << 1) }
             let biasMemory = try Self.constant(bias, engine: engine)
@@ -148,40 +178,65 @@ final class DNNLNetwork {
                 descriptor = try DNNLPrimitiveDesc(operation: &desc, attributes: attributes, engine: engine, what: "inner product for convolution \(i)")
             } else {
                 if act.flat { act = try unflatten(act, engine: engine) }
+                let k = conv.kernel, st = Int64(conv.stride), pad = Int64(conv.padding)
                 var src = try dnnl_memory_desc_t.make([n, act.channels, act.side, act.side], inType, dnnl_format_tag_any)
-                var wDesc = try dnnl_memory_desc_t.make([conv.outChannels, act.channels, 3, 3], runType.weights(ofLayer: i), dnnl_format_tag_any)
-                var dstDesc = try dnnl_memory_desc_t.make([n, conv.outChannels, act.side, act.side], outType, dnnl_format_tag_any)
+                var wDesc = try dnnl_memory_desc_t.make([conv.outChannels, act.channels, k, k], runType.weights(ofLayer: i), dnnl_format_tag_any)
+                var dstDesc = try dnnl_memory_desc_t.make([n, conv.outChannels, outSide, outSide], outType, dnnl_format_tag_any)
                 var desc = dnnl_convolution_desc_t()
                 try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
-                                                             &src, &wDesc, &bDesc, &dstDesc, [1, 1], [1, 1], [1, 1]),
+                                                             &src, &wDesc, &bDesc, &dstDesc, [st, st], [pad, pad], [pad, pad]),
                           "convolution \(i) descriptor")
                 descriptor = try DNNLPrimitiveDesc(operation: &desc, attributes: attributes, engine: engine, what: "convolution \(i)")
             }
             act = try conform(act, to: descriptor.memoryDesc(dnnl_query_src_md), engine: engine, label: "conv\(i) input")
             let weightMemory = try source.weights(layer: i, dense: dense, side: act.side, desc: descriptor.memoryDesc(dnnl_query_weights_md))
-            let dst = try place(descriptor.memoryDesc(dnnl_query_dst_md), opposite: act.slot, engine: engine)
-            try add(descriptor, label: "conv\(i)\(dense ? " (dense)" : "")", layerOutput: i, args: [
+            let dstDesc = try descriptor.memoryDesc(dnnl_query_dst_md)
+            let dst: (memory: DNNLMemory, slot: Int)
+            if let residual, let addend = conv.addend {
+                // The residual in the destination's layout, in a slot of its own: where it already is
+                // when no later step reads it (the usual case), else a copy.
+                var wanted = dstDesc
+                wanted.data_type = residual.memory.desc.data_type
+                var holder = residual
+                if !(residual.memory.desc.isEqual(to: wanted) && lastUse[addend] == i && residual.slot != nil && residual.slot != act.slot) {
+                    holder = try copy(residual, to: wanted, avoiding: act.slot, engine: engine, label: "residual of conv\(i)")
+                }
+                guard let slot = holder.slot else { throw .backend(reason: "internal: the residual of conv\(i) has no slot") }
+                dst = (try placeIn(slot, dstDesc, engine: engine), slot)
+            } else {
+                dst = try place(dstDesc, avoiding: act.slot, engine: engine)
+            }
+            try add(descriptor, label: "conv\(i)\(dense ? " (dense)" : "")\(residual == nil ? "" : " + residual")", layerOutput: i, args: [
                 (DNNL_ARG_SRC, act.memory), (DNNL_ARG_WEIGHTS, weightMemory), (DNNL_ARG_BIAS, biasMemory), (DNNL_ARG_DST, dst.memory),
             ], destination: dst.memory, engine: engine)
             kept += [weightMemory, biasMemory]
-            act = Activation(memory: dst.memory, slot: dst.slot, channels: conv.outChannels, side: act.side, flat: dense, step: act.step)
+            act = Activation(memory: dst.memory, slot: dst.slot, channels: conv.outChannels, side: outSide, flat: dense, step: act.step)
 
             if runType == .int8 {
-                if i == 0 {
-                    act = try quantize(act, step: stepOf(0), engine: engine)
+                if first {
+                    act = try quantize(act, step: stepOf(i), engine: engine)
                 } else {
                     act.step = stepOf(i)
                 }
             }
             if conv.poolAfter {
-                act = try pool(act, engine: engine, label: "pool\(i)")
+                act = try pool(act, kind: dnnl_pooling_max, window: 2, engine: engine, label: "pool\(i)")
             }
+            outputs[i] = act
+        }
+        reserved = []
+        guard var act = outputs.last ?? nil else { throw .backend(reason: "internal: the network has no convolution") }
+        if case .averagePool(let window) = model.head {
+            act = try pool(act, kind: dnnl_pooling_avg_exclude_padding, window: window, engine: engine, label: "average pool")
         }
 
         // Classifier on the (y, x, c) features, logits straight into the caller's f32 array.
         let classes = model.classes.count
         let layer = model.convs.count
         act = try flatten(act, engine: engine)
+        guard act.features == model.features else {
+            throw .backend(reason: "internal: the classifier expects \(model.features) features, the network makes \(act.features)")
+        }
         var bias = model.classifierBias
         var scales: [Float] = []
         if runType == .int8 {
@@ -207,7 +262,8 @@ final class DNNLNetwork {
         kept += [weightMemory, biasMemory]
 
         // Storage: each slot as large as the largest memory placed in it, in the shared workspace.
-        for (memory, slot) in placed { slotSizes[slot.rawValue] = max(slotSizes[slot.rawValue], memory.byteCount) }
+        slotSizes = [Int](repeating: 0, count: (placed.map(\.1).max() ?? 0) + 1)
+        for (memory, slot) in placed { slotSizes[slot] = max(slotSizes[slot], memory.byteCount) }
         try bind()
     }
 
@@ -215,7 +271,7 @@ final class DNNLNetwork {
     private func bind() throws(RecognizerError) {
         let pointers = workspace.pointers(for: slotSizes)
         guard boundGeneration != workspace.generation else { return }
-        for (memory, slot) in placed { try memory.setData(pointers[slot.rawValue]) }
+        for (memory, slot) in placed { try memory.setData(pointers[slot]) }
         boundGeneration = workspace.generation
     }
 
@@ -245,13 +301,20 @@ final class DNNLNetwork {
 
     // MARK: building
 
-    /// A new memory for `desc` in the activation slot not holding `slot` (the step's input).
-    private func place(_ desc: dnnl_memory_desc_t, opposite slot: Slot?, engine: DNNLCPUEngine) throws(RecognizerError) -> (memory: DNNLMemory, slot: Slot) {
-        let target: Slot = slot == .a ? .b : .a
+    /// A new memory for `desc` in the lowest activation slot that neither holds `slot` (the
+    /// step's input) nor an output a later step reads.
+    private func place(_ desc: dnnl_memory_desc_t, avoiding slot: Int?, engine: DNNLCPUEngine) throws(RecognizerError) -> (memory: DNNLMemory, slot: Int) {
+        var target = Self.scratchSlot + 1
+        while target == slot || reserved.contains(target) { target += 1 }
+        return (try placeIn(target, desc, engine: engine), target)
+    }
+
+    /// A new memory for `desc` in slot `slot` (a view of what is there, or storage for a result).
+    private func placeIn(_ slot: Int, _ desc: dnnl_memory_desc_t, engine: DNNLCPUEngine) throws(RecognizerError) -> DNNLMemory {
         let memory = try DNNLMemory(borrowing: desc, engine: engine)
-        placed.append((memory, target))
+        placed.append((memory, slot))
         kept.append(memory)
-        return (memory, target)
+        return memory
     }
 
     private func add(_ descriptor: DNNLPrimitiveDesc, label: String, layerOutput: Int?, args: [(Int32, DNNLMemory)],
@@ -261,9 +324,7 @@ final class DNNLNetwork {
         let scratch = try descriptor.memoryDesc(dnnl_query_scratchpad_md)
         var scratchDesc = scratch
         if dnnl_memory_desc_get_size(&scratchDesc) > 0 {
-            let memory = try DNNLMemory(borrowing: scratch, engine: engine)
-            placed.append((memory, .scratch))
-            kept.append(memory)
+            let memory = try placeIn(Self.scratchSlot, scratch, engine: engine)
             list.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory.raw))
         }
         steps.append(Step(primitive: primitive, args: list, layerOutput: layerOutput, destination: destination))
@@ -276,9 +337,15 @@ final class DNNLNetwork {
     private func conform(_ act: Activation, to desc: dnnl_memory_desc_t, engine: DNNLCPUEngine,
                          label: String) throws(RecognizerError) -> Activation {
         if act.memory.desc.isEqual(to: desc) { return act }
+        return try copy(act, to: desc, avoiding: act.slot, engine: engine, label: label)
+    }
+
+    /// `act` reordered to `desc` in another slot.
+    private func copy(_ act: Activation, to desc: dnnl_memory_desc_t, avoiding slot: Int?, engine: DNNLCPUEngine,
+                      label: String) throws(RecognizerError) -> Activation {
         let descriptor = try DNNLPrimitiveDesc(reorderFrom: act.memory.desc, to: desc, attributes: DNNLAttributes(), engine: engine,
                                                what: "reorder for \(label)")
-        let dst = try place(desc, opposite: act.slot, engine: engine)
+        let dst = try place(desc, avoiding: slot, engine: engine)
         try add(descriptor, label: "reorder for \(label)", layerOutput: nil,
                 args: [(DNNL_ARG_FROM, act.memory), (DNNL_ARG_TO, dst.memory)], destination: dst.memory, engine: engine)
         return Activation(memory: dst.memory, slot: dst.slot, channels: act.channels, side: act.side, flat: act.flat, step: act.step)
@@ -301,9 +368,7 @@ final class DNNLNetwork {
 
     private func view(_ act: Activation, as desc: dnnl_memory_desc_t, flat: Bool, engine: DNNLCPUEngine) throws(RecognizerError) -> Activation {
         guard let slot = act.slot else { throw .backend(reason: "internal: the network input cannot be reshaped") }
-        let view = try DNNLMemory(borrowing: desc, engine: engine)
-        placed.append((view, slot))
-        kept.append(view)
+        let view = try placeIn(slot, desc, engine: engine)
         return Activation(memory: view, slot: slot, channels: act.channels, side: act.side, flat: flat, step: act.step)
     }
 
@@ -317,28 +382,29 @@ final class DNNLNetwork {
         let attributes = try DNNLAttributes()
         try attributes.setOutputScales([1 / step], mask: 0)
         let descriptor = try DNNLPrimitiveDesc(reorderFrom: act.memory.desc, to: target, attributes: attributes, engine: engine, what: "quantising reorder")
-        let dst = try place(target, opposite: act.slot, engine: engine)
+        let dst = try place(target, avoiding: act.slot, engine: engine)
         try add(descriptor, label: "quantise conv0 output", layerOutput: nil,
                 args: [(DNNL_ARG_FROM, act.memory), (DNNL_ARG_TO, dst.memory)], destination: dst.memory, engine: engine)
         return Activation(memory: dst.memory, slot: dst.slot, channels: act.channels, side: act.side, flat: act.flat, step: step)
     }
 
-    /// 2×2 stride-2 max-pooling.
-    private func pool(_ input: Activation, engine: DNNLCPUEngine, label: String) throws(RecognizerError) -> Activation {
+    /// window×window stride-window pooling without padding (floor mode).
+    private func pool(_ input: Activation, kind: dnnl_alg_kind_t, window: Int, engine: DNNLCPUEngine, label: String) throws(RecognizerError) -> Activation {
         var act = input
         let type = act.memory.desc.data_type
         if act.flat { act = try unflatten(act, engine: engine) }
-        let half = act.side / 2
+        let outSide = (act.side - window) / window + 1
+        let w = Int64(window)
         var src = act.memory.desc
-        var dst = try dnnl_memory_desc_t.make([count, act.channels, half, half], type, dnnl_format_tag_any)
+        var dst = try dnnl_memory_desc_t.make([count, act.channels, outSide, outSide], type, dnnl_format_tag_any)
         var desc = dnnl_pooling_v2_desc_t()
-        try check(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_pooling_max, &src, &dst,
-                                                    [2, 2], [2, 2], [0, 0], [0, 0], [0, 0]), "\(label) descriptor")
+        try check(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, kind, &src, &dst,
+                                                    [w, w], [w, w], [0, 0], [0, 0], [0, 0]), "\(label) descriptor")
         let descriptor = try DNNLPrimitiveDesc(operation: &desc, attributes: DNNLAttributes(), engine: engine, what: label)
-        let out = try place(descriptor.memoryDesc(dnnl_query_dst_md), opposite: act.slot, engine: engine)
+        let out = try place(descriptor.memoryDesc(dnnl_query_dst_md), avoiding: act.slot, engine: engine)
         try add(descriptor, label: label, layerOutput: nil, args: [(DNNL_ARG_SRC, act.memory), (DNNL_ARG_DST, out.memory)],
                 destination: out.memory, engine: engine)
-        return Activation(memory: out.memory, slot: out.slot, channels: act.channels, side: half, flat: false, step: act.step)
+        return Activation(memory: out.memory, slot: out.slot, channels: act.channels, side: outSide, flat: false, step: act.step)
     }
 
     /// A small f32 vector (biases) in memory oneDNN owns.

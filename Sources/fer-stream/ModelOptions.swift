@@ -28,9 +28,9 @@ struct ModelOptions: ParsableArguments {
     var modelPath: String { model ?? Resources.defaultModelPath() }
 
     /// Loads the weights and builds the engine; failures are one line naming the model file.
-    func loadNetwork() throws(PipelineError) -> (VGG19Weights, InferenceEngine) {
+    func loadNetwork() throws(PipelineError) -> (NetworkWeights, InferenceEngine) {
         do {
-            let weights = try VGG19Weights.load(path: modelPath)
+            let weights = try NetworkWeights.load(path: modelPath)
             let network = try Engines.make(weights: weights, kind: EngineKind(rawValue: engine)!,
                                            precision: DNNLEngine.Precision(rawValue: precision)!,
                                            threads: threadCount, modelPath: modelPath)

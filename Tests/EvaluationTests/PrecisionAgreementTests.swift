@@ -12,16 +12,16 @@ final class PrecisionAgreementTests: XCTestCase {
     static let modelPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Models/vgg19-fer2013.safetensors").path
 
-    private func setUpData(count: Int) throws -> (VGG19Weights, [LabelledFace]) {
+    private func setUpData(count: Int) throws -> (NetworkWeights, [LabelledFace]) {
         guard FileManager.default.fileExists(atPath: Self.modelPath) else { throw XCTSkip("no model at \(Self.modelPath)") }
         let candidates: [String?] = [FER2013.defaultPath(), URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data/fer2013.csv.gz").standardized.path]
         guard let path = candidates.compactMap({ $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             throw XCTSkip("FER2013 not found: set FER2013_CSV or put it at ../shared/data/fer2013.csv.gz")
         }
-        return (try VGG19Weights.load(path: Self.modelPath), try FER2013.load(path: path, split: .publicTest, limit: count))
+        return (try NetworkWeights.load(path: Self.modelPath), try FER2013.load(path: path, split: .publicTest, limit: count))
     }
 
-    private func predictions(_ engine: InferenceEngine, _ weights: VGG19Weights, _ faces: [LabelledFace],
+    private func predictions(_ engine: InferenceEngine, _ weights: NetworkWeights, _ faces: [LabelledFace],
                              tta: TestTimeAugmentation = .center) throws -> [Int] {
         let r = Recognizer(weights: weights, engine: engine, tta: tta)
         var out: [Int] = []

@@ -22,9 +22,9 @@ struct TestRandom {
 }
 
 /// A random model in the export format (conv, BN and classifier tensors plus metadata), loaded
-/// through `VGG19Weights` so BN folding and layout parsing are those the app uses. Weights are
+/// through `NetworkWeights` so BN folding and layout parsing are those the app uses. Weights are
 /// scaled like He initialisation so activations keep their size through deep layouts.
-func randomModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64) throws -> VGG19Weights {
+func randomModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64) throws -> NetworkWeights {
     var random = TestRandom(seed: seed)
     var tensors: [(String, [Int], [Float])] = []
     func vector(_ n: Int, _ f: () -> Float) -> [Float] { (0..<n).map { _ in f() } }
@@ -50,7 +50,7 @@ func randomModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64) th
                 ("classifier.bias", [7], vector(7) { random.centred() * 0.1 })]
     let metadata = ["format": "fer-stream-vgg19", "channels": layout, "input_size": "\(inputSize)", "crop_from": "\(cropFrom)",
                     "norm_mean": "0.5", "norm_std": "0.25", "bn_eps": "1e-05", "classes": Emotion.names.joined(separator: ",")]
-    return try VGG19Weights(file: SafeTensorsFile(data: safetensors(tensors, metadata: metadata)), path: "random-\(seed)")
+    return try NetworkWeights(file: SafeTensorsFile(data: safetensors(tensors, metadata: metadata)), path: "random-\(seed)")
 }
 
 /// The safetensors bytes of f32 `tensors`: 8-byte header length, JSON header, raw data (whole
@@ -94,7 +94,7 @@ func randomCrops(_ count: Int, side: Int, seed: UInt64) -> [Float] {
 /// the f32 test holds to the reference.
 final class FullModel {
     static let shared = try! FullModel()
-    let weights: VGG19Weights
+    let weights: NetworkWeights
     /// 8 crops, one after another.
     let crops: [Float]
     let count = 8
@@ -104,7 +104,7 @@ final class FullModel {
     private(set) lazy var f32: [Float] = try! DNNLEngine(weights: weights, precision: .f32, threads: 2).logits(for: crops, count: count)
 
     private init() throws {
-        weights = try randomModel(layout: VGG19Weights.referenceLayout, inputSize: 44, cropFrom: 48, seed: 19)
+        weights = try randomModel(layout: NetworkWeights.referenceLayout, inputSize: 44, cropFrom: 48, seed: 19)
         let crops = randomCrops(count, side: 44, seed: 7)
         self.crops = crops
         reference = try ReferenceEngine(weights: weights).logits(for: Array(crops[(44 * 44)..<(2 * 44 * 44)]), count: 1)

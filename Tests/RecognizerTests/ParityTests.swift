@@ -3,24 +3,27 @@ import XCTest
 import FERCore
 @testable import Recognizer
 
-/// The Swift reference engine against the training code's PyTorch on the shipped model: the golden
-/// file (Models/vgg19-fer2013.golden.safetensors, made by training/export.py) holds generated crops
-/// and the logits PyTorch computed for them with the exported weights.
-final class ParityTests: XCTestCase {
+/// The Swift reference engine against the training code's PyTorch on the shipped models: each
+/// golden file (Models/<name>.golden.safetensors, made by training/export.py) holds generated crops
+/// and the logits PyTorch computed for them with the exported weights. `ParityTests` checks the
+/// VGG19, `ResNet18ParityTests` the ResNet18.
+class ParityTests: XCTestCase {
     static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Models")
-    static let modelPath = models.appendingPathComponent("vgg19-fer2013.safetensors").path
-    static let goldenPath = models.appendingPathComponent("vgg19-fer2013.golden.safetensors").path
+    class var modelName: String { "vgg19-fer2013" }
+    class var modelPath: String { models.appendingPathComponent("\(modelName).safetensors").path }
+    class var goldenPath: String { models.appendingPathComponent("\(modelName).golden.safetensors").path }
 
-    private func load() throws -> (VGG19Weights, SafeTensorsFile) {
+    func load() throws -> (NetworkWeights, SafeTensorsFile) {
         guard FileManager.default.fileExists(atPath: Self.modelPath), FileManager.default.fileExists(atPath: Self.goldenPath) else {
-            throw XCTSkip("model or golden file missing under \(Self.models.path)")
+            throw XCTSkip("model or golden file \(Self.modelName) missing under \(Self.models.path)")
         }
-        return (try VGG19Weights.load(path: Self.modelPath), try SafeTensorsFile(path: Self.goldenPath))
+        return (try NetworkWeights.load(path: Self.modelPath), try SafeTensorsFile(path: Self.goldenPath))
     }
 
     func testShippedModelLoadsWithReferenceArchitecture() throws {
         let (weights, _) = try load()
+        XCTAssertEqual(weights.architecture, .vgg19)
         XCTAssertEqual(weights.convs.map(\.outChannels), [64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512])
         XCTAssertEqual(weights.convs.filter(\.poolAfter).count, 5)
         XCTAssertEqual(weights.features, 512)
@@ -53,5 +56,20 @@ final class ParityTests: XCTestCase {
         for f in 0..<n {
             for k in 0..<7 { XCTAssertEqual(probs[f][k], expected.values[f * 7 + k], accuracy: 1e-4, "face \(f) class \(k)") }
         }
+    }
+}
+
+final class ResNet18ParityTests: ParityTests {
+    override class var modelName: String { "resnet18-fer2013" }
+
+    override func testShippedModelLoadsWithReferenceArchitecture() throws {
+        let (weights, golden) = try load()
+        XCTAssertEqual(weights.architecture, .resnet18)
+        XCTAssertEqual(weights.convs.count, 20)
+        XCTAssertEqual(weights.head, .averagePool(window: 4))
+        XCTAssertEqual(weights.features, 512)
+        XCTAssertEqual(weights.inputSize, 44)
+        XCTAssertEqual(weights.classes, Emotion.names)
+        XCTAssertEqual(golden.metadata["format"], "fer-stream-resnet18-golden")
     }
 }

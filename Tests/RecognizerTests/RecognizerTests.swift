@@ -17,7 +17,7 @@ final class RecognizerTests: XCTestCase {
 
     func testMakeInputCutsMirrorsAndNormalises() throws {
         let (path, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 2)
-        let weights = try VGG19Weights.load(path: path)
+        let weights = try NetworkWeights.load(path: path)
         // Pixel value encodes its coordinates: p = 10·y + x.
         let face = GrayImage(width: 10, height: 10, pixels: (0..<100).map { UInt8($0) })
         let r = Recognizer(weights: weights, engine: ReferenceEngine(weights: weights), tta: .tenCrop)
@@ -36,7 +36,7 @@ final class RecognizerTests: XCTestCase {
 
     func testProbabilitiesAreMeanOfCropSoftmaxes() throws {
         let (path, _) = try makeTinyModel(layout: "8,M,8,M", inputSize: 8, cropFrom: 10, seed: 4)
-        let weights = try VGG19Weights.load(path: path)
+        let weights = try NetworkWeights.load(path: path)
         let engine = ReferenceEngine(weights: weights)
         let r = Recognizer(weights: weights, engine: engine, tta: .tenCrop)
         var rng = SplitMix(seed: 11)
@@ -73,7 +73,7 @@ final class RecognizerTests: XCTestCase {
         func check(_ name: String, _ bytes: Data?, _ match: (RecognizerError) -> Bool) {
             let path = dir + name
             if let bytes { try? bytes.write(to: URL(fileURLWithPath: path)) }
-            XCTAssertThrowsError(try VGG19Weights.load(path: path)) { error in
+            XCTAssertThrowsError(try NetworkWeights.load(path: path)) { error in
                 guard let e = error as? RecognizerError else { return XCTFail("\(error)") }
                 XCTAssertTrue(match(e), "\(name): \(e)")
                 XCTAssertTrue(e.description.contains(path), e.description)

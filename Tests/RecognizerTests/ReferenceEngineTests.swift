@@ -72,7 +72,7 @@ final class ReferenceEngineTests: XCTestCase {
         // Odd widths (12, 5) exercise the GEMM's row and column remainders; 3 images span blocks.
         let layout = "12,M,8,8,M,5"
         let (path, tensors) = try makeTinyModel(layout: layout, inputSize: 10, cropFrom: 12, seed: 7)
-        let weights = try VGG19Weights.load(path: path)
+        let weights = try NetworkWeights.load(path: path)
         XCTAssertEqual(weights.convs.count, 4)
         XCTAssertEqual(weights.features, 5 * 2 * 2)
         var rng = SplitMix(seed: 99)
@@ -92,7 +92,7 @@ final class ReferenceEngineTests: XCTestCase {
 
     func testBatchResultsDoNotDependOnBatchmates() throws {
         let (path, _) = try makeTinyModel(layout: "16,M,16,M", inputSize: 12, cropFrom: 14, seed: 3)
-        let engine = ReferenceEngine(weights: try VGG19Weights.load(path: path))
+        let engine = ReferenceEngine(weights: try NetworkWeights.load(path: path))
         var rng = SplitMix(seed: 5)
         let a = (0..<144).map { _ in rng.normal() }, b = (0..<144).map { _ in rng.normal() }
         let alone = try engine.logits(for: a, count: 1)
@@ -102,7 +102,7 @@ final class ReferenceEngineTests: XCTestCase {
 
     func testWrongInputSizeIsRejected() throws {
         let (path, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 1)
-        let engine = ReferenceEngine(weights: try VGG19Weights.load(path: path))
+        let engine = ReferenceEngine(weights: try NetworkWeights.load(path: path))
         XCTAssertThrowsError(try engine.logits(for: [0, 1, 2], count: 1)) { error in
             guard case RecognizerError.badInput = error else { return XCTFail("\(error)") }
         }
