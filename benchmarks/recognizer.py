@@ -5,7 +5,10 @@ For each batch size, the engines take turns (round-robin, several rounds) so tha
 spell of this VM hits them alike; each figure is the median crops/s over the rounds, and the
 ratio column divides by PyTorch CPU bf16 (autocast, channels_last) at the same batch size.
 
-    python3 benchmarks/recognizer.py [--batches 1,10,64] [--rounds 3] [--seconds 2]
+    python3 benchmarks/recognizer.py [--batches 1,10,64] [--rounds 3] [--seconds 2] [--models a,b]
+
+By default both shipped networks are measured, the VGG19 and the ResNet18 (where its file exists),
+one table each.
 """
 import argparse
 import json
@@ -61,7 +64,10 @@ def torch_worker(model_path, batch, seconds, threads, bf16):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.path.join(ROOT, "Models/vgg19-fer2013.safetensors"))
+    ap.add_argument("--models", default=",".join(p for p in (os.path.join(ROOT, f"Models/{n}-fer2013.safetensors")
+                                                                for n in ("vgg19", "resnet18")) if os.path.exists(p)),
+                    help="model files, comma-separated (default: the shipped VGG19 and ResNet18)")
+    ap.add_argument("--model", help=argparse.SUPPRESS)  # the worker's one model
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/fer-stream"))
     ap.add_argument("--batches", default="1,10,64")
     ap.add_argument("--rounds", type=int, default=3)
@@ -75,6 +81,16 @@ def main():
     if a.torch_worker:
         return torch_worker(a.model, int(a.batches), a.seconds, a.threads, a.torch_worker == "bf16")
 
+    everything = {}
+    for model in a.models.split(","):
+        print(f"\n{os.path.basename(model)}")
+        everything[os.path.basename(model)] = measure(a, model)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(everything, f, indent=1)
+
+
+def measure(a, model):
     engines = [e.split(":") + [None] * (2 - len(e.split(":"))) for e in a.engines.split(",")]
     names = [f"fer-stream {e}" + (f" {p}" if p else "") for e, p in engines] + ["PyTorch f32", "PyTorch bf16 autocast"]
     results = {}
@@ -84,9 +100,9 @@ def main():
             for (engine, precision), name in zip(engines, names):
                 if engine == "reference" and batch > 10:
                     continue  # minutes per call at large batches; its figure at batch 10 says enough
-                samples[name].append(swift_engine(a.binary, a.model, engine, precision, batch, a.seconds, a.threads))
-            samples["PyTorch f32"].append(torch_engine(sys.executable, a.model, batch, a.seconds, a.threads, bf16=False))
-            samples["PyTorch bf16 autocast"].append(torch_engine(sys.executable, a.model, batch, a.seconds, a.threads, bf16=True))
+                samples[name].append(swift_engine(a.binary, model, engine, precision, batch, a.seconds, a.threads))
+            samples["PyTorch f32"].append(torch_engine(sys.executable, model, batch, a.seconds, a.threads, bf16=False))
+            samples["PyTorch bf16 autocast"].append(torch_engine(sys.executable, model, batch, a.seconds, a.threads, bf16=True))
         results[batch] = {n: (statistics.median(v), min(v), max(v)) for n, v in samples.items() if v}
 
     batches = list(results)
@@ -103,9 +119,7 @@ def main():
             ratio = med / results[b]["PyTorch bf16 autocast"][0]
             cells.append(f"{med:.0f} [{lo:.0f}–{hi:.0f}] ×{ratio:.2f}")
         print(f"| {n} | " + " | ".join(cells) + " |")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({str(b): {n: v[0] for n, v in r.items()} for b, r in results.items()}, f, indent=1)
+    return {str(b): {n: v[0] for n, v in r.items()} for b, r in results.items()}
 
 
 if __name__ == "__main__":

@@ -49,8 +49,8 @@ struct Bench: ParsableCommand {
             let total = Date().timeIntervalSince(start)
             let gflop = Double(2 * weights.macsPerCrop) / 1e9
             let cropsPerSecond = Double(batch) / median
-            print(String(format: #"{"engine":"%@","batch":%d,"threads":%d,"calls":%d,"crops_per_s":%.1f,"ms_per_call_median":%.2f,"gflop_per_crop":%.3f,"gflop_per_s":%.1f,"seconds":%.2f}"#,
-                         network.name, batch, threadCount, calls, cropsPerSecond, median * 1000, gflop, gflop * cropsPerSecond, total))
+            print(String(format: #"{"network":"%@","engine":"%@","batch":%d,"threads":%d,"calls":%d,"crops_per_s":%.1f,"ms_per_call_median":%.2f,"gflop_per_crop":%.3f,"gflop_per_s":%.1f,"seconds":%.2f}"#,
+                         weights.architecture.rawValue, network.name, batch, threadCount, calls, cropsPerSecond, median * 1000, gflop, gflop * cropsPerSecond, total))
         } catch {
             throw PipelineError.recognizer(error)
         }

@@ -579,3 +579,83 @@ def test_device_run_trains_side_by_side_and_its_parts_join(tmp_path, tiny_packed
     part.write_bytes(part.read_bytes()[:-1] + b"x")
     with pytest.raises(SystemExit, match="do not add up"):
         device_run.main(["--join", str(out), "--to", str(ck_path)])
+
+
+# ---------------------------------------------------------------- ResNet18
+
+def _random_resnet(seed=0):
+    from model import ResNet18FER
+    torch.manual_seed(seed)
+    m = ResNet18FER()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+    return m.eval()
+
+
+def test_resnet18_is_the_reference_graph():
+    m = _random_resnet()
+    x = torch.randn(2, 1, 44, 44)
+    assert m(x).shape == (2, 7)
+    # Stages of two blocks, 1x1 projections where the shape changes, 6x6 before the pool.
+    assert [getattr(m, f"layer{s}")[0].projects for s in range(1, 5)] == [False, True, True, True]
+    with torch.no_grad():
+        y = torch.relu(m.bn(m.conv(x)))
+        for s in range(1, 5):
+            y = getattr(m, f"layer{s}")(y)
+    assert y.shape == (2, 512, 6, 6)
+    # avg_pool2d(out, 4) on the 6x6 map is the mean of its top-left 4x4, as the reference has it.
+    with torch.no_grad():
+        want = m.classifier(y[:, :, :4, :4].mean((2, 3)))
+    torch.testing.assert_close(m(x), want, rtol=1e-5, atol=1e-5)
+    macs = 0
+    hooks = []
+    def count(mod, inp, out):
+        nonlocal macs
+        macs += mod.weight.numel() * out.shape[2] * out.shape[3]
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.Conv2d):
+            hooks.append(mod.register_forward_hook(count))
+    with torch.no_grad():
+        m(torch.zeros(1, 1, 44, 44))
+    assert 2.0e9 < 2 * macs < 2.3e9  # the issue's ~2.1 GFLOP per crop (a MAC counted as 2)
+
+
+def test_resnet18_export_round_trip_names_its_architecture(tmp_path):
+    from export import activation_maxima
+    from model import arch_from_metadata, stored_outputs
+
+    m = _random_resnet(2)
+    out = tmp_path / "resnet18-fer2013.safetensors"
+    export_model(m.state_dict(), out, {"epoch": 2}, arch="resnet18")
+    m2, meta = load_safetensors(out)
+    assert type(m2).__name__ == "ResNet18FER" and arch_from_metadata(meta) == "resnet18"
+    assert meta["format"] == "fer-stream-resnet18" and meta["pool"] == "topleft4"
+    assert meta["stages"] == "64:1,128:2,256:2,512:2" and meta["blocks"] == "2"
+    for k, v in m.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(m2.state_dict()[k], v.half().float(), rtol=0, atol=0)
+    golden = tmp_path / "resnet18-fer2013.golden.safetensors"
+    write_golden(out, golden)
+    _check_golden(out, golden)
+    # int8 ranges: one per map the Swift engines keep (stem, 8 × conv1, 3 shortcuts, 8 block outputs;
+    # outs[6] is layer2.0's shortcut).
+    pixels = np.random.default_rng(1).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    maxima = activation_maxima(m2, pixels, batch=4)
+    assert len(maxima) == 20 and all(v > 0 for v in maxima)
+    x = torch.from_numpy(pixels)[:, None, 2:46, 2:46]
+    outs = stored_outputs(m2, (torch.cat([x, x.flip(3)]).float() / 255 - 0.5) / 0.25)
+    assert (outs[6] < 0).any()  # layer2.0's shortcut has no ReLU: signed, its range a magnitude
+    assert abs(maxima[6] - float(outs[6].abs().max())) < 1e-5
+
+
+@need_data
+def test_resnet18_trains_and_resumes(tmp_path):
+    common = ["--arch", "resnet18", "--limit", "64", "--batch", "32", "--no-eval", "--init", "", "--run-dir", str(tmp_path)]
+    train.main(["--epochs", "1"] + common)
+    ck = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert ck["args"]["arch"] == "resnet18" and "layer4.1.conv2.weight" in ck["model"]
+    train.main(["--epochs", "2"] + common[2:])  # resumed: the network comes from last.pt, not --arch
+    recs = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in recs] == [1, 2]
