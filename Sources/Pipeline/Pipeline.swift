@@ -264,6 +264,10 @@ public final class Pipeline: @unchecked Sendable {
                     crops = faces.map { cropper.crop(frame.image, face: $0) }
                 }
                 busy += seconds(since: t0)
+                // An annotated video needs every picture: a frame without one would be dropped from it unseen.
+                if annotator != nil && frame.colour == nil {
+                    throw PipelineError.unexpected("frame \(frame.index) came without its colour picture, so it cannot be annotated")
+                }
                 let item = Detected(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
                                     skippedBefore: captured.skippedBefore, faces: faces, crops: crops,
                                     picture: annotator == nil ? nil : frame.colour, analysed: captured.analyse)

@@ -108,7 +108,7 @@ public final class ReconnectingSource: FrameProducer, @unchecked Sendable {
             }
             // Never step back, even if a stream's own times do.
             let time = max(frame.time + originOffset, lastTime.isFinite ? lastTime + 1e-6 : -Double.infinity)
-            let rebased = Frame(index: indexBase + frame.index, time: time, image: frame.image)
+            let rebased = Frame(index: indexBase + frame.index, time: time, image: frame.image, colour: frame.colour)
             nextIndex = rebased.index + 1
             lastTime = time
             return rebased

@@ -47,6 +47,28 @@ final class LiveSourceTests: XCTestCase {
         XCTAssertLessThan(times[24], elapsed + 1.5, "read at the stream's pace, not faster")
     }
 
+    /// Regression: on live input `--annotate` wrote a 48-byte file with no moov atom (the live
+    /// source's frames had lost their colour pictures) and still exited 0.
+    func testLiveAnnotationStoppedByInterruptIsPlayable() throws {
+        let server = try RTSPServer(port: try freePort())
+        defer { server.stop() }
+        let out = Scratch.path("live-annotated.mp4")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try LiveRun(["--tta", "center", "--timeout", "5", "--annotate", out, server.url])
+        defer { run.kill() }
+        XCTAssertTrue(run.waitFor(lines: 25, timeout: 25), "stderr: \(run.stderr)")
+        run.interrupt()
+        XCTAssertEqual(run.wait(timeout: 20), 0, run.stderr)
+        let lines = try parse(run.stdout).count
+        let probe = try CLI.run("/usr/bin/ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
+                                                     "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", out])
+        XCTAssertEqual(probe.status, 0, "ffprobe: \(probe.stderr)")
+        let frames = Int(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        // Every picture shown on stdout is in the video (skipped ones are neither).
+        XCTAssertGreaterThanOrEqual(frames, lines - 1, "annotated frames vs \(lines) NDJSON lines")
+        XCTAssertGreaterThanOrEqual(frames, 20)
+    }
+
     func testServerKilledAndRestartedMidStreamIsReconnected() throws {
         let port = try freePort()
         var server = try RTSPServer(port: port)

@@ -44,6 +44,29 @@ final class ReconnectingSourceTests: XCTestCase {
         XCTAssertTrue(logs.contains { $0.contains("reconnected") }, "\(logs)")
     }
 
+    /// Regression: the rebased frames of a live source lost their colour picture, so a live
+    /// `--annotate` wrote an empty, unplayable file.
+    func testColourPicturesSurviveTheRebase() throws {
+        let a = try clip("a", frames: 3), b = try clip("b", frames: 2)
+        var opens = 0
+        var options = SourceOptions()
+        options.keepsColour = true
+        let source = ReconnectingSource(first: try VideoSource(a, options: options), maxAttempts: 1, live: true,
+                                        log: { _ in }, sleep: { _ in }) {
+            opens += 1
+            if opens == 1 { return try VideoSource(b, options: options) }
+            throw FrameSourceError.openFailed(input: "stream", reason: "gone")
+        }
+        var frames: [Frame] = []
+        XCTAssertThrowsError(try { while let f = try source.nextFrame() { frames.append(f) } }())
+        XCTAssertEqual(frames.count, 5)
+        for f in frames {
+            let colour = try XCTUnwrap(f.colour, "frame \(f.index) has no colour picture")
+            XCTAssertEqual(colour.width, 64)
+            XCTAssertEqual(colour.height, 48)
+        }
+    }
+
     func testFilesAreNotReopened() throws {
         let a = try clip("a", frames: 3)
         var opens = 0
