@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 
 // Each FFmpeg allocation is owned by exactly one of these small classes and freed in its deinit.
 
@@ -117,4 +118,46 @@ final class FrameBuffer {
 struct FFmpegFailure: Error {
     let code: Int32
     var message: String { ffmpegMessage(code) }
+}
+
+/// A whole download, through FFmpeg's protocols (HTTP, HTTPS), copied into a temporary file
+/// that is unlinked once opened by the demuxer: `path` is valid until this value is released.
+final class SpoolFile {
+    let path: String
+    private(set) var byteCount = 0
+
+    init(url: String, options: [String: String], interrupt: InterruptState) throws(FFmpegFailure) {
+        let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        path = "\(dir)/fer-stream-spool-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).mp4"
+        var callback = interrupt.callback
+        let dict = OptionDictionary(options)
+        var io: UnsafeMutablePointer<AVIOContext>?
+        interrupt.arm()
+        var rc = avio_open2(&io, url, AVIO_FLAG_READ, &callback, &dict.pointer)
+        interrupt.disarm()
+        guard rc >= 0, let io else { throw FFmpegFailure(code: rc) }
+        defer { var p: UnsafeMutablePointer<AVIOContext>? = io; avio_closep(&p) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw FFmpegFailure(code: fer_averror(errno)) }
+        defer { close(fd) }
+        let chunk = 1 << 16
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: chunk)
+        defer { buffer.deallocate() }
+        while true {
+            interrupt.arm()
+            rc = avio_read(io, buffer, Int32(chunk))
+            interrupt.disarm()
+            if rc == fer_averror_eof() || rc == 0 { break }
+            guard rc > 0 else { unlink(path); throw FFmpegFailure(code: rc) }
+            var done = 0
+            while done < Int(rc) {
+                let n = write(fd, buffer + done, Int(rc) - done)
+                guard n > 0 else { unlink(path); throw FFmpegFailure(code: fer_averror(errno)) }
+                done += n
+            }
+            byteCount += Int(rc)
+        }
+    }
+
+    deinit { unlink(path) }
 }

@@ -43,6 +43,8 @@ public final class VideoSource {
 
     private let displayName: String
     private let format: InputContext
+    /// Bytes downloaded to a temporary file first, when the input had to be (see `needsSpool`).
+    public let spooledBytes: Int?
     private let decoder: DecoderContext
     private let packet: PacketBuffer
     private let frame: FrameBuffer
@@ -98,11 +100,27 @@ public final class VideoSource {
             return make(f.message)
         }
 
+        var opened: InputContext
         do {
-            format = try InputContext(url: url, format: inputFormat, options: options.formatOptions, interrupt: interrupt)
+            opened = try InputContext(url: url, format: inputFormat, options: options.formatOptions, interrupt: interrupt)
         } catch {
             throw failure(error) { .openFailed(input: name, reason: unresolvedHostReason(url: url, code: error.code) ?? $0) }
         }
+        if Self.needsSpool(opened, url: url) {
+            // An mp4 whose index (moov) follows its data, from an HTTP server that ignores Range
+            // requests: the demuxer read past the data to find the index and cannot go back to it.
+            // The whole file is downloaded once more, to an unlinked temporary file, and read there.
+            do {
+                let spool = try SpoolFile(url: url, options: options.formatOptions, interrupt: interrupt)
+                opened = try InputContext(url: spool.path, format: inputFormat, options: [:], interrupt: interrupt)
+                spooledBytes = spool.byteCount
+            } catch {
+                throw failure(error) { .readFailed(input: name, reason: "the server cannot seek (no HTTP Range support) and the file's index is at its end; downloading it failed: \($0)") }
+            }
+        } else {
+            spooledBytes = nil
+        }
+        format = opened
         ignoredFormatOptions = format.ignoredOptions
         let fmt = format.pointer
         self.formatName = fmt.pointee.iformat.map { String(cString: $0.pointee.name) } ?? ""
@@ -229,6 +247,17 @@ public final class VideoSource {
         }
         if let inputFormat, ["video4linux2", "v4l2"].contains(inputFormat) { live = true }
         return (input, inputFormat, live)
+    }
+
+    /// An HTTP(S) mp4/mov that cannot be read where it was opened: the server does not seek and
+    /// the demuxer had to read over most of the file to reach its index.
+    static func needsSpool(_ context: InputContext, url: String) -> Bool {
+        let lower = url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"),
+              let iformat = context.pointer.pointee.iformat, String(cString: iformat.pointee.name).contains("mp4"),
+              let pb = context.pointer.pointee.pb, pb.pointee.seekable & AVIO_SEEKABLE_NORMAL == 0 else { return false }
+        let size = avio_size(pb)
+        return size > 0 && avio_tell(pb) > size / 2
     }
 
     /// Makes a blocked open/read return promptly; `nextFrame()` returns nil afterwards.

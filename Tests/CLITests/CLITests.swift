@@ -206,6 +206,45 @@ final class CLINetworkTests: XCTestCase {
     }
 }
 
+extension CLINetworkTests {
+    /// Regression: `python3 -m http.server` ignores Range requests, and an mp4 whose index is at
+    /// its end (ffmpeg's default) then read as "truncated or damaged ... stops at 0.00 s". Such a
+    /// file is now downloaded to a temporary file first and read whole.
+    func testHTTPServerWithoutRangeAndIndexAtTheEnd() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        // 75 frames of noise-textured video: far more bytes than FFmpeg's read buffer, so the
+        // demuxer cannot seek back inside it.
+        let clip = dir.appendingPathComponent("late-index.mp4").path
+        let made = try CLI.run("/usr/bin/ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                                                   "-vf", "noise=alls=40:allf=t", "-frames:v", "75", "-c:v", "libx264",
+                                                   "-preset", "veryfast", "-crf", "12", clip])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let bytes = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: clip)[.size] as? Int)
+        XCTAssertGreaterThan(bytes, 1_000_000)
+        let atom = try CLI.run("/usr/bin/python3", ["-c", "import sys; d=open(sys.argv[1],'rb').read(); print(d.find(b'moov') > d.find(b'mdat'))", clip])
+        XCTAssertEqual(atom.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "True", "the index follows the data")
+        let port = 20000 + Int.random(in: 0..<2000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", dir.path]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        let url = "http://127.0.0.1:\(port)/late-index.mp4"
+        var r = try CLI.ferStream(["--detector", "full-frame", "--tta", "center", "--timeout", "5", url])
+        for _ in 0..<20 where r.stderr.contains("Connection refused") {
+            usleep(250_000)
+            r = try CLI.ferStream(["--detector", "full-frame", "--tta", "center", "--timeout", "5", url])
+        }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, 75, r.stderr)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("fer-stream-spool-") }
+        XCTAssertEqual(leftovers, [], "the temporary download is removed")
+    }
+}
+
 /// Ctrl-C: stop reading, finish the frames in flight, flush, exit 0 with every line whole.
 final class CLISignalTests: XCTestCase {
     func testInterruptFinishesCleanly() throws {
