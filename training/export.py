@@ -139,7 +139,7 @@ def write_golden(model_path: Path, out: Path, seed: int = 2013) -> dict[str, tor
 def load_checkpoint(path: Path, weights: str = "ema") -> tuple[dict, dict]:
     ck = torch.load(path, map_location="cpu", weights_only=False)
     sd = checkpoint_weights(ck, weights, path)
-    info = {"epoch": ck.get("epoch"), "weights": weights}
+    info = {"epoch": ck.get("epoch"), "weights": weights, "arch": ck.get("args", {}).get("arch", "vgg19")}
     if "sources" in ck:  # average.py's output
         info["averaged_from"] = "; ".join(ck["sources"])
         info["bn_recalibration_rows"] = str(ck["bn_rows"])
@@ -169,10 +169,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
-    arch = torch.load(Path(a.checkpoint), map_location="cpu", weights_only=False).get("args", {}).get("arch", "vgg19")
+    sd, info = load_checkpoint(Path(a.checkpoint), a.weights)
+    arch = info["arch"]
     out = Path(a.out) if a.out else MODELS / f"{arch}-fer2013.safetensors"
     golden = Path(a.golden) if a.golden else out.with_name(out.name.replace(".safetensors", ".golden.safetensors"))
-    sd, info = load_checkpoint(Path(a.checkpoint), a.weights)
     meta = {"epoch": info["epoch"], "weights": info["weights"]}
     meta.update({k: info[k] for k in ("averaged_from", "bn_recalibration_rows") if k in info})
     if not a.no_eval:

@@ -124,7 +124,6 @@ struct FFmpegFailure: Error {
 /// that is unlinked once opened by the demuxer: `path` is valid until this value is released.
 final class SpoolFile {
     let path: String
-    private(set) var byteCount = 0
 
     init(url: String, options: [String: String], interrupt: InterruptState) throws(FFmpegFailure) {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
@@ -155,7 +154,6 @@ final class SpoolFile {
                 guard n > 0 else { unlink(path); throw FFmpegFailure(code: fer_averror(errno)) }
                 done += n
             }
-            byteCount += Int(rc)
         }
     }
 

@@ -43,8 +43,6 @@ public final class VideoSource {
 
     private let displayName: String
     private let format: InputContext
-    /// Bytes downloaded to a temporary file first, when the input had to be (see `needsSpool`).
-    public let spooledBytes: Int?
     private let decoder: DecoderContext
     private let packet: PacketBuffer
     private let frame: FrameBuffer
@@ -113,12 +111,9 @@ public final class VideoSource {
             do {
                 let spool = try SpoolFile(url: url, options: options.formatOptions, interrupt: interrupt)
                 opened = try InputContext(url: spool.path, format: inputFormat, options: [:], interrupt: interrupt)
-                spooledBytes = spool.byteCount
             } catch {
                 throw failure(error) { .readFailed(input: name, reason: "the server cannot seek (no HTTP Range support) and the file's index is at its end; downloading it failed: \($0)") }
             }
-        } else {
-            spooledBytes = nil
         }
         format = opened
         ignoredFormatOptions = format.ignoredOptions

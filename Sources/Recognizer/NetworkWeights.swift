@@ -67,6 +67,9 @@ public struct NetworkWeights: Sendable {
 
     public let architecture: Architecture
     public let convs: [Conv]
+    /// Per convolution, the index of the last one that reads or adds its output (-1: none, the
+    /// network's last output): how long engines keep each output.
+    public let lastUse: [Int]
     public let head: Head
     /// [classes][features]
     public let classifierWeight: [Float]
@@ -135,7 +138,6 @@ public struct NetworkWeights: Sendable {
             case let other: throw .incompatibleModel(path: path, reason: "pool '\(other)' is neither topleft4 nor global")
             }
         }
-        file = builder.file
         let convs = builder.convs
         guard let last = convs.last else { throw .incompatibleModel(path: path, reason: "the network has no convolution") }
         switch head {
@@ -151,13 +153,15 @@ public struct NetworkWeights: Sendable {
         features = last.outChannels * finalSide * finalSide
         self.convs = convs
         self.classes = classes
-        func tensor(_ name: String, _ shape: [Int]) throws(RecognizerError) -> [Float] {
-            guard let t = file.tensors.removeValue(forKey: name) else { throw .missingTensor(path: path, name: name) }
-            guard t.shape == shape else { throw .badShape(path: path, name: name, expected: shape, found: t.shape) }
-            return t.values
+        classifierWeight = try builder.tensor("classifier.weight", [classes.count, features])
+        classifierBias = try builder.tensor("classifier.bias", [classes.count])
+        file = builder.file
+        var lastUse = [Int](repeating: -1, count: convs.count)
+        for (i, conv) in convs.enumerated() {
+            if conv.source >= 0 { lastUse[conv.source] = i }
+            if let a = conv.addend { lastUse[a] = i }
         }
-        classifierWeight = try tensor("classifier.weight", [classes.count, features])
-        classifierBias = try tensor("classifier.bias", [classes.count])
+        self.lastUse = lastUse
         metadata = meta
         for values in convs.map(\.weight) + [classifierWeight] {
             if let bad = values.first(where: { !$0.isFinite }) {

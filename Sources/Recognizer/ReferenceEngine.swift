@@ -19,13 +19,7 @@ public final class ReferenceEngine: InferenceEngine {
         guard n > 0, input.count == n * s * s else {
             throw .badInput(reason: "expected \(n) crops of \(s)×\(s) (\(n * s * s) floats), got \(input.count)")
         }
-        let convs = weights.convs
-        // Each output is kept until the last convolution that reads or adds it has run.
-        var lastUse = [Int](repeating: -1, count: convs.count)
-        for (i, conv) in convs.enumerated() {
-            if conv.source >= 0 { lastUse[conv.source] = i }
-            if let a = conv.addend { lastUse[a] = i }
-        }
+        let convs = weights.convs, lastUse = weights.lastUse
         // A 1-channel NHW batch is already [C=1][N][H][W].
         var outputs = [[Float]](repeating: [], count: convs.count)
         for (i, conv) in convs.enumerated() {
@@ -41,6 +35,7 @@ public final class ReferenceEngine: InferenceEngine {
             }
             if conv.poolAfter { out = maxPool(out, channels: conv.outChannels, batch: n, side: side) }
             outputs[i] = out
+            // Each output is kept until the last convolution that reads or adds it has run.
             for j in 0..<i where lastUse[j] == i { outputs[j] = [] }
         }
         let last = convs.count - 1

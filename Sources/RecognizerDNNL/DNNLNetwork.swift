@@ -117,11 +117,7 @@ final class DNNLNetwork {
             max(maxima?[layer] ?? 1, 1e-6) / (convs[layer].relu ? 255 : 127)
         }
         // Each output stays in its slot until the last convolution that reads or adds it.
-        var lastUse = [Int](repeating: -1, count: convs.count)
-        for (i, conv) in convs.enumerated() {
-            if conv.source >= 0 { lastUse[conv.source] = i }
-            if let a = conv.addend { lastUse[a] = i }
-        }
+        let lastUse = model.lastUse
         let networkInput = Activation(memory: input, slot: nil, channels: 1, side: s, flat: false, step: 1)
         var outputs = [Activation?](repeating: nil, count: convs.count)
 

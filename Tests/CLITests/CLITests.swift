@@ -177,17 +177,24 @@ final class CLIRealtimeTests: XCTestCase {
 
 /// Network sources against real servers on 127.0.0.1.
 final class CLINetworkTests: XCTestCase {
-    func testHTTPFileAndUnreachableHost() throws {
-        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
-        let dir = try CLI.tempDirectory()
-        _ = try CLI.faceClip(in: dir, name: "clip.mp4", frames: 10, size: 240)
-        let port = 18000 + Int.random(in: 0..<2000)
+    /// `python3 -m http.server` on 127.0.0.1:`port` serving `dir` (it ignores Range requests);
+    /// the caller terminates it.
+    static func httpServer(serving dir: URL, port: Int) throws -> Process {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         server.arguments = ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", dir.path]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
+        return server
+    }
+
+    func testHTTPFileAndUnreachableHost() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        _ = try CLI.faceClip(in: dir, name: "clip.mp4", frames: 10, size: 240)
+        let port = 18000 + Int.random(in: 0..<2000)
+        let server = try Self.httpServer(serving: dir, port: port)
         defer { server.terminate(); server.waitUntilExit() }
         // Wait (bounded) for the server to listen.
         var r = try CLI.ferStream(["--tta", "center", "--timeout", "5", "http://127.0.0.1:\(port)/clip.mp4"])
@@ -225,12 +232,7 @@ extension CLINetworkTests {
         let atom = try CLI.run("/usr/bin/python3", ["-c", "import sys; d=open(sys.argv[1],'rb').read(); print(d.find(b'moov') > d.find(b'mdat'))", clip])
         XCTAssertEqual(atom.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "True", "the index follows the data")
         let port = 20000 + Int.random(in: 0..<2000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", dir.path]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try Self.httpServer(serving: dir, port: port)
         defer { server.terminate(); server.waitUntilExit() }
         let url = "http://127.0.0.1:\(port)/late-index.mp4"
         var r = try CLI.ferStream(["--detector", "full-frame", "--tta", "center", "--timeout", "5", url])
