@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "FaceCropTests", dependencies: ["FaceCrop", "FaceDetectorDNNL", "FrameSource", "TestSupport"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "TestSupport"]),
         .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FrameSource", "Recognizer", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FERCore", "FrameSource", "FaceCrop", "Recognizer", "TestSupport"]),
         .testTarget(name: "AnnotationTests", dependencies: ["Annotation", "FrameSource", "Pipeline", "TestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),

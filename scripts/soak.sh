@@ -5,7 +5,8 @@
 #   scripts/soak.sh [MINUTES] [CLIP]      MINUTES default 10; CLIP default samples/astronaut.mp4,
 #                                         else a face clip made here from the skimage portrait
 #   FER_STREAM=path/to/fer-stream         default .build/release/fer-stream, else .build/debug
-#   SOAK_ARGS="--tta center"              extra fer-stream options (default: --tta center)
+#   SOAK_ARGS="--tta center"              extra fer-stream options (default: none, the product's
+#                                         defaults: 10-crop, YuNet, auto precision)
 #   SOAK_INTERVAL=5                       seconds between RSS samples
 #
 # The stream: `ffmpeg -re -stream_loop -1` sends CLIP as MPEG-TS over UDP to 127.0.0.1:PORT (a free
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 minutes=${1:-10}
 clip=${2:-}
 interval=${SOAK_INTERVAL:-5}
-extra=${SOAK_ARGS:---tta center}
+extra=${SOAK_ARGS:-}
 bin=${FER_STREAM:-}
 if [ -z "$bin" ]; then
   for b in .build/release/fer-stream .build/debug/fer-stream; do [ -x "$b" ] && { bin=$b; break; }; done

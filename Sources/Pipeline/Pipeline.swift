@@ -198,8 +198,6 @@ public final class Pipeline: @unchecked Sendable {
 
         stage("decode") { [self] () throws(PipelineError) in
             defer { frames.close() }
-            var busy = 0.0
-            defer { self.update { $0.decodeSeconds += busy } }
             var pace: (wall: UInt64, media: Double)?
             while true {
                 let t0 = DispatchTime.now()
@@ -210,9 +208,10 @@ public final class Pipeline: @unchecked Sendable {
                     self.fail(PipelineError(error))
                     return
                 }
-                busy += seconds(since: t0)
-                guard let frame = next else { return }
-                self.update { $0.framesDecoded += 1 }
+                let busy = seconds(since: t0)
+                guard let frame = next else { self.update { $0.decodeSeconds += busy }; return }
+                // The counters move with each frame, so that `--stats` mid-run reports them as they are.
+                self.update { $0.framesDecoded += 1; $0.decodeSeconds += busy }
                 let analyse = frame.index % options.every == 0
                 if !analyse && annotator == nil { continue }
                 if options.realtime {
@@ -240,8 +239,6 @@ public final class Pipeline: @unchecked Sendable {
             defer { detected.close() }
             var tracker = FaceTracker(options: options.tracker)
             var sinceWholeFrame = Int.max - 1
-            var busy = 0.0
-            defer { self.update { $0.detectSeconds += busy } }
             while let captured = frames.take() {
                 let frame = captured.frame
                 let t0 = DispatchTime.now()
@@ -263,7 +260,8 @@ public final class Pipeline: @unchecked Sendable {
                     faces = tracker.update(detections: detections, time: frame.time)
                     crops = faces.map { cropper.crop(frame.image, face: $0) }
                 }
-                busy += seconds(since: t0)
+                let busy = seconds(since: t0)
+                self.update { $0.detectSeconds += busy }
                 // An annotated video needs every picture: a frame without one would be dropped from it unseen.
                 if annotator != nil && frame.colour == nil {
                     throw PipelineError.unexpected("frame \(frame.index) came without its colour picture, so it cannot be annotated")
@@ -277,8 +275,6 @@ public final class Pipeline: @unchecked Sendable {
 
         stage("recognise") { [self] () throws(PipelineError) in
             defer { recognised.close() }
-            var busy = 0.0, calls = 0, crops = 0
-            defer { self.update { $0.recogniseSeconds += busy; $0.networkCalls += calls; $0.crops += crops } }
             let perFace = recognizer.cropsPerFace
             while let first = detected.take() {
                 // Batch across frames: take what is already waiting, up to the batch size.
@@ -293,15 +289,15 @@ public final class Pipeline: @unchecked Sendable {
                 let all = batch.flatMap(\.crops)
                 // Split oversized batches (many faces in one frame) into network-sized calls.
                 let facesPerCall = max(1, options.batch / perFace)
-                var i = 0
+                var i = 0, calls = 0
                 while i < all.count {
                     let chunk = Array(all[i..<min(all.count, i + facesPerCall)])
                     do { probabilities += try recognizer.probabilities(for: chunk) } catch { throw PipelineError(error) }
                     calls += 1
                     i += chunk.count
                 }
-                crops += all.count * perFace
-                busy += seconds(since: t0)
+                let busy = seconds(since: t0)
+                self.update { $0.recogniseSeconds += busy; $0.networkCalls += calls; $0.crops += all.count * perFace }
                 var offset = 0
                 for d in batch {
                     let n = d.crops.count
@@ -318,14 +314,10 @@ public final class Pipeline: @unchecked Sendable {
             defer { toAnnotate.close() }
             var shown: [FaceResult] = []  // the latest analysed frame's faces, for frames in between
             var smoother = TrackSmoother(options.smoothing, rule: options.labelRule)
-            var busy = 0.0
             var summary = TrackSummary()
             summary.keepsSeries = options.keepsTimeline
             var lastReport = DispatchTime.now()
-            defer {
-                self.update { $0.writeSeconds += busy }
-                self.lock.withLock { self.trackSummary = summary }
-            }
+            defer { self.lock.withLock { self.trackSummary = summary } }
             while let r = recognised.take() {
                 if !r.analysed {
                     if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: shown)) { return }
@@ -354,20 +346,19 @@ public final class Pipeline: @unchecked Sendable {
                 }
                 summary.add(result)
                 options.progress?.update(framesDone: r.frame + 1)
-                self.update { $0.framesAnalysed += 1; $0.faces += faces.count }
-                busy += seconds(since: t0)
+                let busy = seconds(since: t0)
+                self.update { $0.framesAnalysed += 1; $0.faces += faces.count; $0.writeSeconds += busy }
             }
         }
 
         if let annotator {
             stage("annotate") { [self] () throws(PipelineError) in
-                var busy = 0.0
-                defer { self.update { $0.annotateSeconds += busy } }
                 do throws(PipelineError) {
                     while let a = toAnnotate.take() {
                         let t0 = DispatchTime.now()
                         try annotator.annotate(a.picture, time: a.time, faces: a.faces)
-                        busy += seconds(since: t0)
+                        let busy = seconds(since: t0)
+                        self.update { $0.annotateSeconds += busy }
                     }
                 } catch {
                     try? annotator.finish()  // keep what was encoded playable

@@ -1,0 +1,244 @@
+import FERCore
+import FaceCrop
+import FrameSource
+import Foundation
+import Pipeline
+import Recognizer
+import XCTest
+
+// The pipeline's core with fake stages around it: a source of generated frames, an engine that
+// reads each crop's brightness as its class, and a writer that keeps what it is given. The
+// detector is the real `fullFrame` one, so every frame is one face and every face one crop.
+
+/// Frames whose grey level encodes their index: level (index % 7) · 30, read back by `FakeEngine`.
+private final class FakeSource: FrameProducer, @unchecked Sendable {
+    let isLive: Bool
+    let count: Int
+    let failAt: Int?
+    let delay: useconds_t
+    private let lock = NSLock()
+    private var next = 0
+    private var cancelled = false
+
+    init(count: Int, isLive: Bool = false, failAt: Int? = nil, delay: useconds_t = 200) {
+        self.count = count; self.isLive = isLive; self.failAt = failAt; self.delay = delay
+    }
+
+    func nextFrame() throws -> Frame? {
+        usleep(delay)
+        let i: Int? = lock.withLock {
+            guard !cancelled, next < count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+        guard let i else { return nil }
+        if i == failAt { throw FrameSourceError.readFailed(input: "fake", reason: "failed at frame \(i)") }
+        let level = UInt8(i % 7 * 30)
+        return Frame(index: i, time: Double(i) / 25, image: GrayImage(width: 64, height: 64, pixels: [UInt8](repeating: level, count: 64 * 64)))
+    }
+
+    func cancel() { lock.withLock { cancelled = true } }
+}
+
+/// Logits that put each crop in the class its mean grey level encodes; records every call's size.
+private final class FakeEngine: InferenceEngine, @unchecked Sendable {
+    let name = "fake"
+    let side: Int, mean: Float, std: Float
+    let delay: useconds_t
+    let failOnCall: Int?
+    private let lock = NSLock()
+    private var sizes: [Int] = []
+    var callSizes: [Int] { lock.withLock { sizes } }
+
+    init(weights: NetworkWeights, delay: useconds_t = 1000, failOnCall: Int? = nil) {
+        side = weights.inputSize; mean = weights.normMean; std = weights.normStd
+        self.delay = delay; self.failOnCall = failOnCall
+    }
+
+    func logits(for input: [Float], count: Int) throws(RecognizerError) -> [Float] {
+        let call = lock.withLock { sizes.append(count); return sizes.count }
+        if call == failOnCall { throw .backend(reason: "fake failure on call \(call)") }
+        usleep(delay)
+        let n = side * side
+        return (0..<count).flatMap { c -> [Float] in
+            let level = input[c * n..<(c + 1) * n].reduce(0, +) / Float(n) * std + mean
+            let cls = Int((level * 255 / 30).rounded()) % 7
+            return (0..<7).map { $0 == cls ? 10 : 0 }
+        }
+    }
+}
+
+private final class CollectingWriter: ResultWriter, @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [FrameResult] = []
+    let failAt: Int?
+    let onWrite: ((Int) -> Void)?
+    var results: [FrameResult] { lock.withLock { kept } }
+
+    init(failAt: Int? = nil, onWrite: ((Int) -> Void)? = nil) { self.failAt = failAt; self.onWrite = onWrite }
+
+    func write(_ result: FrameResult) throws(PipelineError) {
+        if result.frame == failAt { throw .output(path: "fake", reason: "failed at frame \(result.frame)") }
+        let n = lock.withLock { kept.append(result); return kept.count }
+        onWrite?(n)
+    }
+}
+
+/// A one-convolution network: only its metadata (input size, normalisation, classes) matters here.
+private func tinyWeights() throws -> NetworkWeights {
+    var tensors: [(String, [Int], [Float])] = [
+        ("conv0.weight", [4, 1, 3, 3], [Float](repeating: 0.1, count: 36)),
+        ("conv0.bias", [4], [0, 0, 0, 0]),
+        ("bn0.weight", [4], [1, 1, 1, 1]), ("bn0.bias", [4], [0, 0, 0, 0]),
+        ("bn0.running_mean", [4], [0, 0, 0, 0]), ("bn0.running_var", [4], [1, 1, 1, 1]),
+    ]
+    tensors += [("classifier.weight", [7, 4 * 22 * 22], [Float](repeating: 0.01, count: 7 * 4 * 22 * 22)),
+                ("classifier.bias", [7], [Float](repeating: 0, count: 7))]
+    var header: [String: Any] = ["__metadata__": [
+        "format": "fer-stream-vgg19", "channels": "4,M", "input_size": "44", "crop_from": "48", "norm_mean": "0.5",
+        "norm_std": "0.25", "bn_eps": "1e-05", "classes": Emotion.names.joined(separator: ","),
+    ]]
+    var offset = 0
+    for t in tensors {
+        header[t.0] = ["dtype": "F32", "shape": t.1, "data_offsets": [offset, offset + 4 * t.2.count]]
+        offset += 4 * t.2.count
+    }
+    var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+    while json.count % 8 != 0 { json.append(0x20) }
+    var data = Data()
+    withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+    data.append(json)
+    for t in tensors { t.2.withUnsafeBytes { data.append(contentsOf: $0) } }
+    return try NetworkWeights(file: SafeTensorsFile(data: data), path: "tiny")
+}
+
+final class PipelineCoreTests: XCTestCase {
+    private func pipeline(source: FakeSource, engine: (NetworkWeights) -> FakeEngine, writer: CollectingWriter,
+                          tta: TestTimeAugmentation = .center, configure: (inout PipelineOptions) -> Void = { _ in })
+        throws -> (Pipeline, FakeEngine) {
+        let weights = try tinyWeights()
+        let fake = engine(weights)
+        var options = PipelineOptions()
+        options.tracker = Detector.fullFrame.trackerOptions
+        configure(&options)
+        let p = Pipeline(source: source, detector: .fullFrame, cropper: FaceCropper(), recognizer: Recognizer(weights: weights, engine: fake, tta: tta),
+                         writer: writer, options: options)
+        return (p, fake)
+    }
+
+    private func rawClass(_ r: FrameResult) -> Int? {
+        r.faces.first.map { f in f.raw.indices.max { f.raw[$0] < f.raw[$1] }! }
+    }
+
+    func testEveryFrameIsWrittenInOrderWithItsOwnResult() throws {
+        let writer = CollectingWriter()
+        let (p, _) = try pipeline(source: FakeSource(count: 60), engine: { FakeEngine(weights: $0, delay: 0) }, writer: writer)
+        let stats = try p.run()
+        XCTAssertEqual(writer.results.map(\.frame), Array(0..<60))
+        // Each frame's raw probabilities are those of its own crop, not a neighbour's in the batch.
+        XCTAssertEqual(writer.results.map { rawClass($0) }, (0..<60).map { $0 % 7 })
+        XCTAssertEqual(stats.framesDecoded, 60)
+        XCTAssertEqual(stats.framesAnalysed, 60)
+        XCTAssertEqual(stats.crops, 60)
+    }
+
+    func testBatchesNeverExceedTheBatchSize() throws {
+        // 10 crops per face and a batch of 25: at most 2 faces (20 crops) per call; the engine
+        // is slow enough that frames queue up and are batched together.
+        let writer = CollectingWriter()
+        let (p, engine) = try pipeline(source: FakeSource(count: 40, delay: 0), engine: { FakeEngine(weights: $0, delay: 3000) },
+                                       writer: writer, tta: .tenCrop) { $0.batch = 25 }
+        let stats = try p.run()
+        XCTAssertEqual(writer.results.count, 40)
+        XCTAssertEqual(engine.callSizes.reduce(0, +), 400)
+        XCTAssertLessThanOrEqual(engine.callSizes.max() ?? 0, 20)
+        XCTAssertGreaterThan(engine.callSizes.max() ?? 0, 10, "frames waiting were batched together")
+        XCTAssertEqual(stats.networkCalls, engine.callSizes.count)
+        XCTAssertEqual(writer.results.map { rawClass($0) }, (0..<40).map { $0 % 7 })
+    }
+
+    func testPeriodicStatsCountAsTheRunGoes() throws {
+        // Every counter must move while the run goes on, not only once a stage ends
+        // (`--stats` on a live stream reports every 10 s and may never see an end).
+        let reports = NSLock()
+        nonisolated(unsafe) var seen: [PipelineStats] = []
+        let writer = CollectingWriter()
+        let (p, _) = try pipeline(source: FakeSource(count: 40), engine: { FakeEngine(weights: $0) }, writer: writer) {
+            $0.statsInterval = 0
+            $0.periodicStats = { s in reports.withLock { seen.append(s) } }
+        }
+        _ = try p.run()
+        let mid = try XCTUnwrap(reports.withLock { seen.dropFirst(30).first }, "a report for each line written")
+        XCTAssertGreaterThan(mid.framesDecoded, 30)
+        XCTAssertGreaterThan(mid.crops, 25)
+        XCTAssertGreaterThan(mid.networkCalls, 0)
+        XCTAssertGreaterThan(mid.decodeSeconds, 0)
+        XCTAssertGreaterThan(mid.detectSeconds, 0)
+        XCTAssertGreaterThan(mid.recogniseSeconds, 0)
+        XCTAssertGreaterThan(mid.writeSeconds, 0)
+        XCTAssertGreaterThan(mid.wallSeconds, 0)
+    }
+
+    func testRealTimeSkipsAreAccountedForOnTheNextLine() throws {
+        // A live source faster than the engine: frames are dropped, never queued without bound,
+        // and each line says how many were dropped before it.
+        let writer = CollectingWriter()
+        let (p, _) = try pipeline(source: FakeSource(count: 200, isLive: true, delay: 1000),
+                                  engine: { FakeEngine(weights: $0, delay: 15_000) }, writer: writer) { $0.realtime = true }
+        let stats = try p.run()
+        let r = writer.results
+        XCTAssertGreaterThan(stats.framesSkipped, 0)
+        XCTAssertEqual(r.map(\.skipped).reduce(0, +), stats.framesSkipped)
+        XCTAssertEqual(r.first.map { $0.frame - $0.skipped }, 0)
+        for i in 1..<r.count { XCTAssertEqual(r[i].frame, r[i - 1].frame + r[i].skipped + 1, "line \(i)") }
+        XCTAssertEqual(stats.framesAnalysed + stats.framesSkipped, stats.framesDecoded)
+        XCTAssertEqual(r.map { rawClass($0) }, r.map { $0.frame % 7 })
+    }
+
+    func testASourceFailureKeepsTheFramesBeforeIt() throws {
+        let writer = CollectingWriter()
+        let (p, _) = try pipeline(source: FakeSource(count: 50, failAt: 20), engine: { FakeEngine(weights: $0) }, writer: writer)
+        XCTAssertThrowsError(try p.run()) { error in
+            guard case .source(.readFailed(_, let reason))? = error as? PipelineError else { return XCTFail("\(error)") }
+            XCTAssertEqual(reason, "failed at frame 20")
+        }
+        XCTAssertEqual(writer.results.map(\.frame), Array(0..<20))
+    }
+
+    func testAnEngineFailureStopsTheRunWithItsError() throws {
+        let writer = CollectingWriter()
+        let (p, _) = try pipeline(source: FakeSource(count: 200), engine: { FakeEngine(weights: $0, failOnCall: 5) }, writer: writer)
+        XCTAssertThrowsError(try p.run()) { error in
+            guard case .recognizer(.backend(let reason))? = error as? PipelineError else { return XCTFail("\(error)") }
+            XCTAssertEqual(reason, "fake failure on call 5")
+        }
+        let frames = writer.results.map(\.frame)
+        XCTAssertEqual(frames, Array(0..<frames.count), "what was written is a prefix, in order")
+        XCTAssertLessThan(frames.count, 200)
+    }
+
+    func testAWriterFailureStopsTheRun() throws {
+        let writer = CollectingWriter(failAt: 7)
+        let source = FakeSource(count: 10_000)
+        let (p, _) = try pipeline(source: source, engine: { FakeEngine(weights: $0, delay: 0) }, writer: writer)
+        XCTAssertThrowsError(try p.run()) { error in
+            guard case .output(_, let reason)? = error as? PipelineError else { return XCTFail("\(error)") }
+            XCTAssertEqual(reason, "failed at frame 7")
+        }
+        XCTAssertEqual(writer.results.map(\.frame), Array(0..<7))
+    }
+
+    func testStopFinishesTheFramesInFlightAndReturns() throws {
+        // An endless live source, stopped from another thread once 25 lines are out, as Ctrl-C does.
+        let source = FakeSource(count: .max, isLive: true, delay: 2000)
+        nonisolated(unsafe) var stopper: Pipeline?
+        let writer = CollectingWriter { n in if n == 25 { DispatchQueue.global().async { stopper?.stop() } } }
+        let (p, _) = try pipeline(source: source, engine: { FakeEngine(weights: $0) }, writer: writer)
+        stopper = p
+        let stats = try p.run()
+        let frames = writer.results.map(\.frame)
+        XCTAssertGreaterThanOrEqual(frames.count, 25)
+        XCTAssertEqual(frames, Array(0..<frames.count), "nothing read is lost")
+        XCTAssertEqual(stats.framesDecoded, frames.count)
+    }
+}
