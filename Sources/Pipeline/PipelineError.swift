@@ -11,6 +11,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     case source(FrameSourceError)
     case faces(FaceCropError)
     case recognizer(RecognizerError)
+    /// A bundled model or detector is nowhere it is looked for.
+    case resource(Resources.NotFound)
     /// An error of a kind no stage declares: shown as it describes itself.
     case unexpected(String)
 
@@ -21,6 +23,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let e as FrameSourceError: self = .source(e)
         case let e as FaceCropError: self = .faces(e)
         case let e as RecognizerError: self = .recognizer(e)
+        case let e as Resources.NotFound: self = .resource(e)
         default: self = .unexpected("\(error)")
         }
     }
@@ -33,6 +36,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let .source(e): e.description
         case let .faces(e): e.description
         case let .recognizer(e): e.description
+        case let .resource(e): e.description
         case let .unexpected(text): text
         }
     }

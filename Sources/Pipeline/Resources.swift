@@ -1,34 +1,76 @@
 import Foundation
 
-/// Finds the files a run needs when the user names none.
+/// Finds the files a run needs when the user names none: the bundled emotion model and face
+/// detector.
 public enum Resources {
     public static let modelFileName = "vgg19-fer2013.safetensors"
     public static let detectorFileName = "yunet.safetensors"
 
-    /// The bundled model: `$FER_STREAM_MODEL`, else `Models/` in the source tree the executable
-    /// was built in (walking up from it, e.g. from .build/release), else an installed
-    /// `share/fer-stream/` beside the executable's `bin/`, else `Models/` under the working directory.
-    public static func defaultModelPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        bundled(modelFileName, override: environment["FER_STREAM_MODEL"])
-    }
+    /// A bundled file that is nowhere it is looked for.
+    public struct NotFound: Error, CustomStringConvertible, Equatable {
+        public let file: String
+        public let option: String
+        public let variable: String
+        public let looked: [String]
 
-    /// The bundled face detector (YuNet), found as the model is (`$FER_STREAM_DETECTOR` first).
-    public static func defaultDetectorPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        bundled(detectorFileName, override: environment["FER_STREAM_DETECTOR"])
-    }
-
-    private static func bundled(_ modelFileName: String, override: String?) -> String {
-        if let path = override, !path.isEmpty { return path }
-        let fm = FileManager.default
-        var candidates: [String] = []
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        var dir = exe.deletingLastPathComponent()
-        for _ in 0..<6 {
-            candidates.append(dir.appendingPathComponent("Models/\(modelFileName)").path)
-            dir = dir.deletingLastPathComponent()
+        public var description: String {
+            "cannot find the bundled '\(file)': looked in \(looked.joined(separator: ", ")); "
+                + "give \(option) FILE or set \(variable)"
         }
-        candidates.append(exe.deletingLastPathComponent().appendingPathComponent("../share/fer-stream/\(modelFileName)").standardized.path)
-        candidates.append(fm.currentDirectoryPath + "/Models/\(modelFileName)")
-        return candidates.first(where: { fm.fileExists(atPath: $0) }) ?? "Models/\(modelFileName)"
+    }
+
+    /// `$FER_STREAM_MODEL`, else the bundled model (see `locate`).
+    public static func defaultModelPath(environment: [String: String] = ProcessInfo.processInfo.environment) throws(NotFound) -> String {
+        try locate(modelFileName, option: "--model", variable: "FER_STREAM_MODEL", environment: environment)
+    }
+
+    /// `$FER_STREAM_DETECTOR`, else the bundled face detector (YuNet), found as the model is.
+    public static func defaultDetectorPath(environment: [String: String] = ProcessInfo.processInfo.environment) throws(NotFound) -> String {
+        try locate(detectorFileName, option: "--detector-model", variable: "FER_STREAM_DETECTOR", environment: environment)
+    }
+
+    /// `$variable` when set (used as given, even if missing, so that its own error names it),
+    /// else the first of `searchDirectories` that holds `file`.
+    static func locate(_ file: String, option: String, variable: String, environment: [String: String],
+                       directories: [String] = searchDirectories()) throws(NotFound) -> String {
+        if let path = environment[variable], !path.isEmpty { return path }
+        let fm = FileManager.default
+        for dir in directories where fm.fileExists(atPath: dir + "/" + file) { return dir + "/" + file }
+        throw NotFound(file: file, option: option, variable: variable, looked: directories)
+    }
+
+    /// Where bundled files are looked for, in order:
+    /// 1. `share/fer-stream/` beside the executable's `bin/` (an installed copy, `scripts/install.sh`);
+    /// 2. `Models/` of the source checkout the executable was built from;
+    /// 3. `Models/` in a directory above the executable (a build folder inside a moved checkout);
+    /// 4. `Models/` under the working directory.
+    public static func searchDirectories(executable: String? = executablePath(),
+                                         workingDirectory: String = FileManager.default.currentDirectoryPath) -> [String] {
+        var dirs: [String] = []
+        func add(_ url: URL) {
+            let path = url.standardizedFileURL.path
+            if !dirs.contains(path) { dirs.append(path) }
+        }
+        let exeDir = executable.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().deletingLastPathComponent() }
+        if let exeDir { add(exeDir.appendingPathComponent("../share/fer-stream")) }
+        // This file is Sources/Pipeline/Resources.swift of the checkout that was built.
+        add(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Models"))
+        if var dir = exeDir {
+            for _ in 0..<4 {
+                dir = dir.deletingLastPathComponent()
+                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+                    add(dir.appendingPathComponent("Models"))
+                    break
+                }
+            }
+        }
+        add(URL(fileURLWithPath: workingDirectory).appendingPathComponent("Models"))
+        return dirs
+    }
+
+    /// The running executable, whatever `argv[0]` says (a bare name found on `PATH`, a symlink).
+    public static func executablePath() -> String? {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        return Bundle.main.executablePath
     }
 }

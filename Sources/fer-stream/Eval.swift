@@ -112,7 +112,7 @@ struct Eval: ParsableCommand {
         if format == "json" {
             print(paste == nil ? result.json : "{\"missed\":\(missed),\"accuracy_all\":\(String(format: "%.4f", overall)),\"found\":\(result.json)}")
         } else {
-            print("\(setName), model \(network.modelPath), \(engine.name), tta \(tta)")
+            print("\(setName), model \((try? network.modelPath()) ?? "?"), \(engine.name), tta \(tta)")
             if paste != nil {
                 print(String(format: "through the detector: %d of %d faces found; accuracy over all %.2f%%, over those found:", result.count, result.count + missed, overall * 100))
             }

@@ -63,8 +63,12 @@ struct FaceOptions: ParsableArguments {
                 throw PipelineError(error)
             }
         default:
+            var path = detectorModel ?? ""
+            if detectorModel == nil {
+                do throws(Resources.NotFound) { path = try Resources.defaultDetectorPath() } catch { throw .resource(error) }
+            }
             do {
-                let network = try YuNetNetwork(path: detectorModel ?? Resources.defaultDetectorPath())
+                let network = try YuNetNetwork(path: path)
                 return .yunet(YuNetDetector(runner: network, options: .init(minFaceSize: minFace)))
             } catch {
                 throw .recognizer(error)

@@ -25,10 +25,15 @@ struct ModelOptions: ParsableArguments {
     }
 
     var threadCount: Int { threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads }
-    var modelPath: String { model ?? Resources.defaultModelPath() }
+    /// The model to load: `--model`, else the bundled one.
+    func modelPath() throws(PipelineError) -> String {
+        if let model { return model }
+        do { return try Resources.defaultModelPath() } catch { throw .resource(error) }
+    }
 
     /// Loads the weights and builds the engine; failures are one line naming the model file.
     func loadNetwork() throws(PipelineError) -> (NetworkWeights, InferenceEngine) {
+        let modelPath = try modelPath()
         do {
             let weights = try NetworkWeights.load(path: modelPath)
             let network = try Engines.make(weights: weights, kind: EngineKind(rawValue: engine)!,

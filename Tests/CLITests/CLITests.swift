@@ -408,3 +408,36 @@ final class CLIEvalTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("1 files could not be decoded"), r.stderr)
     }
 }
+
+/// A copy of the binary outside the checkout, laid out as `scripts/install.sh` installs it.
+final class CLIInstalledLayoutTests: XCTestCase {
+    private func prefix() throws -> URL {
+        let prefix = try CLI.tempDirectory()
+        let fm = FileManager.default
+        try fm.createDirectory(at: prefix.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: prefix.appendingPathComponent("share/fer-stream"), withIntermediateDirectories: true)
+        try fm.copyItem(atPath: CLI.binary, toPath: prefix.appendingPathComponent("bin/fer-stream").path)
+        return prefix
+    }
+
+    func testFoundOnPATHItLooksInItsOwnShareDirectoryFirst() throws {
+        // Run by bare name from `/`: argv[0] says nothing of where the binary is, and the working
+        // directory has no Models/. A stand-in model in share/ proves that is where it looked first.
+        let prefix = try prefix()
+        let share = prefix.appendingPathComponent("share/fer-stream")
+        try Data("not a model".utf8).write(to: share.appendingPathComponent("vgg19-fer2013.safetensors"))
+        let env = ["PATH": prefix.path + "/bin:/usr/bin:/bin"]
+        let r = try CLI.run("/bin/sh", ["-c", "cd / && exec fer-stream image /nonexistent.png"], environment: env)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains(share.path + "/vgg19-fer2013.safetensors"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+
+    func testTheEnvironmentVariableOverridesTheBundledModel() throws {
+        let prefix = try prefix()
+        let env = ["PATH": "/usr/bin:/bin", "FER_STREAM_MODEL": "/nowhere/model.safetensors"]
+        let r = try CLI.run(prefix.path + "/bin/fer-stream", ["image", "/nonexistent.png"], environment: env)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("/nowhere/model.safetensors"), r.stderr)
+    }
+}

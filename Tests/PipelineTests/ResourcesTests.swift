@@ -1,0 +1,38 @@
+import Foundation
+@testable import Pipeline
+import TestSupport
+import XCTest
+
+final class ResourcesTests: XCTestCase {
+    func testAnInstalledShareDirectoryComesFirst() {
+        let dirs = Resources.searchDirectories(executable: "/opt/fs/bin/fer-stream", workingDirectory: "/home/u")
+        XCTAssertEqual(dirs.first, "/opt/fs/share/fer-stream")
+        XCTAssertEqual(dirs.last, "/home/u/Models")
+        // The checkout this was built from (this test file is Tests/PipelineTests/ResourcesTests.swift in it).
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Models").standardizedFileURL.path
+        XCTAssertTrue(dirs.contains(checkout), "\(dirs)")
+        XCTAssertEqual(Set(dirs).count, dirs.count, "no directory twice")
+    }
+
+    func testTheVariableWinsAndIsUsedAsGiven() throws {
+        let path = try Resources.locate("m.safetensors", option: "--model", variable: "V", environment: ["V": "/nowhere/x"], directories: [])
+        XCTAssertEqual(path, "/nowhere/x")
+    }
+
+    func testTheFirstDirectoryHoldingTheFileIsUsed() throws {
+        let a = try Scratch.directory("res-a"), b = try Scratch.directory("res-b")
+        try Data("x".utf8).write(to: b.appendingPathComponent("m.safetensors"))
+        let path = try Resources.locate("m.safetensors", option: "--model", variable: "V", environment: [:], directories: [a.path, b.path])
+        XCTAssertEqual(path, b.path + "/m.safetensors")
+    }
+
+    func testNothingFoundListsWhereItLooked() throws {
+        let a = try Scratch.directory("res-a")
+        XCTAssertThrowsError(try Resources.locate("m.safetensors", option: "--model", variable: "FER_STREAM_MODEL", environment: [:],
+                                                  directories: [a.path, "/nowhere/Models"])) { error in
+            XCTAssertEqual("\(error)", "cannot find the bundled 'm.safetensors': looked in \(a.path), /nowhere/Models; "
+                + "give --model FILE or set FER_STREAM_MODEL")
+        }
+    }
+}
