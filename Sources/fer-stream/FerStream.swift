@@ -19,7 +19,7 @@ struct Stream: ParsableCommand {
         commandName: "fer-stream",
         abstract: "Per-face emotion labels from video, streamed as NDJSON or CSV.",
         discussion: """
-        Decodes video with FFmpeg, finds faces (Viola–Jones), classifies each into angry, disgust, \
+        Decodes video with FFmpeg, finds faces (YuNet), classifies each into angry, disgust, \
         fear, happy, sad, surprise or neutral with a VGG19 trained on FER2013, smooths the labels per \
         face over time, and writes one line per analysed frame. INPUT is a file, '-' for stdin, or \
         any URL FFmpeg reads (rtsp://, http://, …).
@@ -43,7 +43,10 @@ struct Stream: ParsableCommand {
         Exit codes: 0 success (also when stdout's reader goes away),
         1 runtime failure (input, model, cascade), 2 usage error.
         """,
-        version: "0.1.0"
+        version: "0.1.0",
+        // main.swift dispatches these itself (a first argument that names one); listing them here
+        // puts them in --help, the manual pages and the shell completions.
+        subcommands: [Image.self, Eval.self, Bench.self, Resmooth.self]
     )
 
     @Argument(help: "Video file, '-' for stdin, or a URL.")

@@ -34,6 +34,9 @@ func runCommand(_ type: ParsableCommand.Type, _ arguments: [String]) -> Never {
 
 signal(SIGPIPE, SIG_IGN)  // a closed pipe shows up as EPIPE on write, handled as a quiet stop
 let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "help" {  // `fer-stream help [SUBCOMMAND]`, as --help suggests
+    runCommand(arguments.dropFirst().first.flatMap { subcommands[$0] } ?? Stream.self, ["--help"])
+}
 if let first = arguments.first, let command = subcommands[first] {
     runCommand(command, Array(arguments.dropFirst()))
 }
