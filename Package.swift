@@ -38,6 +38,8 @@ let package = Package(
             name: "fer-stream",
             dependencies: ["Pipeline", "Annotation", "RecognizerDNNL", "FaceDetectorDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The readers and writers as fuzz targets (scripts/fuzz.sh); built plainly it replays inputs.
+        .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceCrop", "FERCore", "Pipeline", "Recognizer"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),

@@ -64,18 +64,30 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 }
 
 /// Fixed-point decimal text without trailing zeros ("0.25", "1.0", "0.0001"): short, and never
-/// in exponent form, which some CSV readers mistake for text.
+/// in exponent form, which some CSV readers mistake for text. NaN and infinities, which JSON cannot
+/// hold, are `null` (empty fields in CSV: `csvDecimal`), never a number that looks real.
 func decimal(_ value: Double, digits: Int) -> String {
-    guard value.isFinite else { return "0.0" }
+    guard value.isFinite else { return "null" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let scaled = (abs(value) * scale).rounded()
+    guard scaled < 9.0e15 else {
+        // Past the integers a Double holds exactly (and Int's range): C prints every digit.
+        var text = String(format: "%.\(digits)f", value)
+        while text.hasSuffix("0") && !text.hasSuffix(".0") { text.removeLast() }
+        return text
+    }
     var whole = String(Int(scaled / scale))
     var frac = String(Int(scaled.truncatingRemainder(dividingBy: scale)))
     frac = String(repeating: "0", count: max(0, digits - frac.count)) + frac
     while frac.count > 1 && frac.hasSuffix("0") { frac.removeLast() }
     if value < 0 && scaled > 0 { whole = "-" + whole }
     return whole + "." + frac
+}
+
+/// `decimal` for a CSV field: empty where the value is not finite.
+func csvDecimal(_ value: Double, digits: Int) -> String {
+    value.isFinite ? decimal(value, digits: digits) : ""
 }
 
 /// `{"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],"confidence":0.93,"landmarks":[[x,y],…],"label":"happy","score":0.91,"probs":{…},"raw":{…}}]}`
@@ -152,7 +164,7 @@ public final class CSVWriter: ResultWriter {
             s += (withFile ? "file," : "") + Self.header + "\r\n"
             wroteHeader = true
         }
-        let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(decimal(r.time, digits: 6)),"
+        let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(csvDecimal(r.time, digits: 6)),"
         let skipped = ",\(r.skipped)"
         let noDetail = String(repeating: ",", count: 2 + Self.landmarkColumns.count)
         if r.faces.isEmpty {
@@ -160,12 +172,12 @@ public final class CSVWriter: ResultWriter {
         }
         for f in r.faces {
             s += lead + "\(f.track),\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height),\(Self.field(f.label.name)),"
-            s += decimal(Double(f.score), digits: 4) + ","
-            s += (f.probs + f.raw).map { decimal(Double($0), digits: 4) }.joined(separator: ",") + skipped
-            s += "," + (f.confidence.map { decimal($0, digits: 4) } ?? "")
-            s += f.landmarks.count == 5 ? f.landmarks.map { ",\(decimal($0.x, digits: 1)),\(decimal($0.y, digits: 1))" }.joined()
+            s += csvDecimal(Double(f.score), digits: 4) + ","
+            s += (f.probs + f.raw).map { csvDecimal(Double($0), digits: 4) }.joined(separator: ",") + skipped
+            s += "," + (f.confidence.map { csvDecimal($0, digits: 4) } ?? "")
+            s += f.landmarks.count == 5 ? f.landmarks.map { ",\(csvDecimal($0.x, digits: 1)),\(csvDecimal($0.y, digits: 1))" }.joined()
                                         : String(repeating: ",", count: Self.landmarkColumns.count)
-            s += "," + (f.held.map { decimal($0, digits: 3) } ?? "") + "\r\n"
+            s += "," + (f.held.map { csvDecimal($0, digits: 3) } ?? "") + "\r\n"
         }
         try sink.write(s)
     }

@@ -53,12 +53,24 @@ public struct SafeTensorsFile: Sendable {
                 continue
             }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2 else {
+                  let rawShape = entry["shape"] as? [Any], let rawOffsets = entry["data_offsets"] as? [Any] else {
                 throw .malformed(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            let count = shape.reduce(1, *)
+            // Sizes and offsets are whole numbers no larger than the file: anything else (negative,
+            // fractional, 1e300, a product past Int.max) would trap or index outside the data.
+            let shape = rawShape.compactMap { Self.size($0, limit: data.count) }
+            let offsets = rawOffsets.compactMap { Self.size($0, limit: data.count) }
+            guard shape.count == rawShape.count, offsets.count == 2 else {
+                throw .malformed(path: path, reason: "tensor '\(name)' has a shape or data_offsets that is not a list of sizes within the file")
+            }
+            var count = 1
+            for d in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= data.count else {
+                    throw .malformed(path: path, reason: "tensor '\(name)' has shape \(shape), larger than the file")
+                }
+                count = product
+            }
             let width: Int
             switch dtype {
             case "F32": width = 4
@@ -85,6 +97,14 @@ public struct SafeTensorsFile: Sendable {
         }
         self.metadata = metadata
         self.tensors = tensors
+    }
+
+    /// A JSON number that is a whole size from 0 to `limit`.
+    private static func size(_ value: Any, limit: Int) -> Int? {
+        guard let n = value as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d >= 0, d <= Double(limit), d == d.rounded() else { return nil }
+        return Int(d)
     }
 }
 

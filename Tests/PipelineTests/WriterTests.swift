@@ -106,6 +106,38 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(decimal(0.99996, digits: 4), "1.0")
     }
 
+    /// Found by `scripts/fuzz.sh` (writers): a time or box-side number past Int's range over 10^digits
+    /// trapped (Double → Int conversion), and NaN was printed as 0.0, a number that looks real.
+    func testHugeAndNonFiniteNumbers() {
+        XCTAssertEqual(decimal(1e13, digits: 6), "10000000000000.0")
+        XCTAssertEqual(decimal(-1.5e300, digits: 4).prefix(4), "-150")
+        XCTAssertEqual(Double(decimal(1.5e300, digits: 4)), 1.5e300)
+        XCTAssertEqual(decimal(.nan, digits: 4), "null")
+        XCTAssertEqual(decimal(-.infinity, digits: 4), "null")
+        XCTAssertEqual(csvDecimal(.nan, digits: 4), "")
+        XCTAssertEqual(csvDecimal(0.5, digits: 4), "0.5")
+    }
+
+    func testNonFiniteProbabilitiesAreNullInNDJSONAndEmptyInCSV() throws {
+        var probs = [Float](repeating: 0.1, count: Emotion.count)
+        probs[2] = .nan
+        let face = FaceResult(track: 1, box: Box(x: 0, y: 0, width: 4, height: 4), probs: probs, raw: probs, label: .happy)
+        let result = FrameResult(frame: 3, time: .infinity, faces: [face])
+        let dir = try Scratch.directory("nonfinite")
+        let json = dir.appendingPathComponent("out.ndjson").path, csv = dir.appendingPathComponent("out.csv").path
+        try NDJSONWriter(sink: LineSink(path: json)).write(result)
+        try CSVWriter(sink: LineSink(path: csv)).write(result)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        XCTAssertTrue(object["t"] is NSNull)
+        let faces = try XCTUnwrap(object["faces"] as? [[String: Any]])
+        XCTAssertTrue((faces[0]["probs"] as? [String: Any])?["fear"] is NSNull)
+        XCTAssertEqual(((faces[0]["probs"] as? [String: Any])?["happy"] as? NSNumber)?.doubleValue, 0.1)
+        let row = try String(contentsOfFile: csv, encoding: .utf8).components(separatedBy: "\r\n")[1].components(separatedBy: ",")
+        XCTAssertEqual(row[1], "", "t")
+        XCTAssertEqual(row[9 + 2], "", "fear")
+        XCTAssertEqual(row[9 + 3], "0.1", "happy")
+    }
+
     func testClosedPipeIsReportedAsOutputClosed() throws {
         var fds: [Int32] = [0, 0]
         XCTAssertEqual(pipe(&fds), 0)
