@@ -4,11 +4,14 @@ import Recognizer
 
 /// Accuracy of a recognizer on labelled faces: overall, per class, and the confusion matrix.
 public struct EvaluationResult: Sendable, Equatable {
-    /// confusion[true][predicted], in `Emotion` order.
+    /// The classes (the model's), in its output order: the names in `json` and `table`.
+    public var classes: [String]
+    /// confusion[true][predicted], in `classes` order.
     public var confusion: [[Int]]
 
-    public init(classes: Int = Emotion.count) {
-        confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
+    public init(classes: [String] = Emotion.names) {
+        self.classes = classes
+        confusion = Array(repeating: Array(repeating: 0, count: classes.count), count: classes.count)
     }
 
     public mutating func add(truth: Int, predicted: Int) {
@@ -29,7 +32,7 @@ public struct EvaluationResult: Sendable, Equatable {
 
     /// `{"n":…,"accuracy":…,"per_class":{…},"confusion":[[…]]}`
     public var json: String {
-        let per = Emotion.allCases.map { e in "\"\(e.name)\":" + (perClass[e.rawValue].map { fixed($0, 4) } ?? "null") }
+        let per = classes.indices.map { k in "\"\(classes[k])\":" + (perClass[k].map { fixed($0, 4) } ?? "null") }
         let rows = confusion.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }
         return "{\"n\":\(count),\"accuracy\":\(fixed(accuracy, 4)),\"per_class\":{\(per.joined(separator: ","))},\"confusion\":[\(rows.joined(separator: ","))]}"
     }
@@ -37,35 +40,54 @@ public struct EvaluationResult: Sendable, Equatable {
     /// A plain-text report: accuracy, per-class recall, the confusion matrix with labelled rows.
     public var table: String {
         var s = "n \(count), accuracy \(fixed(accuracy * 100, 2))%\n\nper class (recall):\n"
-        for e in Emotion.allCases {
-            s += "  " + e.name.padding(toLength: 9, withPad: " ", startingAt: 0)
-                + (perClass[e.rawValue].map { fixed($0 * 100, 2) + "%" } ?? "–").leftPad(8) + "  (n \(confusion[e.rawValue].reduce(0, +)))\n"
+        // Names wider than FER2013's pad the first column further (CK+'s "contempt", "sadness" fit).
+        let width = max(9, (classes.map(\.count).max() ?? 0) + 1)
+        for k in classes.indices {
+            s += "  " + classes[k].padding(toLength: width, withPad: " ", startingAt: 0)
+                + (perClass[k].map { fixed($0 * 100, 2) + "%" } ?? "–").leftPad(8) + "  (n \(confusion[k].reduce(0, +)))\n"
         }
-        s += "\nconfusion (rows: true, columns: predicted):\n" + String(repeating: " ", count: 10)
-        s += Emotion.allCases.map { String($0.name.prefix(7)).leftPad(8) }.joined() + "\n"
-        for e in Emotion.allCases {
-            s += e.name.padding(toLength: 10, withPad: " ", startingAt: 0) + confusion[e.rawValue].map { String($0).leftPad(8) }.joined() + "\n"
+        s += "\nconfusion (rows: true, columns: predicted):\n" + String(repeating: " ", count: width + 1)
+        s += classes.map { String($0.prefix(7)).leftPad(8) }.joined() + "\n"
+        for k in classes.indices {
+            s += classes[k].padding(toLength: width + 1, withPad: " ", startingAt: 0) + confusion[k].map { String($0).leftPad(8) }.joined() + "\n"
         }
         return s
     }
 }
 
 public enum Evaluator {
-    /// Runs `recognizer` over `faces` in batches of `facesPerCall` and tallies argmax against labels.
+    /// Runs `recognizer` over FER2013 `faces` in batches of `facesPerCall` and tallies argmax
+    /// against labels. The model must have FER2013's classes (`badInput` otherwise).
     /// `progress` is called after each batch with the number of faces done.
     public static func evaluate(_ recognizer: Recognizer, on faces: [LabelledFace], facesPerCall: Int = 8,
                                 progress: ((Int) -> Void)? = nil) throws(RecognizerError) -> EvaluationResult {
-        var result = EvaluationResult()
+        guard recognizer.weights.classes == Emotion.names else {
+            throw .badInput(reason: "FER2013 faces need a model with FER2013's classes (\(Emotion.names.joined(separator: ","))), "
+                + "not \(recognizer.weights.classes.joined(separator: ","))")
+        }
+        return try evaluate(recognizer, images: faces.map(\.image), truths: faces.map(\.label.rawValue),
+                            facesPerCall: facesPerCall, progress: progress)
+    }
+
+    /// Runs `recognizer` over `images` in batches of `facesPerCall` and tallies argmax against
+    /// `truths` (indices into the model's classes, which name the result's rows and columns).
+    public static func evaluate(_ recognizer: Recognizer, images: [GrayImage], truths: [Int], facesPerCall: Int = 8,
+                                progress: ((Int) -> Void)? = nil) throws(RecognizerError) -> EvaluationResult {
+        let classes = recognizer.weights.classes
+        guard images.count == truths.count, truths.allSatisfy(classes.indices.contains) else {
+            throw .badInput(reason: "\(images.count) images for \(truths.count) labels, or a label outside the model's \(classes.count) classes")
+        }
+        var result = EvaluationResult(classes: classes)
         var start = 0
-        while start < faces.count {
-            let chunk = Array(faces[start..<min(faces.count, start + max(1, facesPerCall))])
-            let probs = try recognizer.probabilities(for: chunk.map(\.image))
-            for (face, p) in zip(chunk, probs) {
+        while start < images.count {
+            let end = min(images.count, start + max(1, facesPerCall))
+            let probs = try recognizer.probabilities(for: Array(images[start..<end]))
+            for (truth, p) in zip(truths[start..<end], probs) {
                 var best = 0
                 for k in p.indices where p[k] > p[best] { best = k }
-                result.add(truth: face.label.rawValue, predicted: best)
+                result.add(truth: truth, predicted: best)
             }
-            start += chunk.count
+            start = end
             progress?(start)
         }
         return result

@@ -4,7 +4,7 @@ import FERCore
 public struct FaceResult: Sendable, Equatable {
     public let track: Int
     public let box: Box
-    /// Smoothed probabilities, in `Emotion` order.
+    /// Smoothed probabilities, in the order of the run's classes (the model's `LabelSet`).
     public let probs: [Float]
     /// This frame's own probabilities.
     public let raw: [Float]
@@ -16,25 +16,26 @@ public struct FaceResult: Sendable, Equatable {
     public let landmarks: [Point]
 
     /// The reported label: the smoothed probabilities' argmax, changed only as the label rule
-    /// allows (see `LabelRule`).
-    public let label: Emotion
+    /// allows (see `LabelRule`): an index into the run's `LabelSet`.
+    public let label: Int
     /// Seconds since the label last changed; nil where there is no history (still images).
     public let held: Double?
 
     /// `label` nil: the argmax of `probs`.
     public init(track: Int, box: Box, probs: [Float], raw: [Float], confidence: Double? = nil, landmarks: [Point] = [],
-                label: Emotion? = nil, held: Double? = nil) {
+                label: Int? = nil, held: Double? = nil) {
         self.track = track; self.box = box; self.probs = probs; self.raw = raw
         self.confidence = confidence; self.landmarks = landmarks
         self.label = label ?? {
             var best = 0
             for k in probs.indices where probs[k] > probs[best] { best = k }
-            return Emotion(rawValue: best) ?? .neutral
+            return best
         }()
         self.held = held
     }
 
-    public var score: Float { probs[label.rawValue] }
+    /// The label's probability (NaN for a label outside `probs`).
+    public var score: Float { probs.indices.contains(label) ? probs[label] : .nan }
 }
 
 /// One analysed frame: what the writers turn into a line.

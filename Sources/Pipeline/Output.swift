@@ -91,11 +91,19 @@ func csvDecimal(_ value: Double, digits: Int) -> String {
 }
 
 /// `{"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],"confidence":0.93,"landmarks":[[x,y],…],"label":"happy","score":0.91,"probs":{…},"raw":{…}}]}`
-/// (`confidence` and `landmarks` only where the detector gives them).
+/// (`confidence` and `landmarks` only where the detector gives them). `label` and the keys of
+/// `probs` and `raw` are the names of the run's classes (the model's `LabelSet`), in its order.
 public final class NDJSONWriter: ResultWriter {
     private let sink: LineSink
+    public let labels: LabelSet
+    /// `"name":` per class, made once.
+    private let keys: [String]
 
-    public init(sink: LineSink) { self.sink = sink }
+    public init(sink: LineSink, labels: LabelSet = .fer2013) {
+        self.sink = sink
+        self.labels = labels
+        keys = labels.names.map { Self.string($0) + ":" }
+    }
 
     public func write(_ r: FrameResult) throws(PipelineError) {
         var s = "{"
@@ -110,9 +118,9 @@ public final class NDJSONWriter: ResultWriter {
             if !f.landmarks.isEmpty {
                 s += ",\"landmarks\":[" + f.landmarks.map { "[\(decimal($0.x, digits: 1)),\(decimal($0.y, digits: 1))]" }.joined(separator: ",") + "]"
             }
-            s += ",\"label\":\"\(f.label.name)\",\"score\":\(decimal(Double(f.score), digits: 4))"
+            s += ",\"label\":" + Self.string(labels.name(at: f.label)) + ",\"score\":\(decimal(Double(f.score), digits: 4))"
             if let held = f.held { s += ",\"held\":\(decimal(held, digits: 3))" }
-            s += ",\"probs\":" + Self.object(f.probs) + ",\"raw\":" + Self.object(f.raw) + "}"
+            s += ",\"probs\":" + object(f.probs) + ",\"raw\":" + object(f.raw) + "}"
         }
         s += "]}\n"
         try sink.write(s)
@@ -135,51 +143,67 @@ public final class NDJSONWriter: ResultWriter {
         return out + "\""
     }
 
-    static func object(_ probs: [Float]) -> String {
-        "{" + Emotion.allCases.map { "\"\($0.name)\":\(decimal(Double(probs[$0.rawValue]), digits: 4))" }.joined(separator: ",") + "}"
+    /// `{"class":p,…}` over the run's classes (null for a value the vector lacks).
+    func object(_ probs: [Float]) -> String {
+        "{" + keys.indices.map { k in keys[k] + (k < probs.count ? decimal(Double(probs[k]), digits: 4) : "null") }.joined(separator: ",") + "}"
     }
 }
 
 /// RFC 4180 CSV: a header, then one row per face per frame; a frame without faces is one row
-/// whose face fields are empty.
+/// whose face fields are empty. The probability columns are named after the run's classes.
 public final class CSVWriter: ResultWriter {
     private let sink: LineSink
     private let withFile: Bool
+    public let labels: LabelSet
+    private let header: String
     private var wroteHeader = false
 
     /// Landmark columns (after `skipped`, so the earlier columns keep their places).
     static let landmarkColumns = ["eye_l", "eye_r", "nose", "mouth_l", "mouth_r"].flatMap { [$0 + "_x", $0 + "_y"] }
-    public static let header = (["frame", "t", "track", "x", "y", "w", "h", "label", "score"] + Emotion.names
-        + Emotion.names.map { "raw_" + $0 } + ["skipped", "confidence"] + landmarkColumns + ["held"]).joined(separator: ",")
+    /// The header for `labels`' classes: one smoothed and one `raw_` column per class.
+    public static func header(labels: LabelSet) -> String {
+        (["frame", "t", "track", "x", "y", "w", "h", "label", "score"] + labels.names
+            + labels.names.map { "raw_" + $0 } + ["skipped", "confidence"] + landmarkColumns + ["held"]).map(field).joined(separator: ",")
+    }
+    /// The header of a FER2013 model's output.
+    public static let header = header(labels: .fer2013)
 
     /// `withFile`: a leading `file` column (for still images).
-    public init(sink: LineSink, withFile: Bool = false) {
+    public init(sink: LineSink, withFile: Bool = false, labels: LabelSet = .fer2013) {
         self.sink = sink
         self.withFile = withFile
+        self.labels = labels
+        header = Self.header(labels: labels)
     }
 
     public func write(_ r: FrameResult) throws(PipelineError) {
         var s = ""
         if !wroteHeader {
-            s += (withFile ? "file," : "") + Self.header + "\r\n"
+            s += (withFile ? "file," : "") + header + "\r\n"
             wroteHeader = true
         }
         let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(csvDecimal(r.time, digits: 6)),"
         let skipped = ",\(r.skipped)"
         let noDetail = String(repeating: ",", count: 2 + Self.landmarkColumns.count)
         if r.faces.isEmpty {
-            s += lead + String(repeating: ",", count: 6 + 2 * Emotion.count) + skipped + noDetail + "\r\n"
+            s += lead + String(repeating: ",", count: 6 + 2 * labels.count) + skipped + noDetail + "\r\n"
         }
         for f in r.faces {
-            s += lead + "\(f.track),\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height),\(Self.field(f.label.name)),"
+            s += lead + "\(f.track),\(f.box.x),\(f.box.y),\(f.box.width),\(f.box.height),\(Self.field(labels.name(at: f.label))),"
             s += csvDecimal(Double(f.score), digits: 4) + ","
-            s += (f.probs + f.raw).map { csvDecimal(Double($0), digits: 4) }.joined(separator: ",") + skipped
+            s += (column(f.probs) + column(f.raw)).joined(separator: ",") + skipped
             s += "," + (f.confidence.map { csvDecimal($0, digits: 4) } ?? "")
             s += f.landmarks.count == 5 ? f.landmarks.map { ",\(csvDecimal($0.x, digits: 1)),\(csvDecimal($0.y, digits: 1))" }.joined()
                                         : String(repeating: ",", count: Self.landmarkColumns.count)
             s += "," + (f.held.map { csvDecimal($0, digits: 3) } ?? "") + "\r\n"
         }
         try sink.write(s)
+    }
+
+    /// One field per class: a vector of another length is cut or padded with empty fields, so
+    /// every row keeps the header's columns.
+    private func column(_ values: [Float]) -> [String] {
+        labels.indices.map { $0 < values.count ? csvDecimal(Double(values[$0]), digits: 4) : "" }
     }
 
     /// Quotes a field when it holds a comma, quote or line break.

@@ -150,9 +150,9 @@ public final class Pipeline: @unchecked Sendable {
     private let lock = NSLock()
     private var failure: PipelineError?
     private var stats = PipelineStats()
-    private var trackSummary = TrackSummary()
+    private var trackSummary: TrackSummary
 
-    /// Per-track time on screen and emotion shares of what was written (complete after `run`).
+    /// Per-track time on screen and class shares of what was written (complete after `run`).
     public var summary: TrackSummary { lock.withLock { trackSummary } }
 
     public init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: Recognizer,
@@ -164,7 +164,11 @@ public final class Pipeline: @unchecked Sendable {
         self.writer = writer
         self.annotator = annotator
         self.options = options
+        trackSummary = TrackSummary(labels: recognizer.weights.labels)
     }
+
+    /// The run's classes: the model's (`NetworkWeights.labels`); labels are indices into them.
+    public var labels: LabelSet { recognizer.weights.labels }
 
     /// Stops reading; frames already read are finished and written.
     public func stop() {
@@ -314,7 +318,7 @@ public final class Pipeline: @unchecked Sendable {
             defer { toAnnotate.close() }
             var shown: [FaceResult] = []  // the latest analysed frame's faces, for frames in between
             var smoother = TrackSmoother(options.smoothing, rule: options.labelRule)
-            var summary = TrackSummary()
+            var summary = TrackSummary(labels: labels)
             summary.keepsSeries = options.keepsTimeline
             var lastReport = DispatchTime.now()
             defer { self.lock.withLock { self.trackSummary = summary } }

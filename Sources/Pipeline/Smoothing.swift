@@ -70,7 +70,8 @@ public struct LabelRule: Sendable, Equatable {
 /// What smoothing gives for one face in one frame.
 public struct Smoothed: Sendable, Equatable {
     public var probs: [Float]
-    public var label: Emotion
+    /// An index into the run's classes (`LabelSet`).
+    public var label: Int
     /// Seconds since the label last changed (or since the track began).
     public var held: Double
 }
@@ -149,7 +150,7 @@ public struct TrackSmoother {
             state.challenger = nil
         }
         states[track] = state
-        return Smoothed(probs: state.probs, label: Emotion(rawValue: state.label) ?? .neutral, held: time - state.labelSince)
+        return Smoothed(probs: state.probs, label: state.label, held: time - state.labelSince)
     }
 
     /// Marks the end of one analysed frame; forgets tracks gone for too long.

@@ -1,21 +1,29 @@
 import FERCore
 
 /// Per track: how long it was on screen and the share of its analysed frames spent in each
-/// (smoothed) emotion. Fed by the writer stage, one frame result at a time.
+/// (smoothed) class of the run's `LabelSet`. Fed by the writer stage, one frame result at a time.
 public struct TrackSummary: Sendable {
     public struct Track: Sendable, Equatable {
         public let track: Int
         public var firstSeen: Double
         public var lastSeen: Double
         public var frames = 0
-        /// Analysed frames per label, in `Emotion` order.
-        public var labelFrames = [Int](repeating: 0, count: Emotion.count)
+        /// Analysed frames per label, in the order of the run's classes.
+        public var labelFrames: [Int]
+
+        public init(track: Int, firstSeen: Double, lastSeen: Double, classes: Int = Emotion.count) {
+            self.track = track; self.firstSeen = firstSeen; self.lastSeen = lastSeen
+            labelFrames = [Int](repeating: 0, count: classes)
+        }
 
         /// Share of the track's frames per label.
         public var shares: [Double] { labelFrames.map { frames > 0 ? Double($0) / Double(frames) : 0 } }
-        public var dominant: Emotion { Emotion(rawValue: labelFrames.indices.max { labelFrames[$0] < labelFrames[$1] } ?? 6) ?? .neutral }
+        /// The index of the class with the most frames (the first of equals).
+        public var dominant: Int { labelFrames.indices.max { labelFrames[$0] < labelFrames[$1] } ?? 0 }
     }
 
+    /// The run's classes: the names in `text` and `json`.
+    public let labels: LabelSet
     private var tracks: [Int: Track] = [:]
     /// Smoothed probabilities over time per track, kept only when `keepsSeries` (for a timeline).
     public private(set) var series: [Int: (times: [Double], values: [[Float]])] = [:]
@@ -25,17 +33,19 @@ public struct TrackSummary: Sendable {
     /// Median-free estimate of one analysed frame's duration: the smallest positive step seen.
     private var step = Double.infinity
 
-    public init() {}
+    public init(labels: LabelSet = .fer2013) {
+        self.labels = labels
+    }
 
     public mutating func add(_ result: FrameResult) {
         if let p = previousTime, result.time > p { step = min(step, result.time - p) }
         previousTime = result.time
         lastTime = max(lastTime, result.time)
         for face in result.faces {
-            var t = tracks[face.track] ?? Track(track: face.track, firstSeen: result.time, lastSeen: result.time)
+            var t = tracks[face.track] ?? Track(track: face.track, firstSeen: result.time, lastSeen: result.time, classes: labels.count)
             t.lastSeen = result.time
             t.frames += 1
-            t.labelFrames[face.label.rawValue] += 1
+            if t.labelFrames.indices.contains(face.label) { t.labelFrames[face.label] += 1 }
             tracks[face.track] = t
             if keepsSeries {
                 series[face.track, default: ([], [])].times.append(result.time)
@@ -53,9 +63,9 @@ public struct TrackSummary: Sendable {
         guard !tracks.isEmpty else { return "summary: no faces\n" }
         var s = "summary: track, seconds on screen (first–last), then the share of time in each emotion\n"
         for t in all {
-            let shares = Emotion.allCases.filter { t.labelFrames[$0.rawValue] > 0 }
-                .sorted { t.labelFrames[$0.rawValue] > t.labelFrames[$1.rawValue] }
-                .map { "\($0.name) \(decimal(t.shares[$0.rawValue] * 100, digits: 1))%" }
+            let shares = t.labelFrames.indices.filter { t.labelFrames[$0] > 0 }
+                .sorted { t.labelFrames[$0] > t.labelFrames[$1] }
+                .map { "\(labels.name(at: $0)) \(decimal(t.shares[$0] * 100, digits: 1))%" }
             s += "  #\(t.track)  \(decimal(seconds(t), digits: 2)) s (\(decimal(t.firstSeen, digits: 2))–\(decimal(t.lastSeen, digits: 2)))  "
                 + shares.joined(separator: ", ") + "\n"
         }
@@ -66,8 +76,8 @@ public struct TrackSummary: Sendable {
     public var json: String {
         let items = all.map { t in
             "{\"track\":\(t.track),\"seconds\":\(decimal(seconds(t), digits: 3)),\"first\":\(decimal(t.firstSeen, digits: 3)),"
-                + "\"last\":\(decimal(t.lastSeen, digits: 3)),\"frames\":\(t.frames),\"dominant\":\"\(t.dominant.name)\",\"shares\":{"
-                + Emotion.allCases.map { "\"\($0.name)\":\(decimal(t.shares[$0.rawValue], digits: 4))" }.joined(separator: ",") + "}}"
+                + "\"last\":\(decimal(t.lastSeen, digits: 3)),\"frames\":\(t.frames),\"dominant\":\"\(labels.name(at: t.dominant))\",\"shares\":{"
+                + t.shares.indices.map { "\"\(labels.name(at: $0))\":\(decimal(t.shares[$0], digits: 4))" }.joined(separator: ",") + "}}"
         }
         return "{\"tracks\":[" + items.joined(separator: ",") + "]}"
     }

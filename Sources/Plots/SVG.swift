@@ -4,9 +4,13 @@ import Foundation
 /// Small hand-written SVG charts: no dependencies, readable output, one function per picture.
 public enum Plots {
     /// One colour per emotion, in `Emotion` order (angry … neutral), distinct on white.
-    public static let emotionColours = Emotion.allCases.map { e in
-        let c = e.colour
-        return String(format: "#%02x%02x%02x", c.red, c.green, c.blue)
+    public static let emotionColours = colours(for: Emotion.names)
+
+    /// One colour per class, in order: `LabelSet.colour(at:)`, as in the annotated video (so a
+    /// CK+ model's anger is FER2013's angry red, its contempt a teal of its own).
+    public static func colours(for classes: [String]) -> [String] {
+        let labels = LabelSet(classes)
+        return labels.indices.map(labels.hexColour(at:))
     }
 
     /// The confusion matrix as a grid: cell shade = share of the true class (row), count written in.
@@ -48,6 +52,7 @@ public enum Plots {
 
     /// One panel per series: each class's probability (0–1) over time, with a legend.
     public static func timeline(_ series: [Series], classes: [String], title: String) -> String {
+        let palette = colours(for: classes)
         let panelWidth = 760, panelHeight = 140, left = 50, top = 50, gap = 40
         let height = top + max(1, series.count) * (panelHeight + gap) + 30
         let width = left + panelWidth + 120
@@ -72,7 +77,7 @@ public enum Plots {
                     points.append(String(format: "%.1f,%.1f", x, y))
                 }
                 if !points.isEmpty {
-                    s += "<polyline fill=\"none\" stroke=\"\(emotionColours[k % emotionColours.count])\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
+                    s += "<polyline fill=\"none\" stroke=\"\(palette[k])\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
                 }
             }
             s += text(x: Double(left), y: Double(y0 + panelHeight + 14), String(format: "%.2f s", t0), size: 10, anchor: "start")
@@ -80,7 +85,7 @@ public enum Plots {
         }
         for (k, c) in classes.enumerated() {
             let y = top + 10 + k * 18
-            s += "<rect x=\"\(left + panelWidth + 14)\" y=\"\(y - 9)\" width=\"12\" height=\"12\" fill=\"\(emotionColours[k % emotionColours.count])\"/>\n"
+            s += "<rect x=\"\(left + panelWidth + 14)\" y=\"\(y - 9)\" width=\"12\" height=\"12\" fill=\"\(palette[k])\"/>\n"
             s += text(x: Double(left + panelWidth + 32), y: Double(y + 1), c, size: 12, anchor: "start")
         }
         return s + "</svg>\n"
@@ -88,6 +93,7 @@ public enum Plots {
 
     /// One panel per face: a horizontal bar per class, its length the probability, the winner bold.
     public static func bars(_ panels: [(title: String, probs: [Float])], classes: [String]) -> String {
+        let palette = colours(for: classes)
         let barWidth = 300, row = 22, left = 90, panelHeight = 30 + classes.count * row + 20
         let width = left + barWidth + 70, height = max(1, panels.count) * panelHeight + 10
         var s = header(width: width, height: height)
@@ -101,7 +107,7 @@ public enum Plots {
                 let v = Double(max(0, min(1, panel.probs[k])))
                 s += text(x: Double(left - 8), y: Double(y + 14), c, size: 12, anchor: "end", weight: k == best ? "bold" : "normal")
                 s += "<rect x=\"\(left)\" y=\"\(y + 3)\" width=\"\(barWidth)\" height=\"\(row - 6)\" fill=\"#eee\"/>\n"
-                s += String(format: "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%@\"/>\n", left, y + 3, v * Double(barWidth), row - 6, emotionColours[k % emotionColours.count])
+                s += String(format: "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%@\"/>\n", left, y + 3, v * Double(barWidth), row - 6, palette[k])
                 s += text(x: Double(left + barWidth + 6), y: Double(y + 14), String(format: "%.1f%%", v * 100), size: 11, anchor: "start")
             }
         }

@@ -77,7 +77,11 @@ public struct NetworkWeights: Sendable {
     /// Side of the map after the head's pooling, and the classifier's input width.
     public let finalSide: Int
     public let features: Int
+    /// The classes of the network's outputs, in order: the metadata's `classes`
+    /// (comma-separated), FER2013's seven when it has none.
     public let classes: [String]
+    /// `classes` as the label set every output of a run uses.
+    public var labels: LabelSet { LabelSet(classes) }
     /// Side of the square crop the network takes (44), and of the face it is cut from (48).
     public let inputSize: Int
     public let cropFrom: Int
@@ -112,10 +116,7 @@ public struct NetworkWeights: Sendable {
         if let named = meta["architecture"], named != architecture.rawValue {
             throw .incompatibleModel(path: path, reason: "architecture '\(named)' disagrees with format '\(format)'")
         }
-        let classes = meta["classes"].map { $0.split(separator: ",").map(String.init) } ?? Emotion.names
-        guard classes == Emotion.names else {
-            throw .incompatibleModel(path: path, reason: "classes \(classes) differ from \(Emotion.names)")
-        }
+        let classes = try Self.classes(meta["classes"], path: path)
         inputSize = Int(try number("input_size", default: 44))
         cropFrom = Int(try number("crop_from", default: 48))
         normMean = try number("norm_mean", default: 0.5)
@@ -153,6 +154,13 @@ public struct NetworkWeights: Sendable {
         features = last.outChannels * finalSide * finalSide
         self.convs = convs
         self.classes = classes
+        // A classifier of the right width but another number of outputs: the class list is what is wrong.
+        if let shape = builder.file.tensors["classifier.weight"]?.shape, shape.count == 2, shape[1] == features, shape[0] != classes.count {
+            let outputs = shape[0]
+            let named = meta["classes"] == nil ? "without metadata 'classes' the model is taken for FER2013's \(classes.count)"
+                                               : "the metadata names \(classes.count) classes"
+            throw .incompatibleModel(path: path, reason: "the classifier has \(outputs) outputs but \(named) (\(classes.joined(separator: ",")))")
+        }
         classifierWeight = try builder.tensor("classifier.weight", [classes.count, features])
         classifierBias = try builder.tensor("classifier.bias", [classes.count])
         file = builder.file
@@ -168,6 +176,42 @@ public struct NetworkWeights: Sendable {
                 throw .incompatibleModel(path: path, reason: "weights hold a non-finite value (\(bad))")
             }
         }
+    }
+
+    /// The metadata's `classes` (FER2013's when absent), checked: at least two, unique, each
+    /// non-empty and made only of letters, digits, '_', '-' and ' ' (they become JSON keys and
+    /// CSV columns).
+    static func classes(_ text: String?, path: String) throws(RecognizerError) -> [String] {
+        guard let text else { return Emotion.names }
+        // Spaces around a name ("anger, contempt") are dropped; spaces inside one are kept.
+        let classes = text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+            String(part.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        }
+        guard classes.count >= 2 else {
+            throw .incompatibleModel(path: path, reason: "metadata 'classes' = '\(printable(text))' names fewer than 2 classes")
+        }
+        for name in classes {
+            let allowed = !name.isEmpty && name.unicodeScalars.allSatisfy { u in
+                u == "_" || u == "-" || u == " " || u.properties.isAlphabetic || u.properties.numericType == .decimal
+            }
+            guard allowed else {
+                throw .incompatibleModel(path: path, reason: "metadata 'classes' = '\(printable(text))': class '\(printable(name))' is empty or not only letters, digits, '_', '-' and ' '")
+            }
+        }
+        var seen = Set<String>()
+        for name in classes where !seen.insert(name).inserted {
+            throw .incompatibleModel(path: path, reason: "metadata 'classes' = '\(printable(text))' names '\(name)' twice")
+        }
+        return classes
+    }
+
+    /// Text for a one-line message: control characters (line breaks, …) shown as `\u{…}`, at most 200 characters.
+    private static func printable(_ text: String) -> String {
+        var out = ""
+        for u in text.unicodeScalars.prefix(200) {
+            if u.properties.generalCategory == .control || u == "\u{2028}" || u == "\u{2029}" { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+        }
+        return text.unicodeScalars.count > 200 ? out + "…" : out
     }
 
     /// Multiply–accumulates of one forward pass of one crop.
@@ -230,7 +274,9 @@ public struct NetworkWeights: Sendable {
 
         /// conv{i}/bn{i} in a chain, "M" marking a 2×2 max-pool after the convolution before it.
         mutating func vgg19(layout: String) throws(RecognizerError) {
-            let tokens = layout.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let tokens = layout.split(separator: ",").map { part in
+            String(part.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        }
             for token in tokens {
                 if token == "M" {
                     guard let last = convs.popLast(), last.outputSide >= 2, !last.poolAfter else {

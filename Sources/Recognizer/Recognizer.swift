@@ -47,7 +47,7 @@ public final class Recognizer {
     /// Crops the network scores per face.
     public var cropsPerFace: Int { cropSpecs.count }
 
-    /// One probability vector (in `Emotion` order) per face. Faces of another size than the
+    /// One probability vector (in the model's class order, `weights.classes`) per face. Faces of another size than the
     /// model's `cropFrom` (48) are resized first.
     public func probabilities(for faces: [GrayImage]) throws(RecognizerError) -> [[Float]] {
         guard !faces.isEmpty else { return [] }

@@ -115,7 +115,7 @@ struct ByteReader {
         let faces = (0..<Int(u8() % 4)).map { _ -> FaceResult in
             let track = int(), box = Box(x: int(), y: int(), width: int(), height: int())
             let probs = (0..<Emotion.count).map { _ in float() }, raw = (0..<Emotion.count).map { _ in float() }
-            let label = Emotion(rawValue: Int(u8() % UInt8(Emotion.count)))
+            let label = Int(u8() % UInt8(Emotion.count))
             let options = u8()
             let confidence = options & 1 != 0 ? double() : nil
             let landmarks = options & 2 != 0 ? (0..<5).map { _ in Point(x: double(), y: double()) } : []

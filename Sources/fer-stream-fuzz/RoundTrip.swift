@@ -24,7 +24,7 @@ enum RoundTrip {
             if let p = int(o["track"], f.track, "track") { return p }
             guard let box = o["box"] as? [Any], box.count == 4 else { return "box" }
             for (v, e) in zip(box, [f.box.x, f.box.y, f.box.width, f.box.height]) { if let p = int(v, e, "box") { return p } }
-            if (o["label"] as? String) != f.label.name { return "label" }
+            if (o["label"] as? String) != LabelSet.fer2013.name(at: f.label) { return "label" }
             if let p = number(o["score"], Double(f.score), 4, "score") { return p }
             for (key, values) in [("probs", f.probs), ("raw", f.raw)] {
                 guard let probs = o[key] as? [String: Any], probs.count == Emotion.count else { return key }
@@ -89,7 +89,7 @@ enum RoundTrip {
             }
             let f = r.faces[i]
             if field("track") != "\(f.track)" || [field("x"), field("y"), field("w"), field("h")] != ["\(f.box.x)", "\(f.box.y)", "\(f.box.width)", "\(f.box.height)"] { return "track or box" }
-            if field("label") != f.label.name { return "label" }
+            if field("label") != LabelSet.fer2013.name(at: f.label) { return "label" }
             if let p = csvNumber(field("score"), Double(f.score), 4, "score") { return p }
             for e in Emotion.allCases {
                 if let p = csvNumber(field(e.name), Double(f.probs[e.rawValue]), 4, e.name)

@@ -15,10 +15,11 @@ struct Eval: ParsableCommand {
         commandName: "eval",
         abstract: "Accuracy of the model on a labelled set (overall, per class, confusion matrix).",
         discussion: """
-        The set is FER2013's CSV (--fer2013, one split) or a folder of class subfolders (--images: \
-        names such as happy, Happiness, anger, disgusted, fearful, sadness, surprised, neutral, any \
-        case; other folders such as contempt are skipped with a note). Images of any size or colour \
-        are decoded with FFmpeg and the largest face is cropped, unless --detector full-frame.
+        The set is FER2013's CSV (--fer2013, one split; a FER2013 model only) or a folder of class \
+        subfolders (--images: each named after one of the model's classes, or a synonym such as \
+        Happiness, anger, disgusted, fearful, sadness, surprised, any case; other folders, such as \
+        contempt for a FER2013 model, are skipped with a note). Images of any size or colour are \
+        decoded with FFmpeg and the largest face is cropped, unless --detector full-frame.
 
         Examples:
           fer-stream eval --fer2013 fer2013.csv.gz --split PrivateTest
@@ -74,36 +75,47 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        var faces: [LabelledFace]
+        // The model first: its classes decide which folders count and whether FER2013 applies.
+        let (weights, engine) = try network.loadNetwork()
+        let classes = weights.classes
+        let modelPath = (try? network.modelPath()) ?? "?"
+        var faces: [(image: GrayImage, truth: Int)]
         let setName: String
         if let images {
-            faces = try loadFolder(images)
+            faces = try loadFolder(images, classes: classes)
             setName = images
         } else {
+            guard classes == Emotion.names else {
+                throw RuntimeFailure(message: "model '\(modelPath)' has the classes \(classes.joined(separator: ",")), not FER2013's "
+                    + "(\(Emotion.names.joined(separator: ","))): evaluate it with --images, on folders named after its classes")
+            }
             guard let path = fer2013 ?? FER2013.defaultPath() else {
                 throw RuntimeFailure(message: "no FER2013 file: pass --fer2013 PATH or set FER2013_CSV (download fer2013.csv from Kaggle)")
             }
-            do { faces = try FER2013.load(path: path, split: FER2013.Split(rawValue: split)!, limit: limit ?? .max) } catch {
+            let rows: [LabelledFace]
+            do { rows = try FER2013.load(path: path, split: FER2013.Split(rawValue: split)!, limit: limit ?? .max) } catch {
                 throw RuntimeFailure(message: error.description)
             }
-            guard !faces.isEmpty else { throw RuntimeFailure(message: "'\(path)' has no \(split) rows") }
+            guard !rows.isEmpty else { throw RuntimeFailure(message: "'\(path)' has no \(split) rows") }
+            // FER2013's labels are the model's output indices (same classes, same order).
+            faces = rows.map { ($0.image, $0.label.rawValue) }
             setName = "\(split) of \(path)"
         }
         var missed = 0
         if let paste {
             (faces, missed) = try throughDetector(faces, enlarge: paste)
         }
-        let (weights, engine) = try network.loadNetwork()
         let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
         let start = Date()
         let result: EvaluationResult
         do {
-            result = try Evaluator.evaluate(recognizer, on: faces, facesPerCall: max(1, 64 / recognizer.cropsPerFace))
+            result = try Evaluator.evaluate(recognizer, images: faces.map(\.image), truths: faces.map(\.truth),
+                                            facesPerCall: max(1, 64 / recognizer.cropsPerFace))
         } catch { throw PipelineError.recognizer(error) }
         let seconds = Date().timeIntervalSince(start)
         if let plot {
             let title = "\(images == nil ? split : "images"), \(tta): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
-            do { try Plots.confusion(result.confusion, classes: Emotion.names, title: title).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+            do { try Plots.confusion(result.confusion, classes: result.classes, title: title).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
                 throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
             }
         }
@@ -112,7 +124,7 @@ struct Eval: ParsableCommand {
         if format == "json" {
             print(paste == nil ? result.json : "{\"missed\":\(missed),\"accuracy_all\":\(String(format: "%.4f", overall)),\"found\":\(result.json)}")
         } else {
-            print("\(setName), model \((try? network.modelPath()) ?? "?"), \(engine.name), tta \(tta)")
+            print("\(setName), model \(modelPath), \(engine.name), tta \(tta)")
             if paste != nil {
                 print(String(format: "through the detector: %d of %d faces found; accuracy over all %.2f%%, over those found:", result.count, result.count + missed, overall * 100))
             }
@@ -123,10 +135,10 @@ struct Eval: ParsableCommand {
 
     /// Each face enlarged `enlarge` times (bilinear), pasted in the middle of a grey canvas twice
     /// its size, found by the detector (the most confident face), and cropped as the stream does.
-    private func throughDetector(_ faces: [LabelledFace], enlarge: Int) throws -> ([LabelledFace], Int) {
+    private func throughDetector(_ faces: [(image: GrayImage, truth: Int)], enlarge: Int) throws -> ([(image: GrayImage, truth: Int)], Int) {
         let detector = try self.faces.makeDetector()
         let cropper = self.cropper
-        var out: [LabelledFace] = [], missed = 0
+        var out: [(image: GrayImage, truth: Int)] = [], missed = 0
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         for face in faces {
             let side = face.image.width * enlarge
@@ -146,27 +158,28 @@ struct Eval: ParsableCommand {
                 }
             }
             guard let best = try detector.detections(in: canvas).max(by: { $0.strength < $1.strength }) else { missed += 1; continue }
-            out.append(LabelledFace(label: face.label, image: cropper.crop(canvas, box: best.box, landmarks: best.landmarks)))
+            out.append((cropper.crop(canvas, box: best.box, landmarks: best.landmarks), face.truth))
         }
         return (out, missed)
     }
 
-    /// Decodes each image of the folder and keeps its largest face, cropped to 48×48.
-    private func loadFolder(_ directory: String) throws -> [LabelledFace] {
-        let listing: ImageFolder.Listing
-        do { listing = try ImageFolder.list(directory) } catch { throw RuntimeFailure(message: error.description) }
+    /// Decodes each image of the folder and keeps its largest face, cropped to 48×48, with the
+    /// index of its folder's class among the model's `classes`.
+    private func loadFolder(_ directory: String, classes: [String]) throws -> [(image: GrayImage, truth: Int)] {
+        let listing: ImageFolder.ClassListing
+        do { listing = try ImageFolder.list(directory, classes: classes) } catch { throw RuntimeFailure(message: error.description) }
         for folder in listing.skippedFolders {
-            FileHandle.standardError.write(Data("fer-stream: skipping '\(folder)' in '\(directory)': not one of the 7 classes\n".utf8))
+            FileHandle.standardError.write(Data("fer-stream: skipping '\(folder)' in '\(directory)': not one of the model's classes (\(classes.joined(separator: ", ")))\n".utf8))
         }
         FFmpegLogLevel.current = .quiet
         let detector = try self.faces.makeDetector(detectionWidth: 1280)
         let cropper = self.cropper
-        var out: [LabelledFace] = []
+        var out: [(image: GrayImage, truth: Int)] = []
         var unreadable = 0, faceless = 0
         for (path, label) in listing.files.prefix(limit ?? .max) {
             guard let image = try? VideoSource.firstPicture(of: path) else { unreadable += 1; continue }
             guard let best = try detector.confidentDetections(in: image).max(by: { $0.box.area < $1.box.area }) else { faceless += 1; continue }
-            out.append(LabelledFace(label: label, image: cropper.crop(image, box: best.box, landmarks: best.landmarks)))
+            out.append((cropper.crop(image, box: best.box, landmarks: best.landmarks), label))
         }
         if unreadable + faceless > 0 {
             FileHandle.standardError.write(Data("fer-stream: \(unreadable) files could not be decoded and \(faceless) images had no face; they are left out\n".utf8))

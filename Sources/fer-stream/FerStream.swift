@@ -20,7 +20,8 @@ struct Stream: ParsableCommand {
         abstract: "Per-face emotion labels from video, streamed as NDJSON or CSV.",
         discussion: """
         Decodes video with FFmpeg, finds faces (YuNet), classifies each into angry, disgust, \
-        fear, happy, sad, surprise or neutral with a VGG19 trained on FER2013, smooths the labels per \
+        fear, happy, sad, surprise or neutral with a VGG19 trained on FER2013 (or into the classes \
+        another model's metadata names, e.g. CK+'s contempt), smooths the labels per \
         face over time, and writes one line per analysed frame. INPUT is a file, '-' for stdin, or \
         any URL FFmpeg reads (rtsp://, http://, …).
 
@@ -37,8 +38,8 @@ struct Stream: ParsableCommand {
           ndjson  {"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],
                    "label":"happy","score":0.91,"probs":{…},"raw":{…}}]}
           csv     frame,t,track,x,y,w,h,label,score, then 7 smoothed and 7
-                  raw probabilities; a frame without faces is one row
-                  with empty face fields.
+                  raw probabilities (one of each per class of the model);
+                  a frame without faces is one row with empty face fields.
 
         Exit codes: 0 success (also when stdout's reader goes away),
         1 runtime failure (input, model, cascade), 2 usage error.
@@ -160,8 +161,11 @@ struct Stream: ParsableCommand {
         let (frames, isLive, estimatedFrames, frameRate) = try openFrames(sourceOptions)
         // Created only once the input has opened: a bad input leaves existing output files alone.
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
-        let annotator = try annotate.map { path throws(PipelineError) in try VideoAnnotator(path: path, frameRate: frameRate) }
-        let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink) : NDJSONWriter(sink: sink)
+        // Names, columns and colours are the model's classes (FER2013's seven, or e.g. CK+'s).
+        let classes = weights.labels
+        let annotator = try annotate.map { path throws(PipelineError) in try VideoAnnotator(path: path, frameRate: frameRate, labels: classes) }
+        let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink, labels: classes)
+                                                                           : NDJSONWriter(sink: sink, labels: classes)
 
         var options = PipelineOptions()
         options.every = every
@@ -196,7 +200,7 @@ struct Stream: ParsableCommand {
                 let series = s.series.keys.sorted().map { k in
                     Plots.Series(name: "track \(k)", times: s.series[k]!.times, values: s.series[k]!.values)
                 }
-                let svg = Plots.timeline(series, classes: Emotion.names, title: "\(input): smoothed probabilities per face")
+                let svg = Plots.timeline(series, classes: classes.names, title: "\(input): smoothed probabilities per face")
                 do { try svg.write(toFile: timeline, atomically: true, encoding: .utf8) } catch {
                     FileHandle.standardError.write(Data("fer-stream: cannot write '\(timeline)': \(error.localizedDescription)\n".utf8))
                 }

@@ -57,7 +57,8 @@ struct Image: ParsableCommand {
         // A still image is searched at up to 1280 px wide: there is no frame rate to keep up with.
         let faceDetector = try faces.makeDetector(detectionWidth: 1280)
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
-        let writer: ResultWriter = format == "csv" ? CSVWriter(sink: sink, withFile: true) : NDJSONWriter(sink: sink)
+        let classes = weights.labels
+        let writer: ResultWriter = format == "csv" ? CSVWriter(sink: sink, withFile: true, labels: classes) : NDJSONWriter(sink: sink, labels: classes)
         let cropper = faces.cropper
         var failures = 0
         var panels: [(title: String, probs: [Float])] = []
@@ -81,10 +82,10 @@ struct Image: ParsableCommand {
                 FaceResult(track: i + 1, box: pair.0.box, probs: pair.1, raw: pair.1, confidence: pair.0.confidence, landmarks: pair.0.landmarks)
             }
             try writer.write(FrameResult(frame: index, time: 0, faces: faces, file: file))
-            panels += faces.map { ("\((file as NSString).lastPathComponent), face \($0.track): \($0.label.name)", $0.probs) }
+            panels += faces.map { ("\((file as NSString).lastPathComponent), face \($0.track): \(classes.name(at: $0.label))", $0.probs) }
         }
         if let plot {
-            do { try Plots.bars(panels, classes: Emotion.names).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+            do { try Plots.bars(panels, classes: classes.names).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
                 throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
             }
         }

@@ -52,7 +52,9 @@ struct Resmooth: ParsableCommand {
         } catch {
             throw RuntimeFailure(message: "cannot read '\(input)': \((error as NSError).localizedDescription)")
         }
-        let writer = NDJSONWriter(sink: LineSink())
+        // The classes of the model that wrote it: the keys of the first face's "raw", in order.
+        let classes = Self.classes(in: text)
+        let writer = NDJSONWriter(sink: LineSink(), labels: classes)
         var smoother = TrackSmoother(labels.smoothing, rule: labels.rule)
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -66,7 +68,7 @@ struct Resmooth: ParsableCommand {
                       let rawObject = face["raw"] as? [String: Any] else {
                     throw RuntimeFailure(message: "'\(input)' line \(number + 1): a face lacks track, box or raw")
                 }
-                let raw = Emotion.allCases.map { Float((rawObject[$0.name] as? NSNumber)?.doubleValue ?? 0) }
+                let raw = classes.names.map { Float((rawObject[$0] as? NSNumber)?.doubleValue ?? 0) }
                 let landmarks = (face["landmarks"] as? [[Double]])?.compactMap { $0.count == 2 ? Point(x: $0[0], y: $0[1]) : nil } ?? []
                 let s = smoother.update(track: track, raw: raw, time: time)
                 results.append(FaceResult(track: track, box: Box(x: box[0], y: box[1], width: box[2], height: box[3]), probs: s.probs,
@@ -76,5 +78,74 @@ struct Resmooth: ParsableCommand {
             smoother.endFrame()
             try writer.write(FrameResult(frame: frame, time: time, faces: results, skipped: object["skipped"] as? Int ?? 0))
         }
+    }
+
+    /// The keys of the first `"raw":{…}` object in `text`, in the order they are written
+    /// (JSONSerialization's dictionaries lose it); FER2013's classes when there is none (no
+    /// faces) or it cannot be read.
+    static func classes(in text: String) -> LabelSet {
+        var rest = Substring(text)
+        while let found = rest.range(of: "\"raw\"") {
+            rest = rest[found.upperBound...]
+            var scanner = KeyScanner(rest.unicodeScalars)
+            scanner.skipSpace()
+            guard scanner.take(":") else { continue }
+            scanner.skipSpace()
+            guard scanner.take("{") else { continue }
+            var keys: [String] = []
+            while true {
+                scanner.skipSpace()
+                if scanner.take("}") { break }
+                if !keys.isEmpty { guard scanner.take(",") else { return .fer2013 }; scanner.skipSpace() }
+                guard let key = scanner.string() else { return .fer2013 }
+                scanner.skipSpace()
+                guard scanner.take(":") else { return .fer2013 }
+                scanner.skipValue()
+                keys.append(key)
+            }
+            return keys.count >= 2 && Set(keys).count == keys.count ? LabelSet(keys) : .fer2013
+        }
+        return .fer2013
+    }
+}
+
+/// Just enough of a JSON reader to take the keys of a flat object of numbers in order.
+private struct KeyScanner {
+    private var scalars: Substring.UnicodeScalarView
+
+    init(_ scalars: Substring.UnicodeScalarView) { self.scalars = scalars }
+
+    mutating func skipSpace() {
+        while let c = scalars.first, c == " " || c == "\t" || c == "\n" || c == "\r" { scalars.removeFirst() }
+    }
+
+    mutating func take(_ c: Unicode.Scalar) -> Bool {
+        guard scalars.first == c else { return false }
+        scalars.removeFirst()
+        return true
+    }
+
+    /// A JSON string (simple escapes only: class names are letters, digits, '_', '-' and ' ').
+    mutating func string() -> String? {
+        guard take("\"") else { return nil }
+        var out = String.UnicodeScalarView()
+        while let c = scalars.popFirst() {
+            if c == "\"" { return String(out) }
+            if c == "\\" {
+                guard let e = scalars.popFirst() else { return nil }
+                switch e {
+                case "\"", "\\", "/": out.append(e)
+                default: return nil
+                }
+            } else {
+                out.append(c)
+            }
+        }
+        return nil
+    }
+
+    /// A number, null, true or false: everything up to the next ',' or '}'.
+    mutating func skipValue() {
+        while let c = scalars.first, c != ",", c != "}" { scalars.removeFirst() }
     }
 }

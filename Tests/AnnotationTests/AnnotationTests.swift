@@ -76,6 +76,25 @@ final class PainterTests: XCTestCase {
         XCTAssertEqual(row.filter { $0 == sad.y }.count, 20)
         XCTAssertEqual(VideoAnnotator.draw([], on: picture), picture, "no faces, no change")
     }
+
+    /// A CK+ model's run: the label index is its contempt (FER2013's disgust at that index), drawn teal.
+    func testAModelsOwnClassesTakeTheirColours() {
+        let ckplus = LabelSet(["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"])
+        let picture = ColourPicture(width: 320, height: 240, filledWith: YUV(y: 126, u: 128, v: 128))
+        var probs = [Float](repeating: 0, count: 7)
+        probs[1] = 0.5
+        probs[5] = 0.5
+        let face = FaceResult(track: 1, box: Box(x: 100, y: 80, width: 80, height: 80), probs: probs, raw: probs)
+        let out = VideoAnnotator.draw([face], on: picture, labels: ckplus)
+        let contempt = YUV(r: 0x17, g: 0xbe, b: 0xcf), sad = VideoAnnotator.colours[Emotion.sad.rawValue]
+        XCTAssertEqual(VideoAnnotator.colours(for: ckplus)[1], contempt)
+        XCTAssertEqual(out.y[120 * 320 + 100], contempt.y, "left edge of the box")
+        XCTAssertEqual(out.u[60 * 160 + 50], contempt.u, "left edge of the box, chroma")
+        XCTAssertNotEqual(contempt.y, VideoAnnotator.colours[Emotion.disgust.rawValue].y)
+        let row = Array(out.y[(161 * 320 + 100)..<(161 * 320 + 180)])
+        XCTAssertEqual(row.filter { $0 == contempt.y }.count, 40)
+        XCTAssertEqual(row.filter { $0 == sad.y }.count, 40, "CK+'s sadness in FER2013's sad blue")
+    }
 }
 
 final class VideoEncoderTests: XCTestCase {

@@ -25,6 +25,22 @@ final class EvaluationTests: XCTestCase {
         XCTAssertTrue(r.table.contains("accuracy 75.00%"))
     }
 
+    /// A CK+ model's evaluation: per-class keys, rows and columns under its class names.
+    func testResultsUseTheModelsClassNames() throws {
+        let ckplus = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
+        var r = EvaluationResult(classes: ckplus)
+        r.add(truth: 1, predicted: 1)
+        r.add(truth: 1, predicted: 5)
+        r.add(truth: 4, predicted: 4)
+        XCTAssertTrue(r.json.contains(#""per_class":{"anger":null,"contempt":0.5000,"disgust":null,"fear":null,"happy":1.0000,"sadness":null,"surprise":null}"#), r.json)
+        let json = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
+        XCTAssertEqual((json["confusion"] as! [[Int]]).map { $0.reduce(0, +) }, [0, 2, 0, 0, 1, 0, 0])
+        XCTAssertTrue(r.table.contains("  contempt   50.00%  (n 2)"), r.table)
+        XCTAssertTrue(r.table.contains("\ncontempt         0       1       0       0       0       1       0\n"), r.table)
+        // FER2013's table as before.
+        XCTAssertTrue(EvaluationResult().table.contains("\nangry            0       0"), EvaluationResult().table)
+    }
+
     func testFixedFormatting() {
         XCTAssertEqual(fixed(0.5, 4), "0.5000")
         XCTAssertEqual(fixed(73.1234, 2), "73.12")

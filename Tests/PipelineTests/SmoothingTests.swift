@@ -1,4 +1,5 @@
 import XCTest
+import FERCore
 @testable import Pipeline
 
 final class SmoothingTests: XCTestCase {
@@ -87,19 +88,19 @@ final class TimeSmoothingTests: XCTestCase {
     func testHoldAndMarginKeepALabelThroughBlips() {
         let rule = LabelRule(hold: 0.3, margin: 0.1)
         var s = TrackSmoother(.none, rule: rule)
-        XCTAssertEqual(s.update(track: 1, raw: neutral, time: 0).label, .neutral)
+        XCTAssertEqual(s.update(track: 1, raw: neutral, time: 0).label, Emotion.neutral.rawValue)
         // Happy leads for 0.2 s, then neutral again: no change.
-        XCTAssertEqual(s.update(track: 1, raw: happy, time: 0.1).label, .neutral)
-        XCTAssertEqual(s.update(track: 1, raw: happy, time: 0.3).label, .neutral)
-        XCTAssertEqual(s.update(track: 1, raw: neutral, time: 0.4).label, .neutral)
+        XCTAssertEqual(s.update(track: 1, raw: happy, time: 0.1).label, Emotion.neutral.rawValue)
+        XCTAssertEqual(s.update(track: 1, raw: happy, time: 0.3).label, Emotion.neutral.rawValue)
+        XCTAssertEqual(s.update(track: 1, raw: neutral, time: 0.4).label, Emotion.neutral.rawValue)
         // A lead under the margin never switches, however long.
         let close: [Float] = [0, 0, 0, 0.48, 0, 0, 0.42]
-        for t in stride(from: 0.5, through: 2.0, by: 0.1) { XCTAssertEqual(s.update(track: 1, raw: close, time: t).label, .neutral, "\(t)") }
+        for t in stride(from: 0.5, through: 2.0, by: 0.1) { XCTAssertEqual(s.update(track: 1, raw: close, time: t).label, Emotion.neutral.rawValue, "\(t)") }
         // A clear lead held for 0.3 s switches, and `held` counts from the switch.
-        XCTAssertEqual(s.update(track: 1, raw: happy, time: 2.1).label, .neutral)
-        XCTAssertEqual(s.update(track: 1, raw: happy, time: 2.3).label, .neutral)
+        XCTAssertEqual(s.update(track: 1, raw: happy, time: 2.1).label, Emotion.neutral.rawValue)
+        XCTAssertEqual(s.update(track: 1, raw: happy, time: 2.3).label, Emotion.neutral.rawValue)
         let switched = s.update(track: 1, raw: happy, time: 2.4)
-        XCTAssertEqual(switched.label, .happy)
+        XCTAssertEqual(switched.label, Emotion.happy.rawValue)
         XCTAssertEqual(switched.held, 0, accuracy: 1e-9)
         XCTAssertEqual(s.update(track: 1, raw: happy, time: 3.4).held, 1.0, accuracy: 1e-9)
         XCTAssertEqual(s.update(track: 1, raw: happy, time: 3.4).score(happy), 0.9, accuracy: 1e-6)
@@ -107,12 +108,12 @@ final class TimeSmoothingTests: XCTestCase {
 
     func testStepIsFollowedWithinHoldPlusSmoothing() {
         let r = run(fps: 30, until: 3, rule: LabelRule(hold: 0.3, margin: 0.1))
-        let change = r.first { $0.s.label == .happy }!.t
+        let change = r.first { $0.s.label == Emotion.happy.rawValue }!.t
         // The smoothed happy probability passes neutral's + 0.1 after τ·ln(…) ≈ 0.39 s, then 0.3 s hold.
         XCTAssertGreaterThan(change, 1.3)
         XCTAssertLessThan(change, 1.8)
-        XCTAssertTrue(r.filter { $0.t >= change }.allSatisfy { $0.s.label == .happy }, "no flicker back")
-        XCTAssertTrue(r.filter { $0.t < change }.allSatisfy { $0.s.label == .neutral })
+        XCTAssertTrue(r.filter { $0.t >= change }.allSatisfy { $0.s.label == Emotion.happy.rawValue }, "no flicker back")
+        XCTAssertTrue(r.filter { $0.t < change }.allSatisfy { $0.s.label == Emotion.neutral.rawValue })
     }
 
     func testATrackThatReturnsKeepsItsStateButOneLongGoneStartsAfresh() {
@@ -120,16 +121,16 @@ final class TimeSmoothingTests: XCTestCase {
         for t in stride(from: 0.0, through: 2.0, by: 0.1) { _ = s.update(track: 7, raw: happy, time: t) }
         // Gone for 1 s, back with one neutral frame: the smoothed state and label carry on.
         let back = s.update(track: 7, raw: neutral, time: 3.0)
-        XCTAssertEqual(back.label, .happy)
+        XCTAssertEqual(back.label, Emotion.happy.rawValue)
         XCTAssertGreaterThan(back.held, 2.9)
         // Gone for 6 s (> restartAfter): judged afresh on what it shows now.
         let fresh = s.update(track: 7, raw: neutral, time: 9.0)
-        XCTAssertEqual(fresh.label, .neutral)
+        XCTAssertEqual(fresh.label, Emotion.neutral.rawValue)
         XCTAssertEqual(fresh.probs, neutral)
         XCTAssertEqual(fresh.held, 0)
     }
 }
 
 extension Smoothed {
-    func score(_ v: [Float]) -> Double { Double(probs[label.rawValue]) }
+    func score(_ v: [Float]) -> Double { Double(probs[label]) }
 }

@@ -47,7 +47,7 @@ final class WriterTests: XCTestCase {
     func testDetectorDetailsAndHeldTime() throws {
         let marks = [Point(x: 20, y: 30), Point(x: 35.25, y: 30.5), Point(x: 27, y: 38), Point(x: 22, y: 44), Point(x: 33, y: 44)]
         let face = FaceResult(track: 2, box: Box(x: 10, y: 20, width: 30, height: 30), probs: [0.05, 0.0, 0.05, 0.4, 0.1, 0.05, 0.35],
-                              raw: [0, 0, 0, 0.2, 0, 0, 0.8], confidence: 0.875, landmarks: marks, label: .neutral, held: 1.5)
+                              raw: [0, 0, 0, 0.2, 0, 0, 0.8], confidence: 0.875, landmarks: marks, label: Emotion.neutral.rawValue, held: 1.5)
         let frame = FrameResult(frame: 4, time: 0.5, faces: [face, results[1].faces[0]])
         let json = temp("details.ndjson"), csv = temp("details.csv")
         try NDJSONWriter(sink: try LineSink(path: json)).write(frame)
@@ -95,6 +95,85 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(CSVWriter.field("a,b\"c"), "\"a,b\"\"c\"")
     }
 
+    private let ckplus = LabelSet(["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"])
+
+    /// A CK+ model's classes: the label, the keys of `probs` and `raw` (in the model's order) and
+    /// the CSV columns are its names.
+    func testAModelsOwnClassesNameTheLabelKeysAndColumns() throws {
+        let probs: [Float] = [0.05, 0.6, 0.05, 0.1, 0.1, 0.05, 0.05], raw: [Float] = [0.1, 0.5, 0, 0.2, 0.1, 0.05, 0.05]
+        let face = FaceResult(track: 2, box: Box(x: 1, y: 2, width: 3, height: 4), probs: probs, raw: raw)
+        XCTAssertEqual(face.label, 1)
+        let result = FrameResult(frame: 5, time: 0.2, faces: [face])
+        let json = temp("ckplus.ndjson"), csv = temp("ckplus.csv")
+        try NDJSONWriter(sink: LineSink(path: json), labels: ckplus).write(result)
+        let csvWriter = CSVWriter(sink: try LineSink(path: csv), labels: ckplus)
+        try csvWriter.write(FrameResult(frame: 4, time: 0.1, faces: []))
+        try csvWriter.write(result)
+        let line = try String(contentsOfFile: json, encoding: .utf8)
+        XCTAssertTrue(line.contains(#""label":"contempt","score":0.6,"#), line)
+        XCTAssertTrue(line.contains(#""probs":{"anger":0.05,"contempt":0.6,"disgust":0.05,"fear":0.1,"happy":0.1,"sadness":0.05,"surprise":0.05}"#), line)
+        XCTAssertTrue(line.contains(#""raw":{"anger":0.1,"contempt":0.5,"disgust":0.0,"fear":0.2,"happy":0.1,"sadness":0.05,"surprise":0.05}"#), line)
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        let faces = object["faces"] as! [[String: Any]]
+        XCTAssertEqual(faces[0]["label"] as? String, "contempt")
+        XCTAssertEqual(Set((faces[0]["probs"] as! [String: Double]).keys), Set(ckplus.names))
+
+        let rows = try String(contentsOfFile: csv, encoding: .utf8).components(separatedBy: "\r\n")
+        XCTAssertEqual(rows[0], CSVWriter.header(labels: ckplus))
+        XCTAssertEqual(rows[0], "frame,t,track,x,y,w,h,label,score,anger,contempt,disgust,fear,happy,sadness,surprise,"
+            + "raw_anger,raw_contempt,raw_disgust,raw_fear,raw_happy,raw_sadness,raw_surprise,skipped,confidence,"
+            + "eye_l_x,eye_l_y,eye_r_x,eye_r_y,nose_x,nose_y,mouth_l_x,mouth_l_y,mouth_r_x,mouth_r_y,held")
+        let columns = rows[0].split(separator: ",").count
+        for row in rows.dropFirst().dropLast() { XCTAssertEqual(row.split(separator: ",", omittingEmptySubsequences: false).count, columns, row) }
+        XCTAssertEqual(rows[2], "5,0.2,2,1,2,3,4,contempt,0.6,0.05,0.6,0.05,0.1,0.1,0.05,0.05,0.1,0.5,0.0,0.2,0.1,0.05,0.05,0,,,,,,,,,,,,")
+
+        // Five classes: as many keys and columns, whatever the names.
+        let five = LabelSet(["calm", "very happy", "sad_2", "x-y", "Zorn"])
+        let small = FaceResult(track: 1, box: Box(x: 0, y: 0, width: 2, height: 2), probs: [0.1, 0.5, 0.1, 0.2, 0.1], raw: [0.2, 0.2, 0.2, 0.2, 0.2])
+        let fivePath = temp("five.ndjson")
+        try NDJSONWriter(sink: LineSink(path: fivePath), labels: five).write(FrameResult(frame: 0, time: 0, faces: [small]))
+        let fiveLine = try String(contentsOfFile: fivePath, encoding: .utf8)
+        XCTAssertTrue(fiveLine.contains(#""label":"very happy","score":0.5,"probs":{"calm":0.1,"very happy":0.5,"sad_2":0.1,"x-y":0.2,"Zorn":0.1}"#), fiveLine)
+        XCTAssertEqual(CSVWriter.header(labels: five).split(separator: ",").count, columns - 4)
+    }
+
+    /// A FER2013 model's output, byte for byte as before the class names came from the model
+    /// (these lines were written by the writers of the previous release).
+    func testFER2013OutputIsUnchanged() throws {
+        let marks = [Point(x: 20, y: 30), Point(x: 35.25, y: 30.5), Point(x: 27, y: 38), Point(x: 22, y: 44), Point(x: 33, y: 44)]
+        let probs: [Float] = [0.05, 0.0, 0.05, 0.7, 0.1, 0.05, 0.05]
+        var nan = probs
+        nan[2] = .nan
+        let frames = [
+            FrameResult(frame: 0, time: 0, faces: []),
+            FrameResult(frame: 1, time: 1.0 / 30, faces: [
+                FaceResult(track: 1, box: Box(x: 10, y: 20, width: 30, height: 30), probs: probs, raw: [0.1, 0, 0, 0.6, 0.1, 0.1, 0.1]),
+                FaceResult(track: 3, box: Box(x: 100, y: 20, width: 40, height: 40), probs: [0.1, 0.0, 0.1, 0.1, 0.5, 0.1, 0.1], raw: nan,
+                           confidence: 0.875, landmarks: marks, held: 1.5),
+            ], skipped: 2),
+            FrameResult(frame: 2, time: 0.5, faces: [FaceResult(track: 2, box: Box(x: 1, y: 2, width: 3, height: 4), probs: nan, raw: probs)],
+                        file: "a,\"b\".png"),
+        ]
+        let json = temp("fer.ndjson"), csv = temp("fer.csv")
+        let writers: [ResultWriter] = [NDJSONWriter(sink: try LineSink(path: json)), CSVWriter(sink: try LineSink(path: csv), withFile: true, labels: .fer2013)]
+        for w in writers { for f in frames { try w.write(f) } }
+        XCTAssertEqual(try String(contentsOfFile: json, encoding: .utf8), #"""
+            {"frame":0,"t":0.0,"faces":[]}
+            {"frame":1,"t":0.033333,"skipped":2,"faces":[{"track":1,"box":[10,20,30,30],"label":"happy","score":0.7,"probs":{"angry":0.05,"disgust":0.0,"fear":0.05,"happy":0.7,"sad":0.1,"surprise":0.05,"neutral":0.05},"raw":{"angry":0.1,"disgust":0.0,"fear":0.0,"happy":0.6,"sad":0.1,"surprise":0.1,"neutral":0.1}},{"track":3,"box":[100,20,40,40],"confidence":0.875,"landmarks":[[20.0,30.0],[35.3,30.5],[27.0,38.0],[22.0,44.0],[33.0,44.0]],"label":"sad","score":0.5,"held":1.5,"probs":{"angry":0.1,"disgust":0.0,"fear":0.1,"happy":0.1,"sad":0.5,"surprise":0.1,"neutral":0.1},"raw":{"angry":0.05,"disgust":0.0,"fear":null,"happy":0.7,"sad":0.1,"surprise":0.05,"neutral":0.05}}]}
+            {"file":"a,\"b\".png","frame":2,"t":0.5,"faces":[{"track":2,"box":[1,2,3,4],"label":"happy","score":0.7,"probs":{"angry":0.05,"disgust":0.0,"fear":null,"happy":0.7,"sad":0.1,"surprise":0.05,"neutral":0.05},"raw":{"angry":0.05,"disgust":0.0,"fear":0.05,"happy":0.7,"sad":0.1,"surprise":0.05,"neutral":0.05}}]}
+
+            """#)
+        XCTAssertEqual(try String(contentsOfFile: csv, encoding: .utf8), [
+            "file,frame,t,track,x,y,w,h,label,score,angry,disgust,fear,happy,sad,surprise,neutral,raw_angry,raw_disgust,raw_fear,raw_happy,raw_sad,raw_surprise,raw_neutral,skipped,confidence,eye_l_x,eye_l_y,eye_r_x,eye_r_y,nose_x,nose_y,mouth_l_x,mouth_l_y,mouth_r_x,mouth_r_y,held",
+            ",0,0.0,,,,,,,,,,,,,,,,,,,,,,0,,,,,,,,,,,,",
+            ",1,0.033333,1,10,20,30,30,happy,0.7,0.05,0.0,0.05,0.7,0.1,0.05,0.05,0.1,0.0,0.0,0.6,0.1,0.1,0.1,2,,,,,,,,,,,,",
+            ",1,0.033333,3,100,20,40,40,sad,0.5,0.1,0.0,0.1,0.1,0.5,0.1,0.1,0.05,0.0,,0.7,0.1,0.05,0.05,2,0.875,20.0,30.0,35.3,30.5,27.0,38.0,22.0,44.0,33.0,44.0,1.5",
+            #""a,""b"".png",2,0.5,2,1,2,3,4,happy,0.7,0.05,0.0,,0.7,0.1,0.05,0.05,0.05,0.0,0.05,0.7,0.1,0.05,0.05,0,,,,,,,,,,,,"#,
+            "",
+        ].joined(separator: "\r\n"))
+        XCTAssertEqual(CSVWriter.header, CSVWriter.header(labels: .fer2013))
+    }
+
     func testDecimalFormatting() {
         XCTAssertEqual(decimal(0, digits: 4), "0.0")
         XCTAssertEqual(decimal(1, digits: 4), "1.0")
@@ -121,7 +200,7 @@ final class WriterTests: XCTestCase {
     func testNonFiniteProbabilitiesAreNullInNDJSONAndEmptyInCSV() throws {
         var probs = [Float](repeating: 0.1, count: Emotion.count)
         probs[2] = .nan
-        let face = FaceResult(track: 1, box: Box(x: 0, y: 0, width: 4, height: 4), probs: probs, raw: probs, label: .happy)
+        let face = FaceResult(track: 1, box: Box(x: 0, y: 0, width: 4, height: 4), probs: probs, raw: probs, label: Emotion.happy.rawValue)
         let result = FrameResult(frame: 3, time: .infinity, faces: [face])
         let dir = try Scratch.directory("nonfinite")
         let json = dir.appendingPathComponent("out.ndjson").path, csv = dir.appendingPathComponent("out.csv").path

@@ -49,4 +49,19 @@ final class PlotsTests: XCTestCase {
         XCTAssertEqual(try elements(svg, named: "rect"), 1 + 2 * 2 * 7)
         XCTAssertTrue(svg.contains(">70.0%<"))
     }
+
+    /// A CK+ model's classes: named in the legend, anger in FER2013's angry red, contempt teal.
+    func testAModelsOwnClassesTakeTheirColours() throws {
+        let ckplus = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
+        XCTAssertEqual(Plots.colours(for: ckplus), ["#d62728", "#17becf", "#8c564b", "#9467bd", "#2ca02c", "#1f77b4", "#ff7f0e"])
+        XCTAssertEqual(Plots.colours(for: classes), Plots.emotionColours)
+        let series = Plots.Series(name: "track 1", times: [0, 1], values: Array(repeating: [0, 0.9, 0, 0, 0.1, 0, 0], count: 2))
+        let svg = Plots.timeline([series], classes: ckplus, title: "ck+")
+        XCTAssertTrue(svg.contains("fill=\"#17becf\"/>"), "contempt's swatch")
+        XCTAssertTrue(svg.contains(">contempt</text>"))
+        XCTAssertEqual(try elements(svg, named: "polyline"), 7)
+        let bars = Plots.bars([("a.png, face 1: contempt", [0, 0.9, 0, 0, 0.1, 0, 0])], classes: ckplus)
+        XCTAssertTrue(bars.contains("fill=\"#17becf\"/>"), bars)
+        XCTAssertTrue(bars.contains(">sadness</text>"))
+    }
 }

@@ -92,6 +92,59 @@ final class RecognizerTests: XCTestCase {
         check("other.safetensors", try Data(contentsOf: URL(fileURLWithPath: other))) { if case .incompatibleModel = $0 { return true }; return false }
     }
 
+    /// The class list travels in the metadata (`classes`): a CK+ model's is taken as it is, and
+    /// a list that could not name the outputs (too short, repeated, odd characters, another
+    /// count than the classifier's outputs) is a one-line error naming the file.
+    func testClassesComeFromTheMetadataAndAreChecked() throws {
+        let ckplus = "anger,contempt,disgust,fear,happy,sadness,surprise"
+        let (good, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 21, extraMeta: ["classes": ckplus])
+        let weights = try NetworkWeights.load(path: good)
+        XCTAssertEqual(weights.classes, ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"])
+        XCTAssertEqual(weights.labels, LabelSet(weights.classes))
+        let probs = try Recognizer(weights: weights, engine: ReferenceEngine(weights: weights), tta: .center)
+            .probabilities(for: [GrayImage(width: 10, height: 10, fill: 90)])
+        XCTAssertEqual(probs[0].count, 7)
+        // Another number of classes, with the classifier to match; spaces around names dropped.
+        let (five, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 22,
+                                          extraMeta: ["classes": "calm, very happy ,sad_2,x-y,Zorn"], outputs: 5)
+        XCTAssertEqual(try NetworkWeights.load(path: five).classes, ["calm", "very happy", "sad_2", "x-y", "Zorn"])
+        // No `classes` at all: FER2013's.
+        let (plain, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 23)
+        XCTAssertEqual(try NetworkWeights.load(path: plain).labels, .fer2013)
+
+        func rejects(_ name: String, classes: String?, outputs: Int = 7, mentioning words: [String]) throws {
+            var meta: [String: String] = [:]
+            if let classes { meta["classes"] = classes }
+            var (path, _) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 24, extraMeta: meta, outputs: outputs)
+            if classes == nil {
+                // makeTinyModel always writes FER2013's list: write the file again without it.
+                let file = try SafeTensorsFile(path: path)
+                var metadata = file.metadata
+                metadata["classes"] = nil
+                path = Scratch.path(name)
+                try SafeTensorsFile.encode(file.tensors, metadata: metadata).write(to: URL(fileURLWithPath: path))
+            } else {
+                let renamed = Scratch.path(name)
+                try FileManager.default.moveItem(atPath: path, toPath: renamed)
+                path = renamed
+            }
+            XCTAssertThrowsError(try NetworkWeights.load(path: path), name) { error in
+                guard let e = error as? RecognizerError, case .incompatibleModel = e else { return XCTFail("\(name): \(error)") }
+                XCTAssertTrue(e.description.contains(path), e.description)
+                XCTAssertFalse(e.description.contains("\n"), e.description)
+                for w in words { XCTAssertTrue(e.description.contains(w), "\(name): '\(e.description)' should say '\(w)'") }
+            }
+        }
+        try rejects("duplicate.safetensors", classes: "anger,contempt,disgust,fear,happy,anger,surprise", mentioning: ["'anger' twice"])
+        try rejects("empty-name.safetensors", classes: "anger,contempt,,fear,happy,sadness,surprise", mentioning: ["class ''"])
+        try rejects("quote.safetensors", classes: "anger,con\"tempt,disgust,fear,happy,sadness,surprise", mentioning: ["con\"tempt"])
+        try rejects("one-class.safetensors", classes: "anger", mentioning: ["fewer than 2"])
+        try rejects("newline.safetensors", classes: "anger,con\ntempt,disgust,fear,happy,sadness,surprise", mentioning: ["con\\u{a}tempt"])
+        try rejects("six.safetensors", classes: "anger,contempt,disgust,fear,happy,sadness", mentioning: ["7 outputs", "6 classes"])
+        try rejects("eight.safetensors", classes: ckplus + ",neutral", mentioning: ["7 outputs", "8 classes"])
+        try rejects("unnamed-eight.safetensors", classes: nil, outputs: 8, mentioning: ["8 outputs", "FER2013"])
+    }
+
     /// Headers that trapped the reader (integer overflow, a size of 1e300), found while fuzzing
     /// (`scripts/fuzz.sh safetensors`): each is now a one-line `malformed` error.
     func testHostileSizesInTheHeaderAreMalformedNotATrap() {

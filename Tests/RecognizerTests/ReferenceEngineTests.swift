@@ -6,7 +6,8 @@ import FERCore
 
 /// A small random network in the export's naming, written to a temp file, so the engine can be
 /// checked against a direct convolution without the trained model.
-func makeTinyModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64, extraMeta: [String: String] = [:]) throws -> (path: String, tensors: [String: Tensor]) {
+func makeTinyModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64, extraMeta: [String: String] = [:],
+                   outputs: Int = 7) throws -> (path: String, tensors: [String: Tensor]) {
     var rng = SplitMix(seed: seed)
     var tensors: [String: Tensor] = [:]
     var channels = 1, side = inputSize, i = 0
@@ -22,8 +23,8 @@ func makeTinyModel(layout: String, inputSize: Int, cropFrom: Int, seed: UInt64, 
         channels = out; i += 1
     }
     let features = channels * side * side
-    tensors["classifier.weight"] = Tensor(shape: [7, features], values: (0..<(7 * features)).map { _ in rng.normal() * 0.2 })
-    tensors["classifier.bias"] = Tensor(shape: [7], values: (0..<7).map { _ in rng.normal() * 0.1 })
+    tensors["classifier.weight"] = Tensor(shape: [outputs, features], values: (0..<(outputs * features)).map { _ in rng.normal() * 0.2 })
+    tensors["classifier.bias"] = Tensor(shape: [outputs], values: (0..<outputs).map { _ in rng.normal() * 0.1 })
     var meta = ["format": "fer-stream-vgg19", "channels": layout, "input_size": "\(inputSize)", "crop_from": "\(cropFrom)",
                 "norm_mean": "0.5", "norm_std": "0.25", "bn_eps": "1e-05", "classes": Emotion.names.joined(separator: ",")]
     meta.merge(extraMeta) { $1 }
