@@ -1,16 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The numeric hot loops (detector, network) are optimised in debug builds too, so that
-// `swift test` runs the real model on real frames in seconds rather than minutes.
-let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
 // Data flows one way: FrameSource → FaceCrop → Recognizer → Pipeline (smoothing, writers) → CLI.
 // FERCore holds the value types that travel between the stages.
 let package = Package(
     name: "fer-stream",
+    // Synchronization's Mutex; the package is built and tested on Debian, where it always is.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fer-stream", targets: ["fer-stream"]),
+        .library(name: "FERStream", targets: ["FERStream"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,19 +23,23 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "FERCore"),
-        .target(name: "Datasets", dependencies: ["FERCore", "CZlib"], swiftSettings: optimizedEvenInDebug),
-        .target(name: "FrameSource", dependencies: ["CFFmpeg", "FERCore"]),
-        .target(name: "FaceCrop", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
-        .target(name: "Recognizer", dependencies: ["FERCore"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Datasets", dependencies: ["FERCore", "CZlib"]),
+        // FFmpeg error strings, frame planes and swscale ranges, shared by decoding and encoding.
+        .target(name: "FFmpegSupport", dependencies: ["CFFmpeg"]),
+        .target(name: "FrameSource", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore"]),
+        .target(name: "FaceCrop", dependencies: ["FERCore"]),
+        .target(name: "Recognizer", dependencies: ["FERCore"]),
         .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "CDNNL"]),
         .target(name: "FaceDetectorDNNL", dependencies: ["FaceCrop", "FERCore", "Recognizer", "RecognizerDNNL", "CDNNL"]),
-        .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL"]),
-        .target(name: "Annotation", dependencies: ["CFFmpeg", "FERCore", "Pipeline"]),
+        .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer"]),
+        .target(name: "Annotation", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore", "Pipeline"]),
+        // The library: the whole pipeline in-process, one module to import (see Examples/LabelVideo).
+        .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline"]),
         .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer"]),
         .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
             name: "fer-stream",
-            dependencies: ["Pipeline", "Annotation", "RecognizerDNNL", "FaceDetectorDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FERStream", "Pipeline", "Annotation", "RecognizerDNNL", "FaceDetectorDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The readers and writers as fuzz targets (scripts/fuzz.sh); built plainly it replays inputs.
         .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceCrop", "FERCore", "Pipeline", "Recognizer"]),
@@ -52,6 +55,7 @@ let package = Package(
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream", "TestSupport"]),
+        .testTarget(name: "FERStreamTests", dependencies: ["FERStream", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -5,8 +5,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/install-deps.sh
-swift build --build-tests
-swift test
+# Optimised (-O) though a debug build: the tests run the real detector and network on real
+# frames, minutes slower unoptimised. (Package.swift sets no flags, so that the package can be a
+# dependency; plain `swift test` works too, only slower.)
+swift build --build-tests -Xswiftc -O
+swift test --skip-build
+# The library as another package uses it: Examples/LabelVideo, built against this checkout, on a generated clip.
+scripts/example.sh
 if python3 -c "import torch" 2>/dev/null; then
   python3 -m pytest -q training/tests
 else

@@ -4,7 +4,10 @@ import Pipeline
 /// `--annotate out.mp4`: every frame of the input, re-encoded with each face's box, track id,
 /// label and score, and a bar of its class probabilities (smoothed), in the label's colour.
 /// The video opens on the first picture, at that picture's size.
-public final class VideoAnnotator: FrameAnnotator {
+///
+/// `@unchecked Sendable`: it owns an FFmpeg encoder that one thread at a time drives (the
+/// pipeline's annotate stage, then the caller after the run).
+public final class VideoAnnotator: FrameAnnotator, @unchecked Sendable {
     public let path: String
     private let frameRate: Double?
     private var encoder: VideoEncoder?

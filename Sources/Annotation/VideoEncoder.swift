@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 import FERCore
 import Pipeline
 
@@ -62,9 +63,9 @@ final class VideoEncoder {
             av_dict_set(&opts, "crf", "21", 0)
         }
         var rc = avcodec_open2(ctx, encoder, &opts)
-        guard rc >= 0 else { throw fail("cannot open the \(String(cString: encoder.pointee.name)) encoder: \(message(rc))") }
+        guard rc >= 0 else { throw fail("cannot open the \(String(cString: encoder.pointee.name)) encoder: \(ffmpegMessage(rc))") }
         rc = avcodec_parameters_from_context(st.pointee.codecpar, ctx)
-        guard rc >= 0 else { throw fail(message(rc)) }
+        guard rc >= 0 else { throw fail(ffmpegMessage(rc)) }
         st.pointee.time_base = ctx.pointee.time_base
         if let frameRate, frameRate > 0 { st.pointee.avg_frame_rate = av_d2q(frameRate, 100_000) }
 
@@ -76,14 +77,14 @@ final class VideoEncoder {
         f.pointee.height = ctx.pointee.height
         f.pointee.color_range = AVCOL_RANGE_MPEG
         rc = av_frame_get_buffer(f, 0)
-        guard rc >= 0 else { throw fail(message(rc)) }
+        guard rc >= 0 else { throw fail(ffmpegMessage(rc)) }
 
         if oc.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
             rc = avio_open(&oc.pointee.pb, path, AVIO_FLAG_WRITE)
-            guard rc >= 0 else { throw fail(message(rc)) }
+            guard rc >= 0 else { throw fail(ffmpegMessage(rc)) }
         }
         rc = avformat_write_header(oc, nil)
-        guard rc >= 0 else { throw fail(message(rc)) }
+        guard rc >= 0 else { throw fail(ffmpegMessage(rc)) }
     }
 
     deinit {
@@ -101,7 +102,7 @@ final class VideoEncoder {
     func encode(_ picture: ColourPicture, time: Double) throws(PipelineError) {
         guard !finished, let codec, let frame, let stream else { return }
         var rc = av_frame_make_writable(frame)
-        guard rc >= 0 else { throw .output(path: path, reason: message(rc)) }
+        guard rc >= 0 else { throw .output(path: path, reason: ffmpegMessage(rc)) }
         copy(picture, into: frame)
         // Presentation times must rise strictly, in the container's ticks too (Matroska counts
         // milliseconds); equal or earlier times (a glitch in the source's timestamps) move one
@@ -113,7 +114,7 @@ final class VideoEncoder {
         lastPTS = pts
         frame.pointee.pts = pts
         rc = avcodec_send_frame(codec, frame)
-        guard rc >= 0 else { throw .output(path: path, reason: message(rc)) }
+        guard rc >= 0 else { throw .output(path: path, reason: ffmpegMessage(rc)) }
         try drain()
     }
 
@@ -124,7 +125,7 @@ final class VideoEncoder {
         _ = avcodec_send_frame(codec, nil)
         try drain()
         let rc = av_write_trailer(output)
-        guard rc >= 0 else { throw .output(path: path, reason: message(rc)) }
+        guard rc >= 0 else { throw .output(path: path, reason: ffmpegMessage(rc)) }
         if output.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 { avio_closep(&output.pointee.pb) }
     }
 
@@ -133,11 +134,11 @@ final class VideoEncoder {
         while true {
             var rc = avcodec_receive_packet(codec, packet)
             if rc == fer_averror_eagain() || rc == fer_averror_eof() { return }
-            guard rc >= 0 else { throw .output(path: path, reason: message(rc)) }
+            guard rc >= 0 else { throw .output(path: path, reason: ffmpegMessage(rc)) }
             av_packet_rescale_ts(packet, codec.pointee.time_base, stream.pointee.time_base)
             packet.pointee.stream_index = stream.pointee.index
             rc = av_interleaved_write_frame(output, packet)  // takes the packet's data, resets it
-            guard rc >= 0 else { throw .output(path: path, reason: message(rc)) }
+            guard rc >= 0 else { throw .output(path: path, reason: ffmpegMessage(rc)) }
         }
     }
 
@@ -147,9 +148,7 @@ final class VideoEncoder {
         let fw = Int(f.pointee.width), fh = Int(f.pointee.height)
         let planes: [([UInt8], Int, Int)] = [(p.y, p.width, p.height), (p.u, p.chromaWidth, p.chromaHeight), (p.v, p.chromaWidth, p.chromaHeight)]
         let targets = [(fw, fh), (fw / 2, fh / 2), (fw / 2, fh / 2)]
-        let raw = UnsafeMutableRawPointer(f)
-        let data = (raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.data)!).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
-        let strides = (raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.linesize)!).assumingMemoryBound(to: Int32.self)
+        let (data, strides) = f.planes
         // The picture's size in the video's frame (before padding): equal unless the source changed size.
         let sameSize = p.width == width && p.height == height
         for (i, (src, sw, sh)) in planes.enumerated() {
@@ -173,10 +172,4 @@ final class VideoEncoder {
             }
         }
     }
-}
-
-private func message(_ code: Int32) -> String {
-    var buf = [CChar](repeating: 0, count: 256)
-    fer_av_strerror(code, &buf, buf.count)
-    return String(cString: buf)
 }

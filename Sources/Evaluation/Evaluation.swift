@@ -30,9 +30,9 @@ public struct EvaluationResult: Sendable, Equatable {
         }
     }
 
-    /// `{"n":…,"accuracy":…,"per_class":{…},"confusion":[[…]]}`
+    /// `{"n":…,"accuracy":…,"per_class":{…},"confusion":[[…]]}` (decodes to `EvaluationRecord`)
     public var json: String {
-        let per = classes.indices.map { k in "\"\(classes[k])\":" + (perClass[k].map { fixed($0, 4) } ?? "null") }
+        let per = classes.indices.map { k in jsonString(classes[k]) + ":" + (perClass[k].map { fixed($0, 4) } ?? "null") }
         let rows = confusion.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }
         return "{\"n\":\(count),\"accuracy\":\(fixed(accuracy, 4)),\"per_class\":{\(per.joined(separator: ","))},\"confusion\":[\(rows.joined(separator: ","))]}"
     }
@@ -108,4 +108,36 @@ func fixed(_ v: Double, _ digits: Int) -> String {
 
 extension String {
     func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
+
+/// A JSON string literal (class names come from a model's metadata).
+func jsonString(_ text: String) -> String {
+    var out = "\""
+    for u in text.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
+}
+
+/// `eval --format json`, as a Codable value.
+public struct EvaluationRecord: Codable, Sendable, Equatable {
+    public var n: Int
+    public var accuracy: Double
+    /// Recall per class name; nil for a class with no members.
+    public var per_class: [String: Double?]
+    /// confusion[true][predicted], in the model's class order.
+    public var confusion: [[Int]]
+
+    public init(_ r: EvaluationResult) {
+        func round4(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
+        n = r.count
+        accuracy = round4(r.accuracy)
+        per_class = Dictionary(uniqueKeysWithValues: r.classes.indices.map { (r.classes[$0], r.perClass[$0].map(round4)) })
+        confusion = r.confusion
+    }
 }

@@ -1,5 +1,6 @@
 import FERCore
 import Foundation
+import Synchronization
 
 /// Viola–Jones face detection with a `HaarCascade`, following OpenCV's `detectMultiScale`:
 /// the frame is (optionally) shrunk to a detection size, then an image pyramid is scanned with
@@ -276,16 +277,15 @@ public struct FaceDetector: Sendable {
 /// Compiled cascades by table layout. Compiling costs about a millisecond, as much as scanning
 /// the neighbourhood of a face, and a video's frames (or a face's neighbourhoods) keep reusing a
 /// handful of layouts.
-final class CompiledCascadeCache: @unchecked Sendable {
+final class CompiledCascadeCache: Sendable {
     private struct Key: Hashable { var stride: Int, tiltedRows: Int, tiltedCol0: Int }
-    private let lock = NSLock()
-    private var entries: [Key: CompiledCascade] = [:]  // guarded by `lock`
+    private let entries = Mutex<[Key: CompiledCascade]>([:])
 
     func layout(for cascade: HaarCascade, stride: Int, tiltedRows: Int, tiltedCol0: Int) -> CompiledCascade {
         let key = Key(stride: stride, tiltedRows: tiltedRows, tiltedCol0: tiltedCol0)
-        if let hit = lock.withLock({ entries[key] }) { return hit }
+        if let hit = entries.withLock({ $0[key] }) { return hit }
         let made = CompiledCascade(cascade, stride: stride, tiltedRows: tiltedRows, tiltedCol0: tiltedCol0)
-        lock.withLock {
+        entries.withLock { entries in
             if entries.count >= 32 { entries.removeAll() }  // sizes keep changing: start over
             entries[key] = made
         }

@@ -2,6 +2,7 @@ import CDNNL
 import FaceCrop
 import FERCore
 import Foundation
+import Synchronization
 import Recognizer
 import RecognizerDNNL
 
@@ -275,20 +276,23 @@ public struct YuNetWeights: Sendable {
 }
 
 /// YuNet on oneDNN: one graph per input size, built on first use and kept.
-/// `@unchecked Sendable`: the oneDNN handles are not thread-safe; every use goes through `lock`.
-public final class YuNetNetwork: YuNetRunning, @unchecked Sendable {
+/// The oneDNN handles are not thread-safe: they live inside a `Mutex`, so every use is exclusive.
+public final class YuNetNetwork: YuNetRunning {
+    /// The oneDNN engine, its stream and the graphs built so far, used only with the lock held.
+    private struct Handles {
+        let engine: DNNLCPUEngine
+        let stream: DNNLStream
+        var graphs: [[Int]: YuNetGraph] = [:]
+    }
     private let weights: YuNetWeights
-    private let engine: DNNLCPUEngine
-    private let stream: DNNLStream
-    private let lock = NSLock()
-    private var graphs: [[Int]: YuNetGraph] = [:]
+    private let handles: Mutex<Handles>
     /// Sizes kept at most (a stream whose size keeps changing must not grow without bound).
     private let maxGraphs = 8
 
     public init(weights: YuNetWeights) throws(RecognizerError) {
         self.weights = weights
-        engine = try DNNLCPUEngine()
-        stream = try DNNLStream(engine: engine)
+        let engine = try DNNLCPUEngine()
+        handles = Mutex(Handles(engine: engine, stream: try DNNLStream(engine: engine)))
     }
 
     public convenience init(path: String) throws(RecognizerError) {
@@ -296,16 +300,16 @@ public final class YuNetNetwork: YuNetRunning, @unchecked Sendable {
     }
 
     public func heads(pixels: [Float], rows: Int, cols: Int) throws -> [YuNetHeadMap] {
-        try lock.withLock { () throws(RecognizerError) -> [YuNetHeadMap] in
+        try handles.withLock { (h: inout Handles) throws(RecognizerError) -> [YuNetHeadMap] in
             let graph: YuNetGraph
-            if let g = graphs[[rows, cols]] {
+            if let g = h.graphs[[rows, cols]] {
                 graph = g
             } else {
-                if graphs.count >= maxGraphs { graphs.removeAll() }
-                graph = try YuNetGraph(weights: weights, rows: rows, cols: cols, engine: engine)
-                graphs[[rows, cols]] = graph
+                if h.graphs.count >= maxGraphs { h.graphs.removeAll() }
+                graph = try YuNetGraph(weights: weights, rows: rows, cols: cols, engine: h.engine)
+                h.graphs[[rows, cols]] = graph
             }
-            return try graph.run(pixels, stream: stream)
+            return try graph.run(pixels, stream: h.stream)
         }
     }
 }

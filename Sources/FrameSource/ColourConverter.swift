@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 import FERCore
 
 /// Converts decoded frames of any pixel format to upright planar YUV 4:2:0 (limited range) with

@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 import Foundation
 
 // Each FFmpeg allocation is owned by exactly one of these small classes and freed in its deinit.
@@ -112,12 +113,6 @@ final class FrameBuffer {
         var p: UnsafeMutablePointer<AVFrame>? = pointer
         av_frame_free(&p)
     }
-}
-
-/// A negative FFmpeg return code, carried until it is turned into a `FrameSourceError`.
-struct FFmpegFailure: Error {
-    let code: Int32
-    var message: String { ffmpegMessage(code) }
 }
 
 /// A whole download, through FFmpeg's protocols (HTTP, HTTPS), copied into a temporary file

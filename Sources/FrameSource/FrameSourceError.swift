@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 
 /// Why a `VideoSource` could not be opened or read. Every `description` is one line that names the
 /// input and the cause, with FFmpeg's own message where there is one.
@@ -48,15 +49,6 @@ public enum FrameSourceError: Error, CustomStringConvertible, Equatable, Sendabl
             text = "cannot read '\(input)' to the end: it stops at \(seconds(endedAt)) s of \(seconds(expected)) s (truncated or damaged file)"
         }
         return oneLine(text)
-    }
-}
-
-/// FFmpeg's message for an error code, e.g. "No such file or directory".
-func ffmpegMessage(_ code: Int32) -> String {
-    withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(AV_ERROR_MAX_STRING_SIZE)) { buf in
-        buf.initialize(repeating: 0)
-        fer_av_strerror(code, buf.baseAddress!, buf.count)
-        return String(cString: buf.baseAddress!)
     }
 }
 

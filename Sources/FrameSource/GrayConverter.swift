@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 import FERCore
 
 /// Converts decoded frames to 8-bit grey as swscale does (`AV_PIX_FMT_GRAY8`, full range: the
@@ -170,24 +171,4 @@ struct PictureKey: Equatable {
         fullRange = frame.pointee.color_range == AVCOL_RANGE_JPEG
         guard width > 0, height > 0, format >= 0 else { throw FFmpegFailure(code: fer_averror_invaliddata()) }
     }
-}
-
-extension UnsafeMutablePointer where Pointee == AVFrame {
-    /// The frame's plane pointers and row strides, as swscale takes them (Swift sees the C arrays as tuples).
-    var planes: (data: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, strides: UnsafeMutablePointer<Int32>) {
-        let raw = UnsafeMutableRawPointer(self)
-        return ((raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.data)!).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self),
-                (raw + MemoryLayout<AVFrame>.offset(of: \AVFrame.linesize)!).assumingMemoryBound(to: Int32.self))
-    }
-}
-
-/// Tells swscale the source and destination colour ranges (formats such as yuv420p carry the
-/// range in the frame, not in the format); nil keeps swscale's own choice.
-func setRanges(_ ctx: OpaquePointer, sourceFull: Bool?, destinationFull: Bool) {
-    var invTable: UnsafeMutablePointer<Int32>? = nil, table: UnsafeMutablePointer<Int32>? = nil
-    var srcRange: Int32 = 0, dstRange: Int32 = 0
-    var brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
-    guard sws_getColorspaceDetails(ctx, &invTable, &srcRange, &table, &dstRange, &brightness, &contrast, &saturation) >= 0 else { return }
-    sws_setColorspaceDetails(ctx, invTable, sourceFull.map { $0 ? 1 : 0 } ?? srcRange, table, destinationFull ? 1 : 0,
-                             brightness, contrast, saturation)
 }

@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,7 @@ func unresolvedHostReason(url: String, code: Int32) -> String? {
     var host = [CChar](repeating: 0, count: 256)
     var port: Int32 = -1
     av_url_split(nil, 0, nil, 0, &host, Int32(host.count), &port, nil, 0, url)
-    let name = String(cString: host)
+    let name = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     guard !name.isEmpty else { return nil }
     var hints = addrinfo()
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 
 /// One of the eight right-angle orientations of a picture: how a decoded image is turned so that it
 /// shows upright. Mirrors the choice `ffmpeg`/`ffplay` (5.1) make from a stream's display matrix.

@@ -1,4 +1,5 @@
 import CFFmpeg
+import FFmpegSupport
 import Synchronization
 
 /// How to open a `VideoSource`.

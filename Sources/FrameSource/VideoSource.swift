@@ -1,20 +1,19 @@
 import CFFmpeg
+import FFmpegSupport
 import FERCore
 
 /// Registers libavdevice's inputs (video4linux2...) exactly once, thread-safely (Swift globals are
 /// initialised lazily under a once-guard).
 private let deviceRegistration: Void = { avdevice_register_all() }()
 
-/// URL schemes of network streaming protocols, whose sources are live.
-private let liveSchemes: Set<String> = ["rtsp", "rtsps", "rtmp", "rtmps", "rtmpt", "rtmpe", "rtmpte", "rtmpts",
-                                        "rtp", "srtp", "udp", "srt", "mmsh", "mmst"]
-
 /// Decodes the best video stream of a file, stdin, URL or camera into upright grey frames.
 ///
 /// `input` is a file path, `-` (stdin, FFmpeg's `pipe:0`), any URL FFmpeg reads (`http://`,
 /// `rtsp://`, `file:`, `pipe:N`...), or `v4l2:/dev/videoN` (a V4L2 camera via libavdevice).
 /// Not thread-safe, except `cancel()` / `canceller`, which may be used from any thread.
-public final class VideoSource {
+/// `@unchecked Sendable`: it owns FFmpeg contexts that one thread at a time reads from (the
+/// pipeline's decode stage); only the cancel flag (a `SourceCanceller`, Sendable) is shared.
+public final class VideoSource: @unchecked Sendable {
     /// The input as given.
     public let input: String
     /// Picture size of the frames, after rotation (frames carry their own size should it change
@@ -236,10 +235,7 @@ public final class VideoSource {
         if input.hasPrefix("v4l2:") {
             return (String(input.dropFirst("v4l2:".count)), inputFormat ?? "video4linux2", true)
         }
-        var live = false
-        if let colon = input.firstIndex(of: ":"), !input[..<colon].contains("/") {
-            live = liveSchemes.contains(input[..<colon].lowercased())
-        }
+        var live = InputKind.isLive(input)
         if let inputFormat, ["video4linux2", "v4l2"].contains(inputFormat) { live = true }
         return (input, inputFormat, live)
     }
@@ -391,3 +387,15 @@ extension VideoSource {
         return frame.image
     }
 }
+
+/// Where frames come from: `VideoSource` is the real one; `ReconnectingSource` wraps it for live
+/// input; a library user may supply their own (frames from a camera API, a test).
+public protocol FrameProducer: AnyObject, Sendable {
+    /// Live sources (cameras, network streams) produce frames at their own pace.
+    var isLive: Bool { get }
+    func nextFrame() throws -> Frame?
+    /// Makes a blocked `nextFrame` return soon (used to stop a run).
+    func cancel()
+}
+
+extension VideoSource: FrameProducer {}

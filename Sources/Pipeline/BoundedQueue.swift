@@ -2,6 +2,8 @@ import Foundation
 
 /// A FIFO between two stages with a fixed capacity: a producer that gets ahead blocks in `put`
 /// (back-pressure), so memory stays bounded however long the input is. `close` wakes everyone.
+/// `@unchecked Sendable`: every stored property is touched only with `condition` locked; a
+/// `Mutex` cannot be used because stages must wait on the queue (a condition variable).
 final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element?]

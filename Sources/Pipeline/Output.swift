@@ -1,5 +1,6 @@
 import Foundation
 import FERCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,7 +9,7 @@ import Darwin
 
 /// A file descriptor that takes whole lines: each `write` is handed to the kernel at once, so a
 /// pipe reader sees every line as soon as it is made and nothing is held back in a buffer.
-public final class LineSink {
+public final class LineSink: Sendable {
     private let fd: Int32
     private let ownsDescriptor: Bool
     public let path: String
@@ -55,7 +56,7 @@ public final class LineSink {
 }
 
 /// Turns frame results into lines of one format.
-public protocol ResultWriter: AnyObject {
+public protocol ResultWriter: AnyObject, Sendable {
     func write(_ result: FrameResult) throws(PipelineError)
 }
 
@@ -93,7 +94,7 @@ func csvDecimal(_ value: Double, digits: Int) -> String {
 /// `{"frame":0,"t":0.0,"faces":[{"track":1,"box":[x,y,w,h],"confidence":0.93,"landmarks":[[x,y],…],"label":"happy","score":0.91,"probs":{…},"raw":{…}}]}`
 /// (`confidence` and `landmarks` only where the detector gives them). `label` and the keys of
 /// `probs` and `raw` are the names of the run's classes (the model's `LabelSet`), in its order.
-public final class NDJSONWriter: ResultWriter {
+public final class NDJSONWriter: ResultWriter, Sendable {
     private let sink: LineSink
     public let labels: LabelSet
     /// `"name":` per class, made once.
@@ -151,12 +152,12 @@ public final class NDJSONWriter: ResultWriter {
 
 /// RFC 4180 CSV: a header, then one row per face per frame; a frame without faces is one row
 /// whose face fields are empty. The probability columns are named after the run's classes.
-public final class CSVWriter: ResultWriter {
+public final class CSVWriter: ResultWriter, Sendable {
     private let sink: LineSink
     private let withFile: Bool
     public let labels: LabelSet
     private let header: String
-    private var wroteHeader = false
+    private let wroteHeader = Mutex(false)
 
     /// Landmark columns (after `skipped`, so the earlier columns keep their places).
     static let landmarkColumns = ["eye_l", "eye_r", "nose", "mouth_l", "mouth_r"].flatMap { [$0 + "_x", $0 + "_y"] }
@@ -178,9 +179,8 @@ public final class CSVWriter: ResultWriter {
 
     public func write(_ r: FrameResult) throws(PipelineError) {
         var s = ""
-        if !wroteHeader {
+        if wroteHeader.withLock({ wrote in defer { wrote = true }; return !wrote }) {
             s += (withFile ? "file," : "") + header + "\r\n"
-            wroteHeader = true
         }
         let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(csvDecimal(r.time, digits: 6)),"
         let skipped = ",\(r.skipped)"

@@ -3,22 +3,12 @@ import FERCore
 import FrameSource
 import FaceCrop
 import Recognizer
-
-/// Where frames come from; `VideoSource` is the real one.
-public protocol FrameProducer: AnyObject {
-    /// Live sources (cameras, network streams) produce frames at their own pace.
-    var isLive: Bool { get }
-    func nextFrame() throws -> Frame?
-    /// Makes a blocked `nextFrame` return soon (used to stop a run).
-    func cancel()
-}
-
-extension VideoSource: FrameProducer {}
+import Synchronization
 
 /// Receives every frame in colour with the faces to show on it, in frame order, on its own
 /// stage (`--annotate` re-encodes them as a video). Frames that are not analysed (`every` > 1)
 /// come with the latest analysed faces.
-public protocol FrameAnnotator: AnyObject {
+public protocol FrameAnnotator: AnyObject, Sendable {
     func annotate(_ picture: ColourPicture, time: Double, faces: [FaceResult]) throws(PipelineError)
     /// Called once at the end, also after a failure, so that what was annotated is kept.
     func finish() throws(PipelineError)
@@ -98,7 +88,7 @@ public struct PipelineStats: Sendable {
 /// FrameSource → FaceCrop (detect, track, crop) → Recognizer (batched) → smoothing → writer,
 /// each stage on its own Dispatch queue with a bounded queue before the next. Output stays in
 /// frame order because every stage is a single FIFO worker.
-public final class Pipeline: @unchecked Sendable {
+public final class Pipeline: Sendable {
     /// A decoded frame on its way to detection, with when it was read and how many frames were
     /// dropped just before it (real-time mode). `analyse` is false for frames passed along only
     /// to be annotated (`every` > 1).
@@ -147,13 +137,16 @@ public final class Pipeline: @unchecked Sendable {
     private let annotator: FrameAnnotator?
     private let options: PipelineOptions
 
-    private let lock = NSLock()
-    private var failure: PipelineError?
-    private var stats = PipelineStats()
-    private var trackSummary: TrackSummary
+    /// What the stages report as they go: read from any thread (`--stats` mid-run, `summary`).
+    private struct Shared {
+        var failure: PipelineError?
+        var stats = PipelineStats()
+        var trackSummary: TrackSummary
+    }
+    private let shared: Mutex<Shared>
 
     /// Per-track time on screen and class shares of what was written (complete after `run`).
-    public var summary: TrackSummary { lock.withLock { trackSummary } }
+    public var summary: TrackSummary { shared.withLock { $0.trackSummary } }
 
     public init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: Recognizer,
                 writer: ResultWriter, annotator: FrameAnnotator? = nil, options: PipelineOptions = .init()) {
@@ -164,7 +157,7 @@ public final class Pipeline: @unchecked Sendable {
         self.writer = writer
         self.annotator = annotator
         self.options = options
-        trackSummary = TrackSummary(labels: recognizer.weights.labels)
+        shared = Mutex(Shared(trackSummary: TrackSummary(labels: recognizer.weights.labels)))
     }
 
     /// The run's classes: the model's (`NetworkWeights.labels`); labels are indices into them.
@@ -185,10 +178,10 @@ public final class Pipeline: @unchecked Sendable {
         let detected = BoundedQueue<Detected>(capacity: options.realtime ? 1 : options.queueDepth)
         let recognised = BoundedQueue<Recognised>(capacity: options.queueDepth)
         let toAnnotate = BoundedQueue<ToAnnotate>(capacity: options.queueDepth)
-        let queues: [() -> Void] = [frames.abort, detected.abort, recognised.abort, toAnnotate.abort]
+        let queues: [@Sendable () -> Void] = [frames.abort, detected.abort, recognised.abort, toAnnotate.abort]
         let group = DispatchGroup()
 
-        func stage(_ label: String, _ body: @escaping () throws(PipelineError) -> Void) {
+        func stage(_ label: String, _ body: @escaping @Sendable () throws(PipelineError) -> Void) {
             DispatchQueue(label: "fer-stream.\(label)").async(group: group) {
                 do {
                     try body()
@@ -321,7 +314,7 @@ public final class Pipeline: @unchecked Sendable {
             var summary = TrackSummary(labels: labels)
             summary.keepsSeries = options.keepsTimeline
             var lastReport = DispatchTime.now()
-            defer { self.lock.withLock { self.trackSummary = summary } }
+            defer { self.shared.withLock { [summary] in $0.trackSummary = summary } }
             while let r = recognised.take() {
                 if !r.analysed {
                     if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: shown)) { return }
@@ -346,7 +339,7 @@ public final class Pipeline: @unchecked Sendable {
                 }
                 if let report = options.periodicStats, seconds(since: lastReport) >= options.statsInterval {
                     lastReport = DispatchTime.now()
-                    report(self.lock.withLock { var s = self.stats; s.wallSeconds = Date().timeIntervalSince(start); return s })
+                    report(self.shared.withLock { var s = $0.stats; s.wallSeconds = Date().timeIntervalSince(start); return s })
                 }
                 summary.add(result)
                 options.progress?.update(framesDone: r.frame + 1)
@@ -375,16 +368,16 @@ public final class Pipeline: @unchecked Sendable {
         group.wait()
         options.progress?.finish()
         update { $0.wallSeconds = Date().timeIntervalSince(start) }
-        if let failure = lock.withLock({ failure }) { throw failure }
-        return lock.withLock { stats }
+        if let failure = shared.withLock({ $0.failure }) { throw failure }
+        return shared.withLock { $0.stats }
     }
 
     private func fail(_ error: PipelineError) {
-        lock.withLock { if failure == nil { failure = error } }
+        shared.withLock { if $0.failure == nil { $0.failure = error } }
     }
 
     private func update(_ change: (inout PipelineStats) -> Void) {
-        lock.withLock { change(&stats) }
+        shared.withLock { change(&$0.stats) }
     }
 }
 

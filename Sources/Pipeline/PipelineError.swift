@@ -3,7 +3,7 @@ import FaceCrop
 import Recognizer
 
 /// Failures of a run, each one line a person can act on.
-public enum PipelineError: Error, CustomStringConvertible {
+public enum PipelineError: Error, CustomStringConvertible, Sendable {
     case badOption(name: String, value: String, reason: String)
     case output(path: String, reason: String)
     /// The reader of our output went away (e.g. `| head`): not an error worth a message.
@@ -12,7 +12,7 @@ public enum PipelineError: Error, CustomStringConvertible {
     case faces(FaceCropError)
     case recognizer(RecognizerError)
     /// A bundled model or detector is nowhere it is looked for.
-    case resource(Resources.NotFound)
+    case resource(ResourceNotFound)
     /// An error of a kind no stage declares: shown as it describes itself.
     case unexpected(String)
 
@@ -23,7 +23,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let e as FrameSourceError: self = .source(e)
         case let e as FaceCropError: self = .faces(e)
         case let e as RecognizerError: self = .recognizer(e)
-        case let e as Resources.NotFound: self = .resource(e)
+        case let e as ResourceNotFound: self = .resource(e)
         default: self = .unexpected("\(error)")
         }
     }
@@ -39,5 +39,25 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let .resource(e): e.description
         case let .unexpected(text): text
         }
+    }
+}
+
+/// A bundled file (the model, the face detector) that is nowhere it is looked for.
+public struct ResourceNotFound: Error, CustomStringConvertible, Equatable, Sendable {
+    public let file: String
+    /// The option that names such a file, e.g. `--model`.
+    public let option: String
+    /// The environment variable that names it, e.g. `FER_STREAM_MODEL`.
+    public let variable: String
+    /// The directories looked in, in order.
+    public let looked: [String]
+
+    public init(file: String, option: String, variable: String, looked: [String]) {
+        self.file = file; self.option = option; self.variable = variable; self.looked = looked
+    }
+
+    public var description: String {
+        "cannot find the bundled '\(file)': looked in \(looked.joined(separator: ", ")); "
+            + "give \(option) FILE or set \(variable)"
     }
 }

@@ -1,13 +1,13 @@
 import Foundation
+import Synchronization
 
 /// A one-line progress display on stderr for file inputs: frames done of the total, frames/s and
 /// the time left. Redrawn at most 4 times a second; only when stderr is a terminal.
-/// Used by one thread at a time: the writer stage while running, then the caller after `run`.
-public final class ProgressLine: @unchecked Sendable {
+public final class ProgressLine: Sendable {
     private let total: Int?
     private let start = Date()
-    private var lastDraw = Date.distantPast
-    private var drawn = false
+    /// When the line was last drawn, and whether it ever was.
+    private let drawn = Mutex<(last: Date, ever: Bool)>((.distantPast, false))
 
     /// nil when stderr is not a terminal (piped, redirected, CI): then nothing is ever drawn.
     public init?(totalFrames: Int?, force: Bool = false) {
@@ -17,15 +17,18 @@ public final class ProgressLine: @unchecked Sendable {
 
     public func update(framesDone: Int) {
         let now = Date()
-        guard now.timeIntervalSince(lastDraw) >= 0.25 else { return }
-        lastDraw = now
+        let due = drawn.withLock { d in
+            guard now.timeIntervalSince(d.last) >= 0.25 else { return false }
+            d = (now, true)
+            return true
+        }
+        guard due else { return }
         FileHandle.standardError.write(Data(("\r" + Self.line(done: framesDone, total: total, elapsed: now.timeIntervalSince(start)) + "\u{1B}[K").utf8))
-        drawn = true
     }
 
     /// Clears the line so that what follows on stderr starts clean.
     public func finish() {
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if drawn.withLock({ $0.ever }) { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 
     /// "frame 120/300 (40%)  31.2 frames/s  ETA 0:06"

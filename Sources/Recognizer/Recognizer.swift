@@ -31,7 +31,7 @@ public enum TestTimeAugmentation: String, CaseIterable, Sendable {
 }
 
 /// Faces in, probabilities out: normalisation, test-time crops, the engine, softmax, the mean.
-public final class Recognizer {
+public final class Recognizer: Sendable {
     public let weights: NetworkWeights
     public let engine: InferenceEngine
     public let tta: TestTimeAugmentation

@@ -72,12 +72,15 @@ public final class ReferenceEngine: InferenceEngine {
                                 let width = min(blockWidth, columns - j0)
                                 im2col(src, conv: conv, batch: n, from: j0, width: width, stride: stride, into: colBuf)
                                 let rowsPerChunk = ((m / max(rowChunks, 1)) + 3) & ~3
-                                let task = { (chunk: Int) in
+                                // The workers read the same buffers and write disjoint rows of `dst`.
+                                nonisolated(unsafe) let w = w, bias = bias, colBuf = colBuf, dst = dst
+                                let from = j0
+                                let task: @Sendable (Int) -> Void = { (chunk: Int) in
                                     let r0 = chunk * rowsPerChunk
                                     let r1 = min(m, r0 + rowsPerChunk)
                                     if r0 < r1 {
                                         gemmBias(w: w, bias: bias, k: k, rows: r0..<r1, col: colBuf, stride: stride, width: width,
-                                                 relu: relu, out: dst, outOffset: j0, outStride: columns)
+                                                 relu: relu, out: dst, outOffset: from, outStride: columns)
                                     }
                                 }
                                 if rowChunks > 1 {

@@ -17,7 +17,10 @@ import Glibc
 /// run, so `threads` holds whichever thread calls. The wait policy cannot be set from here:
 /// libgomp reads `OMP_WAIT_POLICY` once, when it is loaded — before `main` for any program that
 /// links this module — so it must be in the environment the program starts with.
-public final class DNNLEngine: InferenceEngine {
+///
+/// `@unchecked Sendable`: the oneDNN handles and the network cache inside are not thread-safe;
+/// as `InferenceEngine` requires, one thread at a time uses an engine (the pipeline's recognise stage).
+public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     public enum Precision: String, CaseIterable, Sendable {
         case f32, bf16, int8
         /// The fastest precision this CPU runs well (see `DNNLEngine.resolve`).

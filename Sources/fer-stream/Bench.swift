@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Pipeline
+import FERStream
 import Recognizer
 import RecognizerDNNL
 
@@ -44,13 +44,10 @@ struct Bench: ParsableCommand {
                 times.append(Date().timeIntervalSince(t0))
                 calls += 1
             }
-            times.sort()
-            let median = times[times.count / 2]
-            let total = Date().timeIntervalSince(start)
-            let gflop = Double(2 * weights.macsPerCrop) / 1e9
-            let cropsPerSecond = Double(batch) / median
-            print(String(format: #"{"network":"%@","engine":"%@","batch":%d,"threads":%d,"calls":%d,"crops_per_s":%.1f,"ms_per_call_median":%.2f,"gflop_per_crop":%.3f,"gflop_per_s":%.1f,"seconds":%.2f}"#,
-                         weights.architecture.rawValue, network.name, batch, threadCount, calls, cropsPerSecond, median * 1000, gflop, gflop * cropsPerSecond, total))
+            let record = BenchRecord(network: weights.architecture.rawValue, engine: network.name, batch: batch, threads: threadCount,
+                                     callSeconds: times, gflopPerCrop: Double(2 * weights.macsPerCrop) / 1e9,
+                                     seconds: Date().timeIntervalSince(start))
+            print(record.json)
         } catch {
             throw PipelineError.recognizer(error)
         }

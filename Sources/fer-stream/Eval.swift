@@ -5,7 +5,7 @@ import Foundation
 import FrameSource
 import FaceCrop
 import FERCore
-import Pipeline
+import FERStream
 import Plots
 import Recognizer
 
@@ -35,16 +35,16 @@ struct Eval: ParsableCommand {
     var images: String?
 
     @Option(help: "Split: PrivateTest, PublicTest or Training.")
-    var split: String = "PrivateTest"
+    var split: FER2013.Split = .privateTest
 
     @Option(help: "Test-time augmentation: 10crop, flip, center.")
-    var tta: String = "10crop"
+    var tta: TestTimeAugmentation = .tenCrop
 
     @Option(help: "Evaluate only the first N faces of the split.")
     var limit: Int?
 
     @Option(help: "Output: text or json.")
-    var format: String = "text"
+    var format: ReportFormat = .text
 
     @Option(help: "Also draw the confusion matrix into this SVG file.")
     var plot: String?
@@ -62,9 +62,6 @@ struct Eval: ParsableCommand {
     var network: ModelOptions
 
     mutating func validate() throws {
-        guard FER2013.Split(rawValue: split) != nil else { throw ValidationError("--split must be PrivateTest, PublicTest or Training, not '\(split)'") }
-        guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
-        guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json, not '\(format)'") }
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, not \(limit)") }
         if images != nil && fer2013 != nil { throw ValidationError("give --fer2013 or --images, not both") }
         if let paste, !(1...8).contains(paste) { throw ValidationError("--paste must be 1…8, not \(paste)") }
@@ -93,19 +90,19 @@ struct Eval: ParsableCommand {
                 throw RuntimeFailure(message: "no FER2013 file: pass --fer2013 PATH or set FER2013_CSV (download fer2013.csv from Kaggle)")
             }
             let rows: [LabelledFace]
-            do { rows = try FER2013.load(path: path, split: FER2013.Split(rawValue: split)!, limit: limit ?? .max) } catch {
+            do { rows = try FER2013.load(path: path, split: split, limit: limit ?? .max) } catch {
                 throw RuntimeFailure(message: error.description)
             }
-            guard !rows.isEmpty else { throw RuntimeFailure(message: "'\(path)' has no \(split) rows") }
+            guard !rows.isEmpty else { throw RuntimeFailure(message: "'\(path)' has no \(split.rawValue) rows") }
             // FER2013's labels are the model's output indices (same classes, same order).
             faces = rows.map { ($0.image, $0.label.rawValue) }
-            setName = "\(split) of \(path)"
+            setName = "\(split.rawValue) of \(path)"
         }
         var missed = 0
         if let paste {
             (faces, missed) = try throughDetector(faces, enlarge: paste)
         }
-        let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
+        let recognizer = Recognizer(weights: weights, engine: engine, tta: tta)
         let start = Date()
         let result: EvaluationResult
         do {
@@ -114,17 +111,17 @@ struct Eval: ParsableCommand {
         } catch { throw PipelineError.recognizer(error) }
         let seconds = Date().timeIntervalSince(start)
         if let plot {
-            let title = "\(images == nil ? split : "images"), \(tta): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
+            let title = "\(images == nil ? split.rawValue : "images"), \(tta.rawValue): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
             do { try Plots.confusion(result.confusion, classes: result.classes, title: title).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
                 throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
             }
         }
         // Through the detector, faces it missed count as wrong: accuracy over all of them.
         let overall = Double(result.correct) / Double(result.count + missed)
-        if format == "json" {
+        if format == .json {
             print(paste == nil ? result.json : "{\"missed\":\(missed),\"accuracy_all\":\(String(format: "%.4f", overall)),\"found\":\(result.json)}")
         } else {
-            print("\(setName), model \(modelPath), \(engine.name), tta \(tta)")
+            print("\(setName), model \(modelPath), \(engine.name), tta \(tta.rawValue)")
             if paste != nil {
                 print(String(format: "through the detector: %d of %d faces found; accuracy over all %.2f%%, over those found:", result.count, result.count + missed, overall * 100))
             }

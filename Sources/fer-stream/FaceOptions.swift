@@ -1,7 +1,5 @@
 import ArgumentParser
-import FaceCrop
-import FaceDetectorDNNL
-import Pipeline
+import FERStream
 
 /// The options that find faces, shared by the stream and image commands.
 struct FaceOptions: ParsableArguments {
@@ -9,7 +7,7 @@ struct FaceOptions: ParsableArguments {
     var minFace: Int = 40
 
     @Option(help: "Face detector: yunet (a CNN with landmarks), haar (Viola–Jones), or full-frame (the whole frame is one face).")
-    var detector: String = "yunet"
+    var detector: DetectorOptions.Kind = .yunet
 
     @Option(name: .customLong("detector-model"), help: "YuNet weights. Default: the bundled Models/yunet.safetensors (or $FER_STREAM_DETECTOR).")
     var detectorModel: String?
@@ -22,15 +20,10 @@ struct FaceOptions: ParsableArguments {
 
     func validate() throws {
         guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
-        guard ["yunet", "haar", "full-frame"].contains(detector) else {
-            throw ValidationError("--detector must be yunet, haar or full-frame, not '\(detector)'")
-        }
         if let framing, Self.parseFraming(framing) == nil {
             throw ValidationError("--framing must be SCALE,CENTRE (e.g. 3,0.4) or box, not '\(framing)'")
         }
     }
-
-    var isFullFrame: Bool { detector == "full-frame" }
 
     /// nil: invalid; .some(nil): box-based crops.
     static func parseFraming(_ text: String) -> FaceCropper.Alignment?? {
@@ -40,39 +33,22 @@ struct FaceOptions: ParsableArguments {
         return .some(FaceCropper.Alignment(scale: parts[0], centre: parts[1]))
     }
 
-    /// The face cropper `--framing` asks for.
-    var cropper: FaceCropper {
-        var c = FaceCropper()
-        if let framing, let alignment = Self.parseFraming(framing) { c.alignment = alignment }
-        return c
+    /// The library's options these stand for.
+    var detectorOptions: DetectorOptions {
+        var o = DetectorOptions()
+        o.kind = detector
+        o.minFaceSize = minFace
+        o.model = detectorModel
+        o.cascade = cascade
+        if let framing, let alignment = Self.parseFraming(framing) { o.alignment = alignment }
+        return o
     }
 
-    /// The detector; `detectionWidth` sets Haar's working width (nil: FaceDetector's default,
-    /// 320 px, for video).
+    /// The face cropper `--framing` asks for.
+    var cropper: FaceCropper { detectorOptions.cropper }
+
+    /// The detector; `detectionWidth` sets Haar's working width (nil: its default, 320 px, for video).
     func makeDetector(detectionWidth: Int? = nil) throws(PipelineError) -> Detector {
-        switch detector {
-        case "full-frame":
-            return .fullFrame
-        case "haar":
-            do {
-                var options = FaceDetector.Options()
-                options.minFaceSize = minFace
-                if let detectionWidth { options.detectionWidth = detectionWidth }
-                return .haar(FaceDetector(cascade: try HaarCascade(contentsOfFile: cascade), options: options))
-            } catch {
-                throw PipelineError(error)
-            }
-        default:
-            var path = detectorModel ?? ""
-            if detectorModel == nil {
-                do throws(Resources.NotFound) { path = try Resources.defaultDetectorPath() } catch { throw .resource(error) }
-            }
-            do {
-                let network = try YuNetNetwork(path: path)
-                return .yunet(YuNetDetector(runner: network, options: .init(minFaceSize: minFace)))
-            } catch {
-                throw .recognizer(error)
-            }
-        }
+        try detectorOptions.makeDetector(detectionWidth: detectionWidth)
     }
 }

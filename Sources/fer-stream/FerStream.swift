@@ -1,13 +1,8 @@
 import Annotation
 import ArgumentParser
-import FaceCrop
-import FERCore
+import FERStream
 import Foundation
-import FrameSource
-import Pipeline
 import Plots
-import Recognizer
-import RecognizerDNNL
 
 /// A runtime failure already phrased for a person.
 struct RuntimeFailure: Error {
@@ -54,7 +49,7 @@ struct Stream: ParsableCommand {
     var input: String
 
     @Option(help: "Output format: ndjson or csv.")
-    var format: String = "ndjson"
+    var format: OutputFormat = .ndjson
 
     @Option(name: .shortAndLong, help: "Write results to this file instead of stdout.")
     var output: String?
@@ -69,7 +64,7 @@ struct Stream: ParsableCommand {
     var batch: Int = 40
 
     @Option(help: "Test-time augmentation: 10crop (4 corners + centre, mirrored), flip, center.")
-    var tta: String = "10crop"
+    var tta: TestTimeAugmentation = .tenCrop
 
     @OptionGroup(title: "Labels")
     var labels: LabelOptions
@@ -105,7 +100,7 @@ struct Stream: ParsableCommand {
     var timeout: Double?
 
     @Option(name: .customLong("rtsp-transport"), help: "RTSP transport: tcp or udp.")
-    var rtspTransport: String = "tcp"
+    var rtspTransport: StreamOptions.RTSPTransport = .tcp
 
     @Option(name: .customLong("video-size"), help: "Camera frame size, e.g. 640x480 (v4l2).")
     var videoSize: String?
@@ -123,71 +118,58 @@ struct Stream: ParsableCommand {
     var stats = false
 
     mutating func validate() throws {
-        guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be ndjson or csv, not '\(format)'") }
         guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be ≥ 1, not \(detectEvery)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
-        guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
         guard reconnect >= 0 else { throw ValidationError("--reconnect must be ≥ 0, not \(reconnect)") }
-        guard ["tcp", "udp"].contains(rtspTransport) else { throw ValidationError("--rtsp-transport must be tcp or udp, not '\(rtspTransport)'") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be > 0 seconds, not \(timeout)") }
     }
 
+    /// The library's options these flags stand for.
+    var streamOptions: StreamOptions {
+        var o = StreamOptions()
+        o.recognizer = network.recognizerOptions(tta: tta)
+        o.faces = faces.detectorOptions
+        o.pipeline.every = every
+        o.pipeline.detectEvery = detectEvery
+        o.pipeline.batch = batch
+        o.pipeline.smoothing = labels.smoothing
+        o.pipeline.labelRule = labels.rule
+        o.pipeline.keepsTimeline = timeline != nil
+        o.realtime = realtime
+        o.reconnect = reconnect
+        o.timeout = timeout
+        o.rtspTransport = rtspTransport
+        o.videoSize = videoSize
+        o.framerate = framerate
+        o.inputFormat = inputFormat
+        o.keepsColour = annotate != nil
+        o.log = { FileHandle.standardError.write(Data("fer-stream: \($0)\n".utf8)) }
+        return o
+    }
+
     func run() throws {
-        let (weights, engine) = try network.loadNetwork()
-        let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
-
-        let faceDetector = try faces.makeDetector()
-
         FFmpegLogLevel.current = verbose ? .warning : .quiet
-        let isNetwork = ["rtsp://", "rtsps://", "rtmp://", "udp://", "srt://", "http://", "https://", "tcp://"].contains { input.hasPrefix($0) }
-        let timeout = self.timeout ?? (isNetwork ? 10 : nil)
-        var sourceOptions = SourceOptions()
-        sourceOptions.threads = network.threads
-        sourceOptions.ioTimeout = timeout
-        if let timeout {
-            // Protocol-level read timeouts (µs): FFmpeg's UDP and RTSP reads wait on their own.
-            let micros = String(Int(timeout * 1e6))
-            sourceOptions.formatOptions["rw_timeout"] = micros
-            if input.hasPrefix("udp://") || input.hasPrefix("rtsp://") || input.hasPrefix("rtsps://") || input.hasPrefix("srt://") {
-                sourceOptions.formatOptions["timeout"] = micros
-            }
-        }
-        if input.hasPrefix("rtsp://") || input.hasPrefix("rtsps://") { sourceOptions.formatOptions["rtsp_transport"] = rtspTransport }
-        if let videoSize { sourceOptions.formatOptions["video_size"] = videoSize }
-        if let framerate { sourceOptions.formatOptions["framerate"] = framerate }
-        if let inputFormat { sourceOptions.formatOptions["input_format"] = inputFormat }
-        sourceOptions.keepsColour = annotate != nil
-        let (frames, isLive, estimatedFrames, frameRate) = try openFrames(sourceOptions)
+        // The model, the detector, then the input: any of them bad fails before an output file is touched.
+        let stream = try EmotionStream(input, options: streamOptions)
         // Created only once the input has opened: a bad input leaves existing output files alone.
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
         // Names, columns and colours are the model's classes (FER2013's seven, or e.g. CK+'s).
-        let classes = weights.labels
-        let annotator = try annotate.map { path throws(PipelineError) in try VideoAnnotator(path: path, frameRate: frameRate, labels: classes) }
-        let writer: ResultWriter = OutputFormat(rawValue: format)! == .csv ? CSVWriter(sink: sink, labels: classes)
-                                                                           : NDJSONWriter(sink: sink, labels: classes)
-
-        var options = PipelineOptions()
-        options.every = every
-        options.detectEvery = detectEvery
-        options.batch = batch
-        options.smoothing = labels.smoothing
-        options.labelRule = labels.rule
-        options.tracker = faceDetector.trackerOptions
-        options.keepsTimeline = timeline != nil
-        options.realtime = realtime ?? isLive
-        if stats && isLive {
-            options.periodicStats = { s in FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
+        let classes = stream.labels
+        let annotator = try annotate.map { path throws(PipelineError) in try VideoAnnotator(path: path, frameRate: stream.frameRate, labels: classes) }
+        let writer: any ResultWriter = format == .csv ? CSVWriter(sink: sink, labels: classes) : NDJSONWriter(sink: sink, labels: classes)
+        var periodic: (@Sendable (PipelineStats) -> Void)?
+        if stats && stream.isLive {
+            periodic = { s in FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
         }
-        if !isLive && !noProgress { options.progress = ProgressLine(totalFrames: estimatedFrames) }
-        let pipeline = Pipeline(source: frames, detector: faceDetector, cropper: faces.cropper, recognizer: recognizer,
-                                writer: writer, annotator: annotator, options: options)
+        var progress: ProgressLine?
+        if !stream.isLive && !noProgress { progress = ProgressLine(totalFrames: stream.estimatedFrameCount) }
 
         // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.
         let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { pipeline.stop() }
+            s.setEventHandler { stream.stop() }
             s.resume()
             return s
         }
@@ -196,7 +178,7 @@ struct Stream: ParsableCommand {
         // The summary covers what was written, also when the run stops on an error.
         defer {
             if let timeline {
-                let s = pipeline.summary
+                let s = stream.summary
                 let series = s.series.keys.sorted().map { k in
                     Plots.Series(name: "track \(k)", times: s.series[k]!.times, values: s.series[k]!.values)
                 }
@@ -205,26 +187,12 @@ struct Stream: ParsableCommand {
                     FileHandle.standardError.write(Data("fer-stream: cannot write '\(timeline)': \(error.localizedDescription)\n".utf8))
                 }
             }
-            if summary { FileHandle.standardError.write(Data(pipeline.summary.text.utf8)) }
-            if summaryJSON { FileHandle.standardError.write(Data((pipeline.summary.json + "\n").utf8)) }
+            if summary { FileHandle.standardError.write(Data(stream.summary.text.utf8)) }
+            if summaryJSON { FileHandle.standardError.write(Data((stream.summary.json + "\n").utf8)) }
         }
-        let result = try pipeline.run()
+        let result = try stream.run(writer: writer, annotator: annotator, progress: progress, periodicStats: periodic)
         if stats {
             FileHandle.standardError.write(Data((result.json + "\n").utf8))
         }
-    }
-
-    /// Opens the input; a live one is wrapped to reconnect. Only the returned producer holds the
-    /// source, so a reconnect can close it (and free its port) before opening the next.
-    private func openFrames(_ options: SourceOptions) throws(PipelineError)
-        -> (FrameProducer, isLive: Bool, estimatedFrames: Int?, frameRate: Double?) {
-        let source: VideoSource
-        do { source = try VideoSource(input, options: options) } catch { throw PipelineError(error) }
-        guard source.isLive && reconnect > 0 else { return (source, source.isLive, source.estimatedFrameCount, source.frameRate) }
-        let name = input
-        let frames = ReconnectingSource(first: source, maxAttempts: reconnect,
-                                        log: { FileHandle.standardError.write(Data("fer-stream: \(name): \($0)\n".utf8)) },
-                                        open: { try VideoSource(name, options: options) })
-        return (frames, true, nil, source.frameRate)
     }
 }

@@ -3,7 +3,7 @@ import FaceCrop
 import FERCore
 import Foundation
 import FrameSource
-import Pipeline
+import FERStream
 import Plots
 import Recognizer
 
@@ -27,13 +27,13 @@ struct Image: ParsableCommand {
     var files: [String]
 
     @Option(help: "Output format: ndjson or csv.")
-    var format: String = "ndjson"
+    var format: OutputFormat = .ndjson
 
     @Option(name: .shortAndLong, help: "Write results to this file instead of stdout.")
     var output: String?
 
     @Option(help: "Test-time augmentation: 10crop, flip, center.")
-    var tta: String = "10crop"
+    var tta: TestTimeAugmentation = .tenCrop
 
     @Option(help: "Also draw each face's probabilities as bars into this SVG file.")
     var plot: String?
@@ -46,19 +46,17 @@ struct Image: ParsableCommand {
 
     mutating func validate() throws {
         guard !files.isEmpty else { throw ValidationError("name at least one image") }
-        guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be ndjson or csv, not '\(format)'") }
-        guard TestTimeAugmentation(rawValue: tta) != nil else { throw ValidationError("--tta must be 10crop, flip or center, not '\(tta)'") }
     }
 
     func run() throws {
         FFmpegLogLevel.current = .quiet
         let (weights, engine) = try network.loadNetwork()
-        let recognizer = Recognizer(weights: weights, engine: engine, tta: TestTimeAugmentation(rawValue: tta)!)
+        let recognizer = Recognizer(weights: weights, engine: engine, tta: tta)
         // A still image is searched at up to 1280 px wide: there is no frame rate to keep up with.
         let faceDetector = try faces.makeDetector(detectionWidth: 1280)
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
         let classes = weights.labels
-        let writer: ResultWriter = format == "csv" ? CSVWriter(sink: sink, withFile: true, labels: classes) : NDJSONWriter(sink: sink, labels: classes)
+        let writer: ResultWriter = format == .csv ? CSVWriter(sink: sink, withFile: true, labels: classes) : NDJSONWriter(sink: sink, labels: classes)
         let cropper = faces.cropper
         var failures = 0
         var panels: [(title: String, probs: [Float])] = []

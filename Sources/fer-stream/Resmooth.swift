@@ -1,7 +1,7 @@
 import ArgumentParser
 import FERCore
 import Foundation
-import Pipeline
+import FERStream
 
 /// The options that turn a face's per-frame probabilities into steady labels, shared by the
 /// stream and `resmooth`.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Pipeline
+import FERStream
 #if canImport(Glibc)
 import Glibc
 #endif

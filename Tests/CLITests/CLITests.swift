@@ -295,7 +295,7 @@ final class CLIErrorTests: XCTestCase {
         let dir = try CLI.tempDirectory()
         try assertFails([dir.appendingPathComponent("missing.mp4").path], code: 1, mentions: "missing.mp4")
         let empty = dir.appendingPathComponent("empty.mp4").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
         try assertFails([empty], code: 1, mentions: "empty.mp4")
         let text = dir.appendingPathComponent("notes.txt").path
         try "this is not a video\n".write(toFile: text, atomically: true, encoding: .utf8)

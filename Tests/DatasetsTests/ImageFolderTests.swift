@@ -21,9 +21,9 @@ final class ImageFolderTests: XCTestCase {
         let fm = FileManager.default
         for (folder, files) in [("Happy", ["b.png", "a.png", ".DS_Store"]), ("anger", ["x.jpg"]), ("contempt", ["c.png"])] {
             try fm.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
-            for f in files { fm.createFile(atPath: root + "/" + folder + "/" + f, contents: Data()) }
+            for f in files { XCTAssertTrue(fm.createFile(atPath: root + "/" + folder + "/" + f, contents: Data())) }
         }
-        fm.createFile(atPath: root + "/README.txt", contents: Data())
+        XCTAssertTrue(fm.createFile(atPath: root + "/README.txt", contents: Data()))
         let listing = try ImageFolder.list(root)
         // Folders in byte order ("Happy" < "anger"), files sorted within each.
         XCTAssertEqual(listing.files.map { ($0.path as NSString).lastPathComponent }, ["a.png", "b.png", "x.jpg"])
@@ -52,7 +52,7 @@ final class ImageFolderTests: XCTestCase {
         let fm = FileManager.default
         for (folder, files) in [("contempt", ["c.png"]), ("Happy", ["b.png", "a.png"]), ("neutral", ["n.png"]), ("sadness", ["s.png"])] {
             try fm.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
-            for f in files { fm.createFile(atPath: root + "/" + folder + "/" + f, contents: Data()) }
+            for f in files { XCTAssertTrue(fm.createFile(atPath: root + "/" + folder + "/" + f, contents: Data())) }
         }
         let listing = try ImageFolder.list(root, classes: ckplus)
         XCTAssertEqual(listing.files.map { ($0.path as NSString).lastPathComponent }, ["a.png", "b.png", "c.png", "s.png"])

@@ -41,6 +41,15 @@ final class EvaluationTests: XCTestCase {
         XCTAssertTrue(EvaluationResult().table.contains("\nangry            0       0"), EvaluationResult().table)
     }
 
+    func testJSONDecodesToItsRecord() throws {
+        var r = EvaluationResult(classes: ["an\"ger", "calm", "never"])
+        for (t, p) in [(0, 0), (0, 1), (1, 1), (1, 1), (1, 0), (0, 0)] { r.add(truth: t, predicted: p) }
+        let decoded = try JSONDecoder().decode(EvaluationRecord.self, from: Data(r.json.utf8))
+        XCTAssertEqual(decoded, EvaluationRecord(r))
+        XCTAssertEqual(decoded.per_class["never"], .some(nil), "a class without members is null")
+        XCTAssertEqual(decoded.accuracy, 0.6667)
+    }
+
     func testFixedFormatting() {
         XCTAssertEqual(fixed(0.5, 4), "0.5000")
         XCTAssertEqual(fixed(73.1234, 2), "73.12")

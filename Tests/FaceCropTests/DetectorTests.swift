@@ -1,6 +1,7 @@
 @testable import FaceCrop
 import FERCore
 import Foundation
+import Synchronization
 import XCTest
 import TestSupport
 
@@ -167,11 +168,14 @@ final class DetectorTests: XCTestCase {
         let image = try Fixtures.astronaut(width: 256, height: 256)
         let d = try detector(.init(detectionWidth: 160))
         let expected = d.detect(in: image)
-        let results = UnsafeMutableBufferPointer<[Box]>.allocate(capacity: 4)
-        results.initialize(repeating: [])
-        defer { results.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: 4) { i in results[i] = d.detect(in: image) }
-        for r in results { XCTAssertEqual(r, expected) }
+        let results = Mutex<[Int: [Box]]>([:])
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            let boxes = d.detect(in: image)
+            results.withLock { $0[i] = boxes }
+        }
+        let all = results.withLock { $0 }
+        XCTAssertEqual(all.count, 4)
+        for r in all.values { XCTAssertEqual(r, expected) }
     }
 
     // MARK: grouping

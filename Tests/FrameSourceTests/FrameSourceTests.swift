@@ -463,7 +463,15 @@ final class FrameSourceTests: XCTestCase {
         check("http://host/clip.mp4", "http://host/clip.mp4", nil, false)
         for live in ["rtsp://cam/stream", "RTMP://host/app", "udp://0.0.0.0:1234", "srt://host:9000"] {
             check(live, live, nil, true)
+            XCTAssertTrue(InputKind.isNetwork(live), live)
         }
+        // One list decides both: downloads are network inputs (time-outs) but not live.
+        XCTAssertTrue(InputKind.isNetwork("https://host/clip.mp4"))
+        XCTAssertFalse(InputKind.isLive("https://host/clip.mp4"))
+        for local in ["clip.mp4", "-", "file:clip.mp4", "v4l2:/dev/video0", "./a:b/c.mp4"] {
+            XCTAssertFalse(InputKind.isNetwork(local), local)
+        }
+        XCTAssertEqual(InputKind.scheme(of: "RTSP://cam/stream"), "rtsp")
         // A refused live URL fails to open cleanly, naming the input.
         assertOpenError("rtsp://127.0.0.1:1/none", options: SourceOptions(ioTimeout: 2)) { e in
             guard case .openFailed = e else { return XCTFail("\(e)") }

@@ -4,6 +4,7 @@ import FrameSource
 import Foundation
 import Pipeline
 import Recognizer
+import Synchronization
 import XCTest
 
 // The pipeline's core with fake stages around it: a source of generated frames, an engine that
@@ -11,14 +12,12 @@ import XCTest
 // detector is the real `fullFrame` one, so every frame is one face and every face one crop.
 
 /// Frames whose grey level encodes their index: level (index % 7) · 30, read back by `FakeEngine`.
-private final class FakeSource: FrameProducer, @unchecked Sendable {
+private final class FakeSource: FrameProducer {
     let isLive: Bool
     let count: Int
     let failAt: Int?
     let delay: useconds_t
-    private let lock = NSLock()
-    private var next = 0
-    private var cancelled = false
+    private let state = Mutex((next: 0, cancelled: false))
 
     init(count: Int, isLive: Bool = false, failAt: Int? = nil, delay: useconds_t = 200) {
         self.count = count; self.isLive = isLive; self.failAt = failAt; self.delay = delay
@@ -26,10 +25,10 @@ private final class FakeSource: FrameProducer, @unchecked Sendable {
 
     func nextFrame() throws -> Frame? {
         usleep(delay)
-        let i: Int? = lock.withLock {
-            guard !cancelled, next < count else { return nil }
-            defer { next += 1 }
-            return next
+        let i: Int? = state.withLock { s in
+            guard !s.cancelled, s.next < count else { return nil }
+            defer { s.next += 1 }
+            return s.next
         }
         guard let i else { return nil }
         if i == failAt { throw FrameSourceError.readFailed(input: "fake", reason: "failed at frame \(i)") }
@@ -37,18 +36,17 @@ private final class FakeSource: FrameProducer, @unchecked Sendable {
         return Frame(index: i, time: Double(i) / 25, image: GrayImage(width: 64, height: 64, pixels: [UInt8](repeating: level, count: 64 * 64)))
     }
 
-    func cancel() { lock.withLock { cancelled = true } }
+    func cancel() { state.withLock { $0.cancelled = true } }
 }
 
 /// Logits that put each crop in the class its mean grey level encodes; records every call's size.
-private final class FakeEngine: InferenceEngine, @unchecked Sendable {
+private final class FakeEngine: InferenceEngine {
     let name = "fake"
     let side: Int, mean: Float, std: Float
     let delay: useconds_t
     let failOnCall: Int?
-    private let lock = NSLock()
-    private var sizes: [Int] = []
-    var callSizes: [Int] { lock.withLock { sizes } }
+    private let sizes = Mutex<[Int]>([])
+    var callSizes: [Int] { sizes.withLock { $0 } }
 
     init(weights: NetworkWeights, delay: useconds_t = 1000, failOnCall: Int? = nil) {
         side = weights.inputSize; mean = weights.normMean; std = weights.normStd
@@ -56,7 +54,7 @@ private final class FakeEngine: InferenceEngine, @unchecked Sendable {
     }
 
     func logits(for input: [Float], count: Int) throws(RecognizerError) -> [Float] {
-        let call = lock.withLock { sizes.append(count); return sizes.count }
+        let call = sizes.withLock { $0.append(count); return $0.count }
         if call == failOnCall { throw .backend(reason: "fake failure on call \(call)") }
         usleep(delay)
         let n = side * side
@@ -68,18 +66,17 @@ private final class FakeEngine: InferenceEngine, @unchecked Sendable {
     }
 }
 
-private final class CollectingWriter: ResultWriter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var kept: [FrameResult] = []
+private final class CollectingWriter: ResultWriter {
+    private let kept = Mutex<[FrameResult]>([])
     let failAt: Int?
-    let onWrite: ((Int) -> Void)?
-    var results: [FrameResult] { lock.withLock { kept } }
+    let onWrite: (@Sendable (Int) -> Void)?
+    var results: [FrameResult] { kept.withLock { $0 } }
 
-    init(failAt: Int? = nil, onWrite: ((Int) -> Void)? = nil) { self.failAt = failAt; self.onWrite = onWrite }
+    init(failAt: Int? = nil, onWrite: (@Sendable (Int) -> Void)? = nil) { self.failAt = failAt; self.onWrite = onWrite }
 
     func write(_ result: FrameResult) throws(PipelineError) {
         if result.frame == failAt { throw .output(path: "fake", reason: "failed at frame \(result.frame)") }
-        let n = lock.withLock { kept.append(result); return kept.count }
+        let n = kept.withLock { $0.append(result); return $0.count }
         onWrite?(n)
     }
 }

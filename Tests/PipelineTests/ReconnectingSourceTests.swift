@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 import FERCore
 import FrameSource
@@ -23,13 +24,13 @@ final class ReconnectingSourceTests: XCTestCase {
 
     func testIndicesAndTimesCarryOnAcrossAReconnectAndTriesRunOut() throws {
         let a = try clip("a", frames: 6), b = try clip("b", frames: 4)
-        var opens = 0
-        var logs: [String] = []
-        var sleeps: [Double] = []
+        let opens = Mutex(0)
+        let logs = Mutex<[String]>([])
+        let sleeps = Mutex<[Double]>([])
         let source = ReconnectingSource(first: try VideoSource(a), maxAttempts: 3, live: true,
-                                        log: { logs.append($0) }, sleep: { sleeps.append($0) }) {
-            opens += 1
-            if opens == 1 { return try VideoSource(b) }
+                                        log: { line in logs.withLock { $0.append(line) } },
+                                        sleep: { s in sleeps.withLock { $0.append(s) } }) {
+            if opens.withLock({ $0 += 1; return $0 }) == 1 { return try VideoSource(b) }
             throw FrameSourceError.openFailed(input: "stream", reason: "Connection refused")
         }
         var frames: [Frame] = []
@@ -39,22 +40,23 @@ final class ReconnectingSourceTests: XCTestCase {
         XCTAssertEqual(frames.map(\.index), Array(0..<10), "indices keep counting")
         for i in 1..<frames.count { XCTAssertGreaterThan(frames[i].time, frames[i - 1].time, "time never steps back") }
         XCTAssertEqual(frames[6].time, frames[5].time + 0.1, accuracy: 1e-6, "the second stream follows on")
-        XCTAssertEqual(opens, 4, "one good reopen, then 3 failed tries")
-        XCTAssertEqual(sleeps, [0.5, 0.5, 1, 2], "back-off doubles, reset after the good reopen")
-        XCTAssertTrue(logs.contains { $0.contains("reconnected") }, "\(logs)")
+        XCTAssertEqual(opens.withLock { $0 }, 4, "one good reopen, then 3 failed tries")
+        XCTAssertEqual(sleeps.withLock { $0 }, [0.5, 0.5, 1, 2], "back-off doubles, reset after the good reopen")
+        let lines = logs.withLock { $0 }
+        XCTAssertTrue(lines.contains { $0.contains("reconnected") }, "\(lines)")
     }
 
     /// Regression: the rebased frames of a live source lost their colour picture, so a live
     /// `--annotate` wrote an empty, unplayable file.
     func testColourPicturesSurviveTheRebase() throws {
         let a = try clip("a", frames: 3), b = try clip("b", frames: 2)
-        var opens = 0
+        let opens = Mutex(0)
         var options = SourceOptions()
         options.keepsColour = true
+        let opened = options
         let source = ReconnectingSource(first: try VideoSource(a, options: options), maxAttempts: 1, live: true,
                                         log: { _ in }, sleep: { _ in }) {
-            opens += 1
-            if opens == 1 { return try VideoSource(b, options: options) }
+            if opens.withLock({ $0 += 1; return $0 }) == 1 { return try VideoSource(b, options: opened) }
             throw FrameSourceError.openFailed(input: "stream", reason: "gone")
         }
         var frames: [Frame] = []
@@ -69,14 +71,14 @@ final class ReconnectingSourceTests: XCTestCase {
 
     func testFilesAreNotReopened() throws {
         let a = try clip("a", frames: 3)
-        var opens = 0
+        let opens = Mutex(0)
         let source = ReconnectingSource(first: try VideoSource(a), maxAttempts: 3, log: { _ in }, sleep: { _ in }) {
-            opens += 1
+            opens.withLock { $0 += 1 }
             return try VideoSource(a)
         }
         var count = 0
         while try source.nextFrame() != nil { count += 1 }
         XCTAssertEqual(count, 3)
-        XCTAssertEqual(opens, 0)
+        XCTAssertEqual(opens.withLock { $0 }, 0)
     }
 }

@@ -93,7 +93,7 @@ func randomCrops(_ count: Int, side: Int, seed: UInt64) -> [Float] {
 /// that alone takes about 20 s of CPU. The other crops are scored by the f32 oneDNN engine, which
 /// the f32 test holds to the reference.
 final class FullModel {
-    static let shared = try! FullModel()
+    nonisolated(unsafe) static let shared = try! FullModel()  // tests use it one at a time
     let weights: NetworkWeights
     /// 8 crops, one after another.
     let crops: [Float]

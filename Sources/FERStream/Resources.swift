@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 
 /// Finds the files a run needs when the user names none: the bundled emotion model and face
 /// detector.
@@ -7,17 +8,7 @@ public enum Resources {
     public static let detectorFileName = "yunet.safetensors"
 
     /// A bundled file that is nowhere it is looked for.
-    public struct NotFound: Error, CustomStringConvertible, Equatable {
-        public let file: String
-        public let option: String
-        public let variable: String
-        public let looked: [String]
-
-        public var description: String {
-            "cannot find the bundled '\(file)': looked in \(looked.joined(separator: ", ")); "
-                + "give \(option) FILE or set \(variable)"
-        }
-    }
+    public typealias NotFound = ResourceNotFound
 
     /// `$FER_STREAM_MODEL`, else the bundled model (see `locate`).
     public static func defaultModelPath(environment: [String: String] = ProcessInfo.processInfo.environment) throws(NotFound) -> String {

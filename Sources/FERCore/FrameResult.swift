@@ -1,5 +1,3 @@
-import FERCore
-
 /// One face's outcome in one frame.
 public struct FaceResult: Sendable, Equatable {
     public let track: Int

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Pipeline
+@testable import FERStream
 import TestSupport
 import XCTest
 
@@ -34,5 +34,15 @@ final class ResourcesTests: XCTestCase {
             XCTAssertEqual("\(error)", "cannot find the bundled 'm.safetensors': looked in \(a.path), /nowhere/Models; "
                 + "give --model FILE or set FER_STREAM_MODEL")
         }
+    }
+}
+
+final class BenchRecordTests: XCTestCase {
+    func testTheLineDecodesToItsRecord() throws {
+        let r = BenchRecord(network: "resnet18", engine: "onednn-int8", batch: 10, threads: 2,
+                            callSeconds: [0.031, 0.0254, 0.02517, 0.04], gflopPerCrop: 2.1234567, seconds: 3.14159)
+        XCTAssertEqual(r.calls, 4)
+        XCTAssertEqual(r.ms_per_call_median, 31, "the median of 4 calls is the upper middle one")
+        XCTAssertEqual(try JSONDecoder().decode(BenchRecord.self, from: Data(r.json.utf8)), r)
     }
 }

@@ -1,0 +1,127 @@
+import FaceCrop
+import FERCore
+import Foundation
+import FrameSource
+import Pipeline
+import Recognizer
+import Synchronization
+
+/// Per-face emotion labels from one video input, in-process: the whole pipeline (decode, find and
+/// track faces, classify, smooth) behind one value.
+///
+/// ```swift
+/// let stream = try EmotionStream("clip.mp4")
+/// for try await frame in stream.results() {
+///     for face in frame.faces { print(frame.time, face.track, stream.labels.name(at: face.label)) }
+/// }
+/// ```
+///
+/// Opening loads the model and the detector and opens the input, so that a bad model or input
+/// fails at once with a one-line `FERStreamError`. A stream runs once: either `run(writer:)`
+/// (blocking, with the command line's writers) or `results()` (an `AsyncSequence`). `stop()`
+/// ends it early from any thread; frames already read are finished first.
+public final class EmotionStream: Sendable {
+    /// The input as given (a path, `-`, a URL, `v4l2:/dev/videoN`), or the name given to frames.
+    public let input: String
+    /// The model's classes: `FaceResult.label` indexes them.
+    public let labels: LabelSet
+    /// Cameras and streaming protocols: frames come at their own pace.
+    public let isLive: Bool
+    public let frameRate: Double?
+    /// Frames in the input, when the container says (files).
+    public let estimatedFrameCount: Int?
+    /// The options of the run, after defaults that depend on the input (real time for live ones).
+    public let pipelineOptions: PipelineOptions
+
+    private let source: any FrameProducer
+    private let detector: Detector
+    private let cropper: FaceCropper
+    private let recognizer: Recognizer
+    private struct RunState {
+        var started = false
+        var pipeline: Pipeline?
+    }
+    private let state = Mutex(RunState())
+
+    /// Opens `input`: a file, `-` (stdin), any URL FFmpeg reads, or `v4l2:/dev/videoN`. A live
+    /// input is reconnected after failures (`options.reconnect`).
+    public convenience init(_ input: String, options: StreamOptions = .init()) throws(FERStreamError) {
+        let recognizer = try options.recognizer.makeRecognizer()
+        let detector = try options.faces.makeDetector()
+        let sourceOptions = options.sourceOptions(for: input)
+        let first: VideoSource
+        do { first = try VideoSource(input, options: sourceOptions) } catch { throw FERStreamError(error) }
+        var source: any FrameProducer = first
+        if first.isLive && options.reconnect > 0 {
+            let log = options.log
+            // Only the wrapper holds the source, so a reconnect can close it (and free its port) first.
+            source = ReconnectingSource(first: first, maxAttempts: options.reconnect, log: { log("\(input): \($0)") },
+                                        open: { try VideoSource(input, options: sourceOptions) })
+        }
+        self.init(input: input, source: source, isLive: first.isLive, frameRate: first.frameRate,
+                  estimatedFrameCount: first.estimatedFrameCount, recognizer: recognizer, detector: detector, options: options)
+    }
+
+    /// Frames the caller supplies (a camera API, generated pictures): `name` stands for the input in messages.
+    public convenience init(frames: any FrameProducer, name: String = "frames", frameRate: Double? = nil,
+                            options: StreamOptions = .init()) throws(FERStreamError) {
+        let recognizer = try options.recognizer.makeRecognizer()
+        let detector = try options.faces.makeDetector()
+        self.init(input: name, source: frames, isLive: frames.isLive, frameRate: frameRate, estimatedFrameCount: nil,
+                  recognizer: recognizer, detector: detector, options: options)
+    }
+
+    private init(input: String, source: any FrameProducer, isLive: Bool, frameRate: Double?, estimatedFrameCount: Int?,
+                 recognizer: Recognizer, detector: Detector, options: StreamOptions) {
+        self.input = input
+        self.source = source
+        self.isLive = isLive
+        self.frameRate = frameRate
+        self.estimatedFrameCount = estimatedFrameCount
+        self.recognizer = recognizer
+        self.detector = detector
+        cropper = options.faces.cropper
+        labels = recognizer.weights.labels
+        var p = options.pipeline
+        p.tracker = detector.trackerOptions
+        p.realtime = options.realtime ?? isLive
+        pipelineOptions = p
+    }
+
+    /// Runs to the end of the input (or `stop()`), handing each analysed frame to `writer` in
+    /// order, and each picture to `annotator` if given. Everything written before a failure stays
+    /// written. Blocks: call it from a thread of your own, or use `results()`.
+    /// `progress` and `periodicStats`, when given, replace the options' own.
+    public func run(writer: any ResultWriter, annotator: (any FrameAnnotator)? = nil, progress: ProgressLine? = nil,
+                    periodicStats: (@Sendable (PipelineStats) -> Void)? = nil) throws(FERStreamError) -> PipelineStats {
+        var options = pipelineOptions
+        if let progress { options.progress = progress }
+        if let periodicStats { options.periodicStats = periodicStats }
+        let pipeline = Pipeline(source: source, detector: detector, cropper: cropper, recognizer: recognizer,
+                                writer: writer, annotator: annotator, options: options)
+        let first = state.withLock { s in
+            defer { s.started = true }
+            if !s.started { s.pipeline = pipeline }
+            return !s.started
+        }
+        guard first else { throw .unexpected("\(input): a stream runs once; open it again to read it again") }
+        return try pipeline.run()
+    }
+
+    /// The analysed frames as they come, in order. The run starts on a thread of its own when
+    /// iteration begins; a consumer that falls behind holds it back (at most `buffer` results wait),
+    /// and ending the iteration early or cancelling its task stops the run.
+    public func results(buffer: Int = 8) -> FrameResults {
+        FrameResults(stream: self, capacity: max(1, buffer))
+    }
+
+    /// Stops reading; frames already read are finished. Safe from any thread, also a signal handler's queue.
+    public func stop() {
+        source.cancel()
+    }
+
+    /// Per track, time on screen and class shares of what was produced (complete after the run).
+    public var summary: TrackSummary {
+        state.withLock { $0.pipeline?.summary } ?? TrackSummary(labels: labels)
+    }
+}

@@ -1,0 +1,16 @@
+// One module to import: the value types that travel between the stages (FERCore), the sources
+// (FrameSource), the recognizer's choices (Recognizer) and the pipeline's options, results,
+// writers and errors (Pipeline). The C modules (FFmpeg, oneDNN) stay behind them.
+@_exported import FERCore
+@_exported import FaceCrop
+@_exported import FrameSource
+@_exported import Pipeline
+@_exported import Recognizer
+
+import RecognizerDNNL
+
+/// The precision oneDNN runs the network at.
+public typealias Precision = DNNLEngine.Precision
+
+/// The errors of this library: one line a person can act on each (`description`).
+public typealias FERStreamError = PipelineError
