@@ -61,7 +61,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate import crop_offsets, predict_probs  # noqa: E402
 from export import activation_maxima, export_model, sha256_file  # noqa: E402
-from model import CROP_FROM, INPUT_SIZE, build, load_safetensors, normalize  # noqa: E402
+from model import CROP_FROM, INPUT_SIZE, arch_from_metadata, build, load_safetensors, normalize  # noqa: E402
 from train import AUGMENTS, augment, lr_at, seed_all, train_step  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -468,10 +468,13 @@ def merge_entry(out: Path, entry: dict) -> dict:
             doc = json.loads(out.read_text())
         except json.JSONDecodeError as e:
             raise SystemExit(f"ckplus: {out} is not valid JSON ({e}); not overwriting it")
-    key = (entry["protocol"], entry["init"])
-    kept = [e for e in doc.get("protocols", []) if (e.get("protocol"), e.get("init")) != key]
+    # Entries without "network" are the VGG19's (written before other networks could be scored).
+    def key(e: dict) -> tuple:
+        return e.get("network", "vgg19"), e.get("protocol"), e.get("init")
+    kept = [e for e in doc.get("protocols", []) if key(e) != key(entry)]
     order = {(p, i): n for n, (p, i) in enumerate((p, i) for p in PROTOCOLS for i in INITS)}
-    doc["protocols"] = sorted(kept + [entry], key=lambda e: order.get((e.get("protocol"), e.get("init")), 99))
+    doc["protocols"] = sorted(kept + [entry], key=lambda e: (e.get("network", "vgg19") != "vgg19", e.get("network", "vgg19"),
+                                                             order.get((e.get("protocol"), e.get("init")), 99)))
     atomic_write_text(out, dumps(doc) + "\n")
     return doc
 
@@ -487,6 +490,8 @@ def build_entry(protocol: str, init: str, results: list[dict], config: dict, com
     n = sum(r["n"] for r in results)
     correct = sum(r["correct"] for r in results)
     entry = {"protocol": protocol, "init": init, "complete": complete}
+    if config.get("network", "vgg19") != "vgg19":
+        entry["network"] = config["network"]
     if complete:
         accs = [r["accuracy"] for r in results]
         entry["mean"] = round(float(np.mean(accs)), 4)
@@ -594,15 +599,21 @@ def main(argv=None):
     weights = Path(a.weights)
     if init != "scratch" and not weights.exists():
         raise SystemExit(f"ckplus: no FER2013 weights at {weights} (--weights)")
+    # The network the weights hold: any exported one for the frozen-feature head; VGG19 for training.
+    network = arch_from_metadata(load_safetensors(weights)[1]) if init != "scratch" else "vgg19"
+    if network != "vgg19" and init != "fer2013-frozen":
+        raise SystemExit(f"ckplus: {weights} holds a {network}; only --head-only scores networks other than the VGG19")
     config = {"protocol": a.protocol, "init": init, "epochs": epochs, "recipe": recipe, "seed": a.seed,
               "max_steps": a.max_steps, "precision": a.precision, "threads": a.threads,
               "data": str(data.root), "data_fingerprint": data.fingerprint(),
               "fold_scheme": FOLD_SCHEMES[a.protocol]}
+    if network != "vgg19":
+        config["network"] = network
     if init != "scratch":
         config["init_weights"] = {"path": str(weights), "sha256": sha256_file(weights)}
     same = ("protocol", "init", "epochs", "recipe", "seed", "max_steps", "precision", "data_fingerprint", "init_weights")
 
-    run_dir = Path(a.cache_dir) / (a.run or f"{a.protocol}-{init}")
+    run_dir = Path(a.cache_dir) / (a.run or (f"{a.protocol}-{init}" + ("" if network == "vgg19" else f"-{network}")))
     run_dir.mkdir(parents=True, exist_ok=True)
     if a.fresh:
         for p in run_dir.glob("fold-*"):
@@ -665,7 +676,7 @@ def main(argv=None):
             path = run_dir / f"fold-{k}.safetensors"
             export_fold_model(model, data.x[train], path, {
                 "dataset": "CK+48", "protocol": a.protocol, "init": init, "fold": k, "epochs": epochs,
-                "test_subjects": ",".join(test_subj), "ckplus_fold_10crop": f"{r['accuracy']:.4f}"})
+                "test_subjects": ",".join(test_subj), "ckplus_fold_10crop": f"{r['accuracy']:.4f}"}, arch=network)
             _copy_export(path, export_out)
         atomic_write_text(run_dir / f"fold-{k}.json", json.dumps(r, indent=1) + "\n")
         results[k] = r
@@ -684,7 +695,7 @@ def main(argv=None):
     return entry
 
 
-def export_fold_model(model: nn.Module, train_pixels: np.ndarray, path: Path, meta: dict) -> None:
+def export_fold_model(model: nn.Module, train_pixels: np.ndarray, path: Path, meta: dict, arch: str = "vgg19") -> None:
     """export.py's f16 file with CK+'s class list and int8 ranges from the fold's training images."""
     model = model.float().eval()
     meta = dict(meta)
@@ -692,7 +703,7 @@ def export_fold_model(model: nn.Module, train_pixels: np.ndarray, path: Path, me
     meta["int8_act_max"] = ",".join(f"{v:.5g}" for v in activation_maxima(model, train_pixels))
     meta["int8_calibration"] = (f"max of each conv output over the fold's {len(train_pixels)} CK+ training "
                                 f"images (centre crop and mirror)")
-    export_model(model.state_dict(), path, meta, arch="vgg19")
+    export_model(model.state_dict(), path, meta, arch=arch)
 
 
 def _copy_export(src: Path, dst: Path) -> None:

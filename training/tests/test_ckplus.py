@@ -223,3 +223,23 @@ def test_export_fold_writes_a_ckplus_model(tiny, tmp_path):
     test = ckplus.make_folds("subject", d)[3]
     acc = float((predict_probs(m, d.x[test], "10crop", bf16=False).argmax(1) == torch.from_numpy(d.y[test])).float().mean())
     assert acc == pytest.approx(e["folds"][0]["accuracy"], abs=1 / len(test) + 1e-6)
+
+
+def test_a_resnet18_is_scored_head_only_as_its_own_entry(tiny, tmp_path):
+    """Another network's features get their own entry beside the VGG19's (which stays as it was);
+    training any network but the VGG19 is refused."""
+    torch.manual_seed(1)
+    rn = tmp_path / "tiny-rn18.safetensors"
+    export_model(build("resnet18").state_dict(), rn, {"epoch": 0}, arch="resnet18")
+    out = tmp_path / "ck.json"
+    _run(tiny, tmp_path, "--protocol", "subject", "--head-only", "--epochs", "1", "--folds", "0")
+    vgg = json.loads(out.read_text())["protocols"]
+    e = _run(tiny, tmp_path, "--protocol", "subject", "--head-only", "--epochs", "1", "--folds", "0", "--weights", str(rn))
+    doc = json.loads(out.read_text())
+    assert e["network"] == "resnet18"
+    assert [(p.get("network", "vgg19"), p["protocol"], p["init"]) for p in doc["protocols"]] == [
+        ("vgg19", "subject", "fer2013-frozen"), ("resnet18", "subject", "fer2013-frozen")]
+    assert doc["protocols"][0] == vgg[0]
+    assert (tmp_path / "cache" / "subject-fer2013-frozen-resnet18" / "fold-0.json").exists()
+    with pytest.raises(SystemExit, match="only --head-only"):
+        _run(tiny, tmp_path, "--protocol", "subject", "--folds", "0", "--epochs", "1", "--weights", str(rn))
