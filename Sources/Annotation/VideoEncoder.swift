@@ -13,8 +13,10 @@ final class VideoEncoder {
     let height: Int
     private var output: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
-    private var frame: UnsafeMutablePointer<AVFrame>?
-    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var frameBuffer: FrameBuffer?
+    private var packetBuffer: PacketBuffer?
+    private var frame: UnsafeMutablePointer<AVFrame>? { frameBuffer?.pointer }
+    private var packet: UnsafeMutablePointer<AVPacket>? { packetBuffer?.pointer }
     /// Optional like the others, so that every stored property is set from the start and
     /// `deinit` frees what a failed `init` made.
     private var stream: UnsafeMutablePointer<AVStream>?
@@ -69,9 +71,13 @@ final class VideoEncoder {
         st.pointee.time_base = ctx.pointee.time_base
         if let frameRate, frameRate > 0 { st.pointee.avg_frame_rate = av_d2q(frameRate, 100_000) }
 
-        guard let f = av_frame_alloc(), let p = av_packet_alloc() else { throw fail("out of memory") }
-        frame = f
-        packet = p
+        do {
+            frameBuffer = try FrameBuffer()
+            packetBuffer = try PacketBuffer()
+        } catch {
+            throw fail("out of memory")
+        }
+        let f = frameBuffer!.pointer
         f.pointee.format = AV_PIX_FMT_YUV420P.rawValue
         f.pointee.width = ctx.pointee.width
         f.pointee.height = ctx.pointee.height
@@ -88,8 +94,8 @@ final class VideoEncoder {
     }
 
     deinit {
-        av_frame_free(&frame)
-        av_packet_free(&packet)
+        frameBuffer = nil
+        packetBuffer = nil
         avcodec_free_context(&codec)
         if let oc = output {
             if oc.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 { avio_closep(&oc.pointee.pb) }

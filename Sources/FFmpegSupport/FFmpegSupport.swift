@@ -1,4 +1,7 @@
 import CFFmpeg
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // What FrameSource (decoding) and Annotation (encoding) both need from FFmpeg's C API, written once.
 
@@ -41,4 +44,34 @@ package func setRanges(_ ctx: OpaquePointer, sourceFull: Bool?, destinationFull:
 /// A C string FFmpeg owns (a format's or codec's name) as a Swift string; "" for NULL.
 package func cText(_ p: UnsafePointer<CChar>?) -> String {
     p.map { String(cString: $0) } ?? ""
+}
+
+/// A reusable AVPacket; freed on deinit.
+package final class PacketBuffer {
+    package let pointer: UnsafeMutablePointer<AVPacket>
+
+    package init() throws(FFmpegFailure) {
+        guard let p = av_packet_alloc() else { throw FFmpegFailure(code: fer_averror(ENOMEM)) }
+        pointer = p
+    }
+
+    deinit {
+        var p: UnsafeMutablePointer<AVPacket>? = pointer
+        av_packet_free(&p)
+    }
+}
+
+/// A reusable AVFrame; freed on deinit.
+package final class FrameBuffer {
+    package let pointer: UnsafeMutablePointer<AVFrame>
+
+    package init() throws(FFmpegFailure) {
+        guard let p = av_frame_alloc() else { throw FFmpegFailure(code: fer_averror(ENOMEM)) }
+        pointer = p
+    }
+
+    deinit {
+        var p: UnsafeMutablePointer<AVFrame>? = pointer
+        av_frame_free(&p)
+    }
 }

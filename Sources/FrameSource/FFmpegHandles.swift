@@ -85,36 +85,6 @@ final class DecoderContext {
     }
 }
 
-/// A reusable AVPacket; freed on deinit.
-final class PacketBuffer {
-    let pointer: UnsafeMutablePointer<AVPacket>
-
-    init() throws(FFmpegFailure) {
-        guard let p = av_packet_alloc() else { throw FFmpegFailure(code: fer_averror(ENOMEM)) }
-        pointer = p
-    }
-
-    deinit {
-        var p: UnsafeMutablePointer<AVPacket>? = pointer
-        av_packet_free(&p)
-    }
-}
-
-/// A reusable AVFrame; freed on deinit.
-final class FrameBuffer {
-    let pointer: UnsafeMutablePointer<AVFrame>
-
-    init() throws(FFmpegFailure) {
-        guard let p = av_frame_alloc() else { throw FFmpegFailure(code: fer_averror(ENOMEM)) }
-        pointer = p
-    }
-
-    deinit {
-        var p: UnsafeMutablePointer<AVFrame>? = pointer
-        av_frame_free(&p)
-    }
-}
-
 /// A whole download, through FFmpeg's protocols (HTTP, HTTPS), copied into a temporary file
 /// that is unlinked once opened by the demuxer: `path` is valid until this value is released.
 final class SpoolFile {
