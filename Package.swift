@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
             name: "fer-stream",
-            dependencies: ["FERStream", "Pipeline", "Annotation", "RecognizerDNNL", "FaceDetectorDNNL", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FERStream", "Annotation", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The readers and writers as fuzz targets (scripts/fuzz.sh); built plainly it replays inputs.
         .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceCrop", "FERCore", "Pipeline", "Recognizer"]),

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import FERStream
-import Recognizer
-import RecognizerDNNL
 
 /// `fer-stream bench`: a quick recognizer speed figure on this machine, as JSON.
 struct Bench: ParsableCommand {

@@ -2,12 +2,8 @@ import ArgumentParser
 import Datasets
 import Evaluation
 import Foundation
-import FrameSource
-import FaceCrop
-import FERCore
 import FERStream
 import Plots
-import Recognizer
 
 /// `fer-stream eval`: accuracy of the network on a labelled set, with the stream's TTA options.
 struct Eval: ParsableCommand {

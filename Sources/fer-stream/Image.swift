@@ -1,11 +1,7 @@
 import ArgumentParser
-import FaceCrop
-import FERCore
 import Foundation
-import FrameSource
 import FERStream
 import Plots
-import Recognizer
 
 /// `fer-stream image`: the faces of still images, one output line per image.
 struct Image: ParsableCommand {

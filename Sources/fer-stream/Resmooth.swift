@@ -1,5 +1,4 @@
 import ArgumentParser
-import FERCore
 import Foundation
 import FERStream
 
