@@ -13,10 +13,9 @@ final class VideoEncoder {
     let height: Int
     private var output: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
-    private var frameBuffer: FrameBuffer?
-    private var packetBuffer: PacketBuffer?
-    private var frame: UnsafeMutablePointer<AVFrame>? { frameBuffer?.pointer }
-    private var packet: UnsafeMutablePointer<AVPacket>? { packetBuffer?.pointer }
+    /// Made first in `init`, so that `deinit` runs (and frees the rest) whatever fails after them.
+    private let frame: FrameBuffer
+    private let packet: PacketBuffer
     /// Optional like the others, so that every stored property is set from the start and
     /// `deinit` frees what a failed `init` made.
     private var stream: UnsafeMutablePointer<AVStream>?
@@ -30,6 +29,12 @@ final class VideoEncoder {
         self.width = width
         self.height = height
         func fail(_ reason: String) -> PipelineError { .output(path: path, reason: reason) }
+        do {
+            frame = try FrameBuffer()
+            packet = try PacketBuffer()
+        } catch {
+            throw fail("out of memory")
+        }
 
         var oc: UnsafeMutablePointer<AVFormatContext>? = nil
         guard avformat_alloc_output_context2(&oc, nil, nil, path) >= 0, let oc else {
@@ -71,13 +76,7 @@ final class VideoEncoder {
         st.pointee.time_base = ctx.pointee.time_base
         if let frameRate, frameRate > 0 { st.pointee.avg_frame_rate = av_d2q(frameRate, 100_000) }
 
-        do {
-            frameBuffer = try FrameBuffer()
-            packetBuffer = try PacketBuffer()
-        } catch {
-            throw fail("out of memory")
-        }
-        let f = frameBuffer!.pointer
+        let f = frame.pointer
         f.pointee.format = AV_PIX_FMT_YUV420P.rawValue
         f.pointee.width = ctx.pointee.width
         f.pointee.height = ctx.pointee.height
@@ -94,8 +93,6 @@ final class VideoEncoder {
     }
 
     deinit {
-        frameBuffer = nil
-        packetBuffer = nil
         avcodec_free_context(&codec)
         if let oc = output {
             if oc.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 { avio_closep(&oc.pointee.pb) }
@@ -106,7 +103,8 @@ final class VideoEncoder {
     /// Encodes `picture` shown at `time` seconds. A picture of another size (the source changed
     /// size mid-stream) is scaled to the video's size.
     func encode(_ picture: ColourPicture, time: Double) throws(PipelineError) {
-        guard !finished, let codec, let frame, let stream else { return }
+        guard !finished, let codec, let stream else { return }
+        let frame = self.frame.pointer
         var rc = av_frame_make_writable(frame)
         guard rc >= 0 else { throw .output(path: path, reason: ffmpegMessage(rc)) }
         copy(picture, into: frame)
@@ -136,7 +134,8 @@ final class VideoEncoder {
     }
 
     private func drain() throws(PipelineError) {
-        guard let codec, let packet, let output, let stream else { return }
+        guard let codec, let output, let stream else { return }
+        let packet = self.packet.pointer
         while true {
             var rc = avcodec_receive_packet(codec, packet)
             if rc == fer_averror_eagain() || rc == fer_averror_eof() { return }
