@@ -138,6 +138,27 @@ def test_real_data_folds():
         assert not ({d.subjects[i] for i in f} & train_s)
 
 
+def test_the_committed_results_add_up():
+    """Models/ckplus-10fold.json, as committed: each complete entry's mean, pooled accuracy and confusion
+    matrix follow from its folds, the folds cover the 981 faces once, and no subject-split fold tests a
+    subject it trained on."""
+    doc = json.loads((ckplus.REPO_ROOT / "Models" / "ckplus-10fold.json").read_text())
+    assert doc["protocols"]
+    for e in doc["protocols"]:
+        what = (e["protocol"], e["init"], e.get("network", "vgg19"))
+        assert e["complete"] and len(e["folds"]) == 10, what
+        assert sum(f["n"] for f in e["folds"]) == e["n"] == 981, what
+        assert e["mean"] == pytest.approx(np.mean([f["accuracy"] for f in e["folds"]]), abs=1e-4), what
+        cm = np.array(e["confusion"])
+        assert cm.shape == (7, 7) and cm.sum() == 981 and cm.sum(1).tolist() == [135, 54, 177, 75, 207, 84, 249], what
+        right = sum(round(f["accuracy"] * f["n"]) for f in e["folds"])
+        assert np.trace(cm) == right and e["pooled_accuracy"] == pytest.approx(right / 981, abs=1e-4), what
+        if e["protocol"] == "subject":
+            assert all(f["test_subjects_also_in_train"] == 0 for f in e["folds"]), what
+            tested = [s for f in e["folds"] for s in f["test_subjects"]]
+            assert len(tested) == len(set(tested)) == 118, what
+
+
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no CK\\+ data at"):
         ckplus.main(["--data", str(tmp_path / "nope"), "--out", ""])
