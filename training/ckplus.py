@@ -1,4 +1,4 @@
-"""CK+ 10-fold cross-validation of the VGG19 on CK+48 (981 grey 48x48 faces, 7 classes, 118 subjects),
+"""CK+ 10-fold cross-validation of the VGG19 (or the ResNet18) on CK+48 (981 grey 48x48 faces, 7 classes, 118 subjects),
 scored with 10-crop (4 corners + centre of the 48x48, each mirrored, mean softmax; evaluate.predict_probs).
 
 Protocols (--protocol):
@@ -16,8 +16,9 @@ Initialisation (--init; default: scratch for reference, fer2013 for subject):
                   decay 5e-4 on every parameter, lr 0.01, x0.8 per epoch after epoch 20, batch 128, each
                   gradient element clamped to +-0.1 (the reference's utils.clip_gradient), cross-entropy,
                   random 44x44 crop + mirror (train.AUGMENTS["light"]). --from-scratch = --init scratch.
-  fer2013         fine-tune of Models/vgg19-fer2013.safetensors with a fresh 7-way classifier (CK+ has
-                  contempt and no neutral): 15 epochs, SGD nesterov, lr 0.005 cosine to 0 per step, weight
+  fer2013         fine-tune of Models/vgg19-fer2013.safetensors (or the network --weights names, e.g.
+                  Models/resnet18-fer2013.safetensors) with a fresh 7-way classifier (CK+ has contempt and
+                  no neutral): 15 epochs, SGD nesterov, lr 0.005 cosine to 0 per step, weight
                   decay 5e-4 on weights only, label smoothing 0.1, full augmentation (train.py's).
   fer2013-frozen  (--head-only) the FER2013 features frozen (eval mode); only a fresh Linear 512->7 is
                   trained, with dropout 0.5 before it as in the network, on the features of the 10 test-time
@@ -276,10 +277,11 @@ def train_indices(test: np.ndarray, n: int) -> np.ndarray:
 # ---------------------------------------------------------------- models
 
 def fer2013_model(weights: Path, seed: int) -> nn.Module:
-    """The FER2013 network with a fresh 7-way classifier for CK+'s classes."""
+    """The FER2013 network (VGG19 or ResNet18, as its metadata says) with a fresh 7-way classifier
+    for CK+'s classes."""
     m, meta = load_safetensors(weights)
-    if m.classifier.in_features != 512 or not hasattr(m, "conv0"):
-        raise SystemExit(f"ckplus: {weights} is not a VGG19 (architecture {meta.get('architecture')})")
+    if not isinstance(getattr(m, "classifier", None), nn.Linear):
+        raise SystemExit(f"ckplus: {weights} has no linear classifier to replace (architecture {meta.get('architecture')})")
     torch.manual_seed(seed)
     m.classifier = nn.Linear(m.classifier.in_features, len(CLASSES))
     return m
@@ -569,7 +571,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="JSON to merge this protocol's entry into ('' = none)")
     ap.add_argument("--export-fold", type=int, default=None, metavar="K", help="export fold K's trained model")
     ap.add_argument("--export-out", default=None,
-                    help="default Models/vgg19-ckplus-<protocol>-<init>-fold<K>.safetensors")
+                    help="default Models/<network>-ckplus-<protocol>-<init>-fold<K>.safetensors")
     a = ap.parse_args(argv)
 
     init = a.init or ("scratch" if a.protocol == "reference" else "fer2013")
@@ -599,10 +601,8 @@ def main(argv=None):
     weights = Path(a.weights)
     if init != "scratch" and not weights.exists():
         raise SystemExit(f"ckplus: no FER2013 weights at {weights} (--weights)")
-    # The network the weights hold: any exported one for the frozen-feature head; VGG19 for training.
+    # The network the weights hold (VGG19 or ResNet18); --init scratch is the reference's VGG19 recipe.
     network = arch_from_metadata(load_safetensors(weights)[1]) if init != "scratch" else "vgg19"
-    if network != "vgg19" and init != "fer2013-frozen":
-        raise SystemExit(f"ckplus: {weights} holds a {network}; only --head-only scores networks other than the VGG19")
     config = {"protocol": a.protocol, "init": init, "epochs": epochs, "recipe": recipe, "seed": a.seed,
               "max_steps": a.max_steps, "precision": a.precision, "threads": a.threads,
               "data": str(data.root), "data_fingerprint": data.fingerprint(),
@@ -623,7 +623,7 @@ def main(argv=None):
     if init == "fer2013-frozen":
         feats, feat_secs = features_for(weights, data, bf16, Path(a.cache_dir))
     export_out = Path(a.export_out) if a.export_out else (
-        REPO_ROOT / "Models" / f"vgg19-ckplus-{a.protocol}-{init}-fold{a.export_fold}.safetensors")
+        REPO_ROOT / "Models" / f"{network}-ckplus-{a.protocol}-{init}-fold{a.export_fold}.safetensors")
 
     results = {}
     for p in sorted(run_dir.glob("fold-*.json")):

@@ -20,7 +20,7 @@ sys.path.insert(0, str(TRAINING))
 import ckplus  # noqa: E402
 from evaluate import predict_probs  # noqa: E402
 from export import export_model  # noqa: E402
-from model import build, load_safetensors  # noqa: E402
+from model import arch_from_metadata, build, load_safetensors  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -246,9 +246,9 @@ def test_export_fold_writes_a_ckplus_model(tiny, tmp_path):
     assert acc == pytest.approx(e["folds"][0]["accuracy"], abs=1 / len(test) + 1e-6)
 
 
-def test_a_resnet18_is_scored_head_only_as_its_own_entry(tiny, tmp_path):
-    """Another network's features get their own entry beside the VGG19's (which stays as it was);
-    training any network but the VGG19 is refused."""
+def test_a_resnet18_gets_its_own_entries(tiny, tmp_path):
+    """Another network's frozen features and its fine-tune get their own entries beside the VGG19's
+    (which stays as it was); a fine-tuned fold exports as a ResNet18 with CK+'s classes."""
     torch.manual_seed(1)
     rn = tmp_path / "tiny-rn18.safetensors"
     export_model(build("resnet18").state_dict(), rn, {"epoch": 0}, arch="resnet18")
@@ -262,5 +262,15 @@ def test_a_resnet18_is_scored_head_only_as_its_own_entry(tiny, tmp_path):
         ("vgg19", "subject", "fer2013-frozen"), ("resnet18", "subject", "fer2013-frozen")]
     assert doc["protocols"][0] == vgg[0]
     assert (tmp_path / "cache" / "subject-fer2013-frozen-resnet18" / "fold-0.json").exists()
-    with pytest.raises(SystemExit, match="only --head-only"):
-        _run(tiny, tmp_path, "--protocol", "subject", "--folds", "0", "--epochs", "1", "--weights", str(rn))
+    dst = tmp_path / "rn-fold0.safetensors"
+    f = _run(tiny, tmp_path, "--protocol", "subject", "--folds", "0", "--epochs", "1", "--max-steps", "1",
+             "--batch", "16", "--weights", str(rn), "--export-fold", "0", "--export-out", str(dst))
+    assert f["network"] == "resnet18" and f["init"] == "fer2013"
+    doc = json.loads(out.read_text())
+    assert [(p.get("network", "vgg19"), p["protocol"], p["init"]) for p in doc["protocols"]] == [
+        ("vgg19", "subject", "fer2013-frozen"), ("resnet18", "subject", "fer2013"),
+        ("resnet18", "subject", "fer2013-frozen")]
+    assert (tmp_path / "cache" / "subject-fer2013-resnet18" / "fold-0.json").exists()
+    m, meta = load_safetensors(dst)
+    assert arch_from_metadata(meta) == "resnet18" and m.classifier.out_features == 7
+    assert meta["classes"] == "anger,contempt,disgust,fear,happy,sadness,surprise"
