@@ -62,7 +62,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate import crop_offsets, predict_probs  # noqa: E402
 from export import activation_maxima, export_model, sha256_file  # noqa: E402
-from model import CROP_FROM, INPUT_SIZE, arch_from_metadata, build, load_safetensors, normalize  # noqa: E402
+from model import CROP_FROM, INPUT_SIZE, arch_of, build, load_safetensors, normalize  # noqa: E402
 from train import AUGMENTS, augment, lr_at, seed_all, train_step  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -276,12 +276,10 @@ def train_indices(test: np.ndarray, n: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- models
 
-def fer2013_model(weights: Path, seed: int) -> nn.Module:
-    """The FER2013 network (VGG19 or ResNet18, as its metadata says) with a fresh 7-way classifier
-    for CK+'s classes."""
-    m, meta = load_safetensors(weights)
-    if not isinstance(getattr(m, "classifier", None), nn.Linear):
-        raise SystemExit(f"ckplus: {weights} has no linear classifier to replace (architecture {meta.get('architecture')})")
+def fer2013_model(base: nn.Module, seed: int) -> nn.Module:
+    """A copy of the loaded FER2013 network (VGG19 or ResNet18) with a fresh 7-way classifier for
+    CK+'s classes; `base` stays untouched for the next fold."""
+    m = copy.deepcopy(base)
     torch.manual_seed(seed)
     m.classifier = nn.Linear(m.classifier.in_features, len(CLASSES))
     return m
@@ -417,8 +415,10 @@ def train_head(feats: torch.Tensor, y: np.ndarray, recipe: dict, epochs: int, ge
     return head.eval(), step
 
 
-def features_for(weights: Path, data: CKData, bf16: bool, cache_root: Path) -> tuple[torch.Tensor, float]:
-    """The crop features of every image, cached per (weights, data, precision)."""
+def features_for(weights: Path, model: nn.Module, data: CKData, bf16: bool,
+                 cache_root: Path) -> tuple[torch.Tensor, float]:
+    """The crop features of every image by `model` (loaded from `weights`), cached per (weights, data,
+    precision)."""
     key = f"{sha256_file(weights)[:16]}-{data.fingerprint()}-{'bf16' if bf16 else 'f32'}"
     path = cache_root / f"features-{key}.pt"
     if path.exists():
@@ -427,8 +427,7 @@ def features_for(weights: Path, data: CKData, bf16: bool, cache_root: Path) -> t
         return d["feats"], d["seconds"]
     t0 = time.time()
     log(f"computing the 10-crop features of {len(data.y)} images with {weights} ...")
-    m, _ = load_safetensors(weights)
-    feats = crop_features(m, data.x, bf16)
+    feats = crop_features(model, data.x, bf16)
     secs = time.time() - t0
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -601,8 +600,9 @@ def main(argv=None):
     weights = Path(a.weights)
     if init != "scratch" and not weights.exists():
         raise SystemExit(f"ckplus: no FER2013 weights at {weights} (--weights)")
-    # The network the weights hold (VGG19 or ResNet18); --init scratch is the reference's VGG19 recipe.
-    network = arch_from_metadata(load_safetensors(weights)[1]) if init != "scratch" else "vgg19"
+    # Loaded once; every fold starts from a copy. --init scratch is the reference's VGG19 recipe.
+    base = load_safetensors(weights)[0] if init != "scratch" else None
+    network = arch_of(base) if base is not None else "vgg19"
     config = {"protocol": a.protocol, "init": init, "epochs": epochs, "recipe": recipe, "seed": a.seed,
               "max_steps": a.max_steps, "precision": a.precision, "threads": a.threads,
               "data": str(data.root), "data_fingerprint": data.fingerprint(),
@@ -621,7 +621,7 @@ def main(argv=None):
     test_sets = make_folds(a.protocol, data)
     feats, feat_secs = (None, 0.0)
     if init == "fer2013-frozen":
-        feats, feat_secs = features_for(weights, data, bf16, Path(a.cache_dir))
+        feats, feat_secs = features_for(weights, base, data, bf16, Path(a.cache_dir))
     export_out = Path(a.export_out) if a.export_out else (
         REPO_ROOT / "Models" / f"{network}-ckplus-{a.protocol}-{init}-fold{a.export_fold}.safetensors")
 
@@ -657,10 +657,10 @@ def main(argv=None):
             center = head_probs(head, feats[test][:, 8:9])  # view 8: the centre crop, unmirrored
             model = None
             if k == a.export_fold:
-                model, _ = load_safetensors(weights)
+                model = copy.deepcopy(base)
                 model.classifier = head
         else:
-            model = build("vgg19", num_classes=len(CLASSES)) if init == "scratch" else fer2013_model(weights, a.seed + k)
+            model = build("vgg19", num_classes=len(CLASSES)) if init == "scratch" else fer2013_model(base, a.seed + k)
             steps = train_network(model, data.x[train], data.y[train], recipe, epochs, gen, bf16, a.max_steps)
             probs = tencrop_probs(model, data.x[test], bf16)
             center = predict_probs(model, data.x[test], "center", batch=100, bf16=bf16)
