@@ -19,6 +19,13 @@ public struct PipelineOptions: Sendable {
     public var every = 1
     /// Most crops per network call; frames are batched together up to this.
     public var batch = 40
+    /// Test-time crops per tracked face and frame (see `CropsPerFace`, `TemporalEnsemble`).
+    public var cropsPerFace = CropsPerFace.auto
+    /// Real time: seconds from reading a frame to its line that batching and the crop budget
+    /// aim for.
+    public var latency = 0.1
+    /// Seconds a face's crop score stays in its probabilities (`TemporalEnsemble.maxAge`).
+    public var ensembleMaxAge = 0.5
     /// Capacity of each queue between stages, in frames.
     public var queueDepth = 8
     public var smoothing = Smoothing.tau(seconds: 0.25)
@@ -72,11 +79,14 @@ public struct PipelineStats: Sendable {
         return sorted[min(sorted.count - 1, Int((p / 100 * Double(sorted.count - 1)).rounded()))]
     }
 
+    /// Mean test-time crops per face and analysed frame.
+    public var meanCropsPerFace: Double { faces > 0 ? Double(crops) / Double(faces) : 0 }
+
     /// One JSON object, for `--stats` and the benchmarks.
     public var json: String {
         let fps = wallSeconds > 0 ? Double(framesDecoded) / wallSeconds : 0
         return "{\"frames_decoded\":\(framesDecoded),\"frames_analysed\":\(framesAnalysed),\"faces\":\(faces),"
-            + "\"crops\":\(crops),\"network_calls\":\(networkCalls),\"wall_s\":\(decimal(wallSeconds, digits: 3)),"
+            + "\"crops\":\(crops),\"crops_per_face\":\(decimal(meanCropsPerFace, digits: 2)),\"network_calls\":\(networkCalls),\"wall_s\":\(decimal(wallSeconds, digits: 3)),"
             + "\"frames_per_s\":\(decimal(fps, digits: 2)),\"busy_s\":{\"decode\":\(decimal(decodeSeconds, digits: 3)),"
             + "\"detect\":\(decimal(detectSeconds, digits: 3)),\"recognise\":\(decimal(recogniseSeconds, digits: 3)),"
             + "\"write\":\(decimal(writeSeconds, digits: 3)),\"annotate\":\(decimal(annotateSeconds, digits: 3))},\"skipped\":\(framesSkipped),"
@@ -89,46 +99,6 @@ public struct PipelineStats: Sendable {
 /// each stage on its own Dispatch queue with a bounded queue before the next. Output stays in
 /// frame order because every stage is a single FIFO worker.
 public final class Pipeline: Sendable {
-    /// A decoded frame on its way to detection, with when it was read and how many frames were
-    /// dropped just before it (real-time mode). `analyse` is false for frames passed along only
-    /// to be annotated (`every` > 1).
-    private struct Captured {
-        let frame: Frame
-        let capturedAt: UInt64
-        var skippedBefore: Int
-        var analyse = true
-    }
-
-    /// A frame after detection: its grey picture is no longer needed, only the 48×48 crops (which
-    /// keeps queued memory small for large frames), and the colour picture when annotating.
-    private struct Detected {
-        let index: Int
-        let time: Double
-        let capturedAt: UInt64
-        let skippedBefore: Int
-        let faces: [TrackedFace]
-        let crops: [GrayImage]
-        let picture: ColourPicture?
-        let analysed: Bool
-    }
-
-    private struct Recognised {
-        let frame: Int
-        let time: Double
-        let capturedAt: UInt64
-        let skippedBefore: Int
-        let faces: [TrackedFace]
-        let probabilities: [[Float]]
-        let picture: ColourPicture?
-        let analysed: Bool
-    }
-
-    private struct ToAnnotate {
-        let picture: ColourPicture
-        let time: Double
-        let faces: [FaceResult]
-    }
-
     private let source: FrameProducer
     private let detector: Detector
     private let cropper: FaceCropper
@@ -196,6 +166,7 @@ public final class Pipeline: Sendable {
         stage("decode") { [self] () throws(PipelineError) in
             defer { frames.close() }
             var pace: (wall: UInt64, media: Double)?
+            var period = 1.0 / 30, lastTime: Double?  // seconds per input frame, recently
             while true {
                 let t0 = DispatchTime.now()
                 let next: Frame?
@@ -209,6 +180,10 @@ public final class Pipeline: Sendable {
                 guard let frame = next else { self.update { $0.decodeSeconds += busy }; return }
                 // The counters move with each frame, so that `--stats` mid-run reports them as they are.
                 self.update { $0.framesDecoded += 1; $0.decodeSeconds += busy }
+                if let last = lastTime, frame.time > last, frame.time - last < 1 {
+                    period += 0.1 * ((frame.time - last) - period)
+                }
+                lastTime = frame.time
                 let analyse = frame.index % options.every == 0
                 if !analyse && annotator == nil { continue }
                 if options.realtime {
@@ -220,13 +195,15 @@ public final class Pipeline: Sendable {
                     } else if paceFile {
                         pace = (DispatchTime.now().uptimeNanoseconds, frame.time)
                     }
-                    let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse)
+                    let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse,
+                                        period: period * Double(options.every))
                     let ok = frames.putDroppingOldest(item) { new, dropped in
                         new.skippedBefore += dropped.skippedBefore + 1
                         self.update { $0.framesSkipped += 1 }
                     }
                     if !ok { return }
-                } else if !frames.put(Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse)) {
+                } else if !frames.put(Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse,
+                                               period: period * Double(options.every))) {
                     return
                 }
             }
@@ -265,45 +242,22 @@ public final class Pipeline: Sendable {
                 }
                 let item = Detected(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
                                     skippedBefore: captured.skippedBefore, faces: faces, crops: crops,
-                                    picture: annotator == nil ? nil : frame.colour, analysed: captured.analyse)
+                                    picture: annotator == nil ? nil : frame.colour, analysed: captured.analyse,
+                                    period: captured.period)
                 if !detected.put(item) { return }
             }
         }
 
-        stage("recognise") { [self] () throws(PipelineError) in
+        stage("classify") { [self] () throws(PipelineError) in
             defer { recognised.close() }
-            let perFace = recognizer.cropsPerFace
-            while let first = detected.take() {
-                // Batch across frames: take what is already waiting, up to the batch size.
-                var batch = [first]
-                var faces = first.crops.count
-                while (faces + 1) * perFace <= options.batch, let more = detected.poll() {
-                    batch.append(more)
-                    faces += more.crops.count
+            var classify = ClassifyStage(recognizer: recognizer, options: options)
+            while let (batch, report) = try classify.next(from: detected) {
+                self.update { s in
+                    s.recogniseSeconds += report.seconds
+                    s.networkCalls += report.calls
+                    s.crops += report.crops
                 }
-                let t0 = DispatchTime.now()
-                var probabilities: [[Float]] = []
-                let all = batch.flatMap(\.crops)
-                // Split oversized batches (many faces in one frame) into network-sized calls.
-                let facesPerCall = max(1, options.batch / perFace)
-                var i = 0, calls = 0
-                while i < all.count {
-                    let chunk = Array(all[i..<min(all.count, i + facesPerCall)])
-                    do { probabilities += try recognizer.probabilities(for: chunk) } catch { throw PipelineError(error) }
-                    calls += 1
-                    i += chunk.count
-                }
-                let busy = seconds(since: t0)
-                self.update { $0.recogniseSeconds += busy; $0.networkCalls += calls; $0.crops += all.count * perFace }
-                var offset = 0
-                for d in batch {
-                    let n = d.crops.count
-                    let item = Recognised(frame: d.index, time: d.time, capturedAt: d.capturedAt, skippedBefore: d.skippedBefore,
-                                          faces: d.faces, probabilities: Array(probabilities[offset..<offset + n]),
-                                          picture: d.picture, analysed: d.analysed)
-                    offset += n
-                    if !recognised.put(item) { return }
-                }
+                for r in batch where !recognised.put(r) { return }
             }
         }
 
@@ -383,8 +337,4 @@ public final class Pipeline: Sendable {
 
 private func seconds(since t0: DispatchTime) -> Double {
     seconds(sinceNanos: t0.uptimeNanoseconds)
-}
-
-private func seconds(sinceNanos t0: UInt64) -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds &- t0) / 1e9
 }

@@ -47,33 +47,59 @@ public final class Recognizer: Sendable {
     /// Crops the network scores per face.
     public var cropsPerFace: Int { cropSpecs.count }
 
-    /// One probability vector (in the model's class order, `weights.classes`) per face. Faces of another size than the
-    /// model's `cropFrom` (48) are resized first.
+    /// One probability vector (in the model's class order, `weights.classes`) per face: the mean
+    /// of every test-time crop's softmax. Faces of another size than the model's `cropFrom` (48)
+    /// are resized first.
     public func probabilities(for faces: [GrayImage]) throws(RecognizerError) -> [[Float]] {
-        guard !faces.isEmpty else { return [] }
-        let input = makeInput(faces)
-        let logits = try engine.logits(for: input, count: faces.count * cropSpecs.count)
-        let classes = weights.classes.count
-        return (0..<faces.count).map { f in
-            var mean = [Float](repeating: 0, count: classes)
-            for c in 0..<cropSpecs.count {
-                let start = (f * cropSpecs.count + c) * classes
-                let p = softmax(logits[start..<start + classes])
-                for k in 0..<classes { mean[k] += p[k] }
-            }
-            return mean.map { $0 / Float(cropSpecs.count) }
+        let all = Array(cropSpecs.indices)
+        return try cropProbabilities(for: faces, crops: faces.map { _ in all }).map(Self.mean)
+    }
+
+    /// Each face's scores for the crops asked for (indices into `cropSpecs`), one softmax per
+    /// crop, in the order asked: the caller decides how crops combine (`probabilities(for:)`
+    /// averages a face's whole set; video spreads the set over frames, see `TemporalEnsemble`).
+    /// All crops go through the engine in one call.
+    public func cropProbabilities(for faces: [GrayImage], crops: [[Int]]) throws(RecognizerError) -> [[[Float]]] {
+        guard faces.count == crops.count else {
+            throw .badInput(reason: "\(faces.count) faces but crop lists for \(crops.count)")
         }
+        if let bad = crops.joined().first(where: { !cropSpecs.indices.contains($0) }) {
+            throw .badInput(reason: "crop \(bad) asked for, but there are \(cropSpecs.count) (\(tta.rawValue))")
+        }
+        let total = crops.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return crops.map { _ in [] } }
+        let logits = try engine.logits(for: makeInput(faces, crops: crops), count: total)
+        let classes = weights.classes.count
+        var offset = 0
+        return crops.map { list in
+            list.map { _ in
+                defer { offset += classes }
+                return softmax(logits[offset..<offset + classes])
+            }
+        }
+    }
+
+    /// The mean of a face's crop scores, summed in the order given (as `probabilities(for:)` does).
+    public static func mean(_ scores: [[Float]]) -> [Float] {
+        guard var sum = scores.first else { return [] }
+        for p in scores.dropFirst() { for k in sum.indices { sum[k] += p[k] } }
+        return sum.map { $0 / Float(scores.count) }
     }
 
     /// The engine's input for these faces: per face, each crop in `cropSpecs` order, normalised.
     public func makeInput(_ faces: [GrayImage]) -> [Float] {
+        makeInput(faces, crops: faces.map { _ in Array(cropSpecs.indices) })
+    }
+
+    /// The engine's input for each face's listed crops (indices into `cropSpecs`), normalised.
+    public func makeInput(_ faces: [GrayImage], crops: [[Int]]) -> [Float] {
         let s = weights.inputSize, from = weights.cropFrom
         let scale = 1 / (255 * weights.normStd), shift = weights.normMean / weights.normStd
-        var input = [Float](repeating: 0, count: faces.count * cropSpecs.count * s * s)
+        var input = [Float](repeating: 0, count: crops.reduce(0) { $0 + $1.count } * s * s)
         var o = 0
-        for face in faces {
+        for (face, list) in zip(faces, crops) where !list.isEmpty {
             let img = (face.width == from && face.height == from) ? face : face.resized(toWidth: from, height: from)
-            for spec in cropSpecs {
+            for spec in list.map({ cropSpecs[$0] }) {
                 for y in 0..<s {
                     let row = (spec.y + y) * from + spec.x
                     for x in 0..<s {

@@ -168,14 +168,17 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
 
     // MARK: CPU and OpenMP
 
-    /// `.auto` → int8 where the CPU has 8-bit dot products (AVX512-VNNI, AVX-VNNI, AMX-INT8),
-    /// else f32; other precisions unchanged. bf16 is never chosen: without AMX (avx512_core_bf16)
-    /// it measured slower than f32 here (about 0.6–0.8×), and with AMX, int8 is about twice bf16.
+    /// `.auto` → int8 from AVX2 up, else f32; other precisions unchanged. With 8-bit dot products
+    /// (AVX512-VNNI, AVX-VNNI, AMX) int8 is the obvious choice; on plain AVX2 oneDNN multiplies
+    /// u8×s8 pairs into int16 (`vpmaddubsw`), which can saturate, so it halves the weights' scale
+    /// to stay clear of it. Measured on an AVX2-only Zen 3 (README, "Precision"): int8 runs
+    /// about 2.4× f32 and scores the same on FER2013 PrivateTest. Below AVX2, oneDNN's int8
+    /// convolutions are slower than its f32 ones. bf16 is never chosen: without AMX it measured
+    /// slower than f32 here (about 0.6–0.8×), and with AMX, int8 is about twice bf16.
     public static func resolve(_ precision: Precision) -> Precision {
         guard precision == .auto else { return precision }
         let isa = dnnl_get_effective_cpu_isa()
-        func has(_ feature: dnnl_cpu_isa_t) -> Bool { isa.rawValue & feature.rawValue == feature.rawValue }
-        return has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni) ? .int8 : .f32
+        return isa.rawValue & dnnl_cpu_isa_avx2.rawValue == dnnl_cpu_isa_avx2.rawValue ? .int8 : .f32
     }
 
     /// The instruction set oneDNN dispatches to here, e.g. "avx512_core_bf16" or "avx512_core_amx".

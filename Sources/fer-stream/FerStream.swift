@@ -66,6 +66,12 @@ struct Stream: ParsableCommand {
     @Option(help: "Test-time augmentation: 10crop (4 corners + centre, mirrored), flip, center.")
     var tta: TestTimeAugmentation = .tenCrop
 
+    @Option(name: .customLong("crops-per-face"), help: ArgumentHelp("Test-time crops each tracked face gets per frame, the rest of its set on the next frames (a new face gets its whole set at once): auto (2 for files; in real time as many as the CPU keeps up with, 10, 4, 2 or 1) or 1–10 (10 with 10crop: the whole set on every frame).", valueName: "auto|n"))
+    var cropsPerFace: CropsPerFace = .auto
+
+    @Option(help: ArgumentHelp("Real time: milliseconds from reading a frame to its line that batching and the crops per face aim for.", valueName: "ms"))
+    var latency: Double = 100
+
     @OptionGroup(title: "Labels")
     var labels: LabelOptions
 
@@ -121,6 +127,7 @@ struct Stream: ParsableCommand {
         guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be ≥ 1, not \(detectEvery)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
+        guard latency > 0 && latency <= 60_000 else { throw ValidationError("--latency must be between 0 and 60000 ms, not \(latency)") }
         guard reconnect >= 0 else { throw ValidationError("--reconnect must be ≥ 0, not \(reconnect)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be > 0 seconds, not \(timeout)") }
     }
@@ -133,6 +140,8 @@ struct Stream: ParsableCommand {
         o.pipeline.every = every
         o.pipeline.detectEvery = detectEvery
         o.pipeline.batch = batch
+        o.pipeline.cropsPerFace = cropsPerFace
+        o.pipeline.latency = latency / 1000
         o.pipeline.smoothing = labels.smoothing
         o.pipeline.labelRule = labels.rule
         o.pipeline.keepsTimeline = timeline != nil

@@ -10,7 +10,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Network engine: auto (oneDNN), onednn, or reference (plain Swift, slow).")
     var engine: EngineKind = .auto
 
-    @Option(help: "oneDNN precision: auto (int8 where the CPU has VNNI and the model is calibrated, else f32), f32, bf16, int8.")
+    @Option(help: "oneDNN precision: auto (int8 from AVX2 up when the model is calibrated, else f32), f32, bf16, int8.")
     var precision: Precision = .auto
 
     @Option(help: "Threads for decoding and the network (0 = all cores).")

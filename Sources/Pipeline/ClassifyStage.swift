@@ -1,0 +1,130 @@
+import Dispatch
+import FERCore
+import FaceCrop
+import Recognizer
+
+/// The classify stage: detected frames in, each face's probabilities out, in frame order.
+///
+/// Each face's test-time crops are spread over frames (`TemporalEnsemble`): a new track gets the
+/// whole set at once, a known one `perFace` crops a frame in rotation. Frames are batched into
+/// network calls: for files, by count (up to `PipelineOptions.batch` crops, for throughput); in
+/// real time, by deadline: a waiting frame joins the batch only if the batch still ends within
+/// the first frame's latency budget, and the crops per face follow the measured speed of the
+/// network (`CropBudget`) before any frame has to be skipped.
+struct ClassifyStage {
+    /// What one batch did, for the run's stats.
+    struct Report {
+        var crops = 0
+        var calls = 0
+        var seconds = 0.0
+    }
+
+    let recognizer: Recognizer
+    let batchCrops: Int
+    let realtime: Bool
+    let latency: Double
+    private var ensemble: TemporalEnsemble
+    private var budget: CropBudget?
+    /// The network's measured time per call, for the budget and the deadlines.
+    private var cost = CropCostModel()
+    private let fixedPerFace: Int
+    /// A frame taken from the queue that did not fit the last batch: it starts the next one.
+    private var pending: Detected?
+
+    init(recognizer: Recognizer, options: PipelineOptions) {
+        self.recognizer = recognizer
+        batchCrops = max(1, options.batch)
+        realtime = options.realtime
+        latency = options.latency
+        let full = recognizer.cropsPerFace
+        ensemble = TemporalEnsemble(specs: recognizer.cropSpecs, maxAge: options.ensembleMaxAge)
+        switch options.cropsPerFace {
+        case .fixed(let n):
+            fixedPerFace = min(max(1, n), full)
+        case .auto:
+            fixedPerFace = min(CropsPerFace.fileDefault, full)
+            if options.realtime { budget = CropBudget(cropCount: full) }
+        }
+    }
+
+    /// Crops per known face the next frame gets (the ladder's rung in real time).
+    var perFace: Int { budget?.perFace ?? fixedPerFace }
+
+    /// Takes the next batch of frames from `input`, classifies them and returns them in order;
+    /// nil once `input` is closed and drained.
+    mutating func next(from input: BoundedQueue<Detected>) throws(PipelineError) -> ([Recognised], Report)? {
+        guard let first = pending ?? input.take() else { return nil }
+        pending = nil
+        var frames = [first]
+        var plans = [plan(first)]
+        var crops = plans[0].reduce(0) { $0 + $1.count }
+        while let more = input.poll() {
+            let extra = estimate(more)
+            if crops + extra > batchCrops || (realtime && !fits(crops + extra, within: first)) {
+                pending = more
+                break
+            }
+            frames.append(more)
+            plans.append(plan(more))
+            crops += plans.last!.reduce(0) { $0 + $1.count }
+        }
+
+        // Network calls of at most `batchCrops` crops (a face's crops stay in one call).
+        let faces = zip(frames, plans).flatMap { d, p in zip(d.crops, p) }
+        var scores: [[[Float]]] = []
+        var report = Report()
+        let t0 = DispatchTime.now()
+        var i = 0
+        while i < faces.count {
+            var j = i, n = 0
+            while j < faces.count && (j == i || n + faces[j].1.count <= batchCrops) { n += faces[j].1.count; j += 1 }
+            let chunk = faces[i..<j]
+            do { scores += try recognizer.cropProbabilities(for: chunk.map(\.0), crops: chunk.map(\.1)) } catch { throw PipelineError(error) }
+            if n > 0 { report.calls += 1 }
+            report.crops += n
+            i = j
+        }
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+        if report.calls == 1 { cost.observe(crops: report.crops, seconds: report.seconds) }
+
+        var results: [Recognised] = []
+        var k = 0
+        for (d, p) in zip(frames, plans) {
+            var probabilities: [[Float]] = []
+            for (face, list) in zip(d.faces, p) {
+                probabilities.append(ensemble.record(track: face.track, time: d.time, crops: list, probabilities: scores[k]))
+                k += 1
+            }
+            if d.analysed { ensemble.forget(before: d.time) }
+            results.append(Recognised(frame: d.index, time: d.time, capturedAt: d.capturedAt, skippedBefore: d.skippedBefore,
+                                      faces: d.faces, probabilities: probabilities, picture: d.picture, analysed: d.analysed))
+        }
+        return (results, report)
+    }
+
+    /// Chooses (and commits to) the crops each face of `d` gets.
+    private mutating func plan(_ d: Detected) -> [[Int]] {
+        let full = recognizer.cropsPerFace
+        if budget != nil {
+            let new = d.faces.filter { ensemble.needsFullSet(track: $0.track, time: d.time) }.count
+            let left = latency - seconds(sinceNanos: d.capturedAt)
+            _ = budget!.choose(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period, deadline: left, cost: cost)
+        }
+        return d.faces.map { ensemble.plan(track: $0.track, time: d.time, count: perFace) }
+    }
+
+    /// Crops `d` would take now (without committing to them).
+    private func estimate(_ d: Detected) -> Int {
+        d.faces.reduce(0) { $0 + (ensemble.needsFullSet(track: $1.track, time: d.time) ? recognizer.cropsPerFace : perFace) }
+    }
+
+    /// Whether `crops` crops, run now, would finish within `first`'s latency budget.
+    private func fits(_ crops: Int, within first: Detected) -> Bool {
+        guard let t = cost.seconds(for: crops) else { return true }
+        return seconds(sinceNanos: first.capturedAt) + t <= latency
+    }
+}
+
+func seconds(sinceNanos t0: UInt64) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds &- t0) / 1e9
+}

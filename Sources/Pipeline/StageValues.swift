@@ -1,0 +1,49 @@
+import FERCore
+import FaceCrop
+
+// The values that travel between the pipeline's stages, in frame order (see `Pipeline`).
+
+/// A decoded frame on its way to detection, with when it was read and how many frames were
+/// dropped just before it (real-time mode). `analyse` is false for frames passed along only to
+/// be annotated (`every` > 1). `period`: the input's recent seconds per decoded frame.
+struct Captured: Sendable {
+    let frame: Frame
+    let capturedAt: UInt64
+    var skippedBefore: Int
+    var analyse = true
+    var period: Double
+}
+
+/// A frame after detection: its grey picture is no longer needed, only the 48×48 crops (which
+/// keeps queued memory small for large frames), and the colour picture when annotating.
+struct Detected: Sendable {
+    let index: Int
+    let time: Double
+    let capturedAt: UInt64
+    let skippedBefore: Int
+    let faces: [TrackedFace]
+    let crops: [GrayImage]
+    let picture: ColourPicture?
+    let analysed: Bool
+    let period: Double
+}
+
+/// A frame after classification: each face's probabilities (the mean over its test-time crops'
+/// latest scores, see `TemporalEnsemble`), before smoothing.
+struct Recognised: Sendable {
+    let frame: Int
+    let time: Double
+    let capturedAt: UInt64
+    let skippedBefore: Int
+    let faces: [TrackedFace]
+    let probabilities: [[Float]]
+    let picture: ColourPicture?
+    let analysed: Bool
+}
+
+/// A picture for the annotator, with the faces to draw on it.
+struct ToAnnotate: Sendable {
+    let picture: ColourPicture
+    let time: Double
+    let faces: [FaceResult]
+}
