@@ -25,7 +25,7 @@ public enum CropsPerFace: Sendable, Equatable, CustomStringConvertible {
 struct CropCostModel: Sendable {
     private var weight = 0.0, sumN = 0.0, sumT = 0.0, sumNN = 0.0, sumNT = 0.0
     /// How much each earlier call still counts, per call.
-    let decay = 0.9
+    let decay = 0.8
 
     mutating func observe(crops: Int, seconds: Double) {
         guard crops > 0, seconds.isFinite, seconds >= 0 else { return }
@@ -38,6 +38,9 @@ struct CropCostModel: Sendable {
     }
 
     var hasObservations: Bool { weight > 0 }
+
+    /// Whether calls of more than one size were seen, so the overhead per call is known.
+    var isFitted: Bool { weight > 0 && sumNN / weight - (sumN / weight) * (sumN / weight) > 0.25 }
 
     /// Predicted seconds for `crops` crops; nil before any call was seen.
     func seconds(for crops: Int) -> Double? {
@@ -91,7 +94,9 @@ struct CropBudget: Sendable {
             cost.seconds(for: newFaces * fullSet + (faces - newFaces) * steps[rung]) ?? 0
         }
         while rung < steps.count - 1 && predicted(rung) > target { rung += 1 }
-        if rung > 0 && predicted(rung - 1) <= target * headroom { rung -= 1 }
+        // Up with room to spare; while only one batch size was seen, the proportional guess
+        // already overestimates a larger batch, so trying it needs only to fit.
+        if rung > 0 && predicted(rung - 1) <= target * (cost.isFitted ? headroom : 1) { rung -= 1 }
         return perFace
     }
 }

@@ -44,19 +44,21 @@ private final class FakeEngine: InferenceEngine {
     let name = "fake"
     let side: Int, mean: Float, std: Float
     let delay: useconds_t
+    /// Extra time per crop, as a real network takes.
+    let perCrop: useconds_t
     let failOnCall: Int?
     private let sizes = Mutex<[Int]>([])
     var callSizes: [Int] { sizes.withLock { $0 } }
 
-    init(weights: NetworkWeights, delay: useconds_t = 1000, failOnCall: Int? = nil) {
+    init(weights: NetworkWeights, delay: useconds_t = 1000, perCrop: useconds_t = 0, failOnCall: Int? = nil) {
         side = weights.inputSize; mean = weights.normMean; std = weights.normStd
-        self.delay = delay; self.failOnCall = failOnCall
+        self.delay = delay; self.perCrop = perCrop; self.failOnCall = failOnCall
     }
 
     func logits(for input: [Float], count: Int) throws(RecognizerError) -> [Float] {
         let call = sizes.withLock { $0.append(count); return $0.count }
         if call == failOnCall { throw .backend(reason: "fake failure on call \(call)") }
-        usleep(delay)
+        usleep(delay + perCrop * useconds_t(count))
         let n = side * side
         return (0..<count).flatMap { c -> [Float] in
             let level = input[c * n..<(c + 1) * n].reduce(0, +) / Float(n) * std + mean
@@ -144,7 +146,7 @@ final class PipelineCoreTests: XCTestCase {
         // is slow enough that frames queue up and are batched together.
         let writer = CollectingWriter()
         let (p, engine) = try pipeline(source: FakeSource(count: 40, delay: 0), engine: { FakeEngine(weights: $0, delay: 3000) },
-                                       writer: writer, tta: .tenCrop) { $0.batch = 25 }
+                                       writer: writer, tta: .tenCrop) { $0.batch = 25; $0.cropsPerFace = .fixed(10) }
         let stats = try p.run()
         XCTAssertEqual(writer.results.count, 40)
         XCTAssertEqual(engine.callSizes.reduce(0, +), 400)
@@ -152,6 +154,42 @@ final class PipelineCoreTests: XCTestCase {
         XCTAssertGreaterThan(engine.callSizes.max() ?? 0, 10, "frames waiting were batched together")
         XCTAssertEqual(stats.networkCalls, engine.callSizes.count)
         XCTAssertEqual(writer.results.map { rawClass($0) }, (0..<40).map { $0 % 7 })
+    }
+
+    func testFilesSpreadTheCropsOverFramesByDefault() throws {
+        // One track (the full frame): its whole set of 10 in its first frame, then 2 a frame.
+        let writer = CollectingWriter()
+        let (p, engine) = try pipeline(source: FakeSource(count: 21, delay: 0), engine: { FakeEngine(weights: $0, delay: 0) },
+                                       writer: writer, tta: .tenCrop)
+        let stats = try p.run()
+        XCTAssertEqual(writer.results.map(\.frame), Array(0..<21))
+        XCTAssertEqual(stats.crops, 10 + 20 * 2)
+        XCTAssertEqual(engine.callSizes.reduce(0, +), 50)
+        XCTAssertEqual(stats.meanCropsPerFace, 50.0 / 21, accuracy: 1e-9)
+        XCTAssertTrue(stats.json.contains("\"crops_per_face\":2.38"), stats.json)
+    }
+
+    func testRealTimeCropBudgetKeepsUpWhereTheFullSetCannot() throws {
+        // A live source at 25 fps and an engine taking 6 ms a crop: the whole set (61 ms a frame)
+        // cannot keep up with frames 40 ms apart; the budget's fewer crops per face can, and the
+        // lines come out within the latency budget.
+        func run(_ crops: CropsPerFace) throws -> PipelineStats {
+            let writer = CollectingWriter()
+            let (p, _) = try pipeline(source: FakeSource(count: 60, isLive: true, delay: 40_000),
+                                      engine: { FakeEngine(weights: $0, delay: 1000, perCrop: 6000) }, writer: writer, tta: .tenCrop) {
+                $0.realtime = true
+                $0.cropsPerFace = crops
+            }
+            let stats = try p.run()
+            XCTAssertEqual(writer.results.map(\.skipped).reduce(0, +), stats.framesSkipped)
+            return stats
+        }
+        let budget = try run(.auto), full = try run(.fixed(10))
+        XCTAssertGreaterThan(full.framesSkipped, 10, "the whole set on every frame falls behind")
+        XCTAssertLessThanOrEqual(budget.framesSkipped, 3, "the budget keeps up: \(budget.json)")
+        XCTAssertLessThan(budget.meanCropsPerFace, 6)
+        XCTAssertGreaterThan(budget.meanCropsPerFace, 1.5, "but uses the time there is: \(budget.json)")
+        XCTAssertLessThan(budget.latencyPercentile(95), 100, budget.json)
     }
 
     func testPeriodicStatsCountAsTheRunGoes() throws {

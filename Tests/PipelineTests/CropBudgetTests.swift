@@ -1,0 +1,75 @@
+import XCTest
+@testable import Pipeline
+
+/// Real time's crop budget on its own: a cost model fed with what a fake engine would take, and
+/// the rung the ladder settles on as the engine slows down and speeds up again.
+final class CropBudgetTests: XCTestCase {
+    /// One frame at 30 fps with `faces` known faces: the budget chooses, the "engine" takes
+    /// `perCrop` seconds a crop plus `overhead` a call, and the cost model sees it.
+    private func frame(_ budget: inout CropBudget, _ cost: inout CropCostModel, faces: Int, perCrop: Double,
+                       overhead: Double = 0.001) -> Int {
+        let n = budget.choose(faces: faces, newFaces: 0, fullSet: 10, period: 1.0 / 30, deadline: 0.1, cost: cost)
+        cost.observe(crops: n * faces, seconds: overhead + perCrop * Double(n * faces))
+        return n
+    }
+
+    func testTheLadderStepsDownUnderASlowEngineAndBackUp() {
+        var budget = CropBudget(cropCount: 10)
+        var cost = CropCostModel()
+        XCTAssertEqual(budget.steps, [10, 4, 2, 1])
+        XCTAssertEqual(budget.perFace, 2, "before anything is measured, as for files")
+        // Fast (1 ms a crop, one face): 10 crops take 11 ms, well inside 75% of 33 ms.
+        var chosen = (0..<20).map { _ in frame(&budget, &cost, faces: 1, perCrop: 0.001) }
+        XCTAssertEqual(chosen.last, 10)
+        // Three faces at 3 ms a crop: 4 each (36 ms) is too many, 2 each (19 ms) fits.
+        XCTAssertEqual(Array(chosen.prefix(3)), [2, 4, 10], "up one rung at a time")
+        chosen = (0..<20).map { _ in frame(&budget, &cost, faces: 3, perCrop: 0.003) }
+        XCTAssertEqual(chosen.last, 2, "6 crops of 3 ms fit 25 ms, 12 do not")
+        // 12 ms a crop: even 1 each (37 ms) does not fit; 1 it is, and frames will be skipped.
+        chosen = (0..<20).map { _ in frame(&budget, &cost, faces: 3, perCrop: 0.012) }
+        XCTAssertEqual(chosen.last, 1)
+        XCTAssertEqual(chosen.dropFirst(2).first, 1, "down to the bottom within two frames of the slowdown")
+        // Fast again: back to the top, one rung a frame.
+        chosen = (0..<20).map { _ in frame(&budget, &cost, faces: 1, perCrop: 0.001) }
+        XCTAssertEqual(chosen.last, 10)
+        XCTAssertTrue(chosen.contains(2) && chosen.contains(4))
+    }
+
+    func testItDoesNotFlapBetweenTwoRungs() {
+        // 4 crops take 20 ms (fits 25 ms); 10 would take 47 ms: it stays on 4.
+        var budget = CropBudget(cropCount: 10)
+        var cost = CropCostModel()
+        let chosen = (0..<40).map { _ in frame(&budget, &cost, faces: 1, perCrop: 0.0045, overhead: 0.002) }
+        XCTAssertEqual(Set(chosen.suffix(30)), [4])
+    }
+
+    func testNewFacesComeFirstAndEveryFaceGetsOneCrop() {
+        var budget = CropBudget(cropCount: 10)
+        var cost = CropCostModel()
+        cost.observe(crops: 10, seconds: 0.03)
+        cost.observe(crops: 2, seconds: 0.006)
+        // Two new faces (20 crops, 60 ms) already exceed the frame: the others get 1 crop, not 0.
+        XCTAssertEqual(budget.choose(faces: 5, newFaces: 2, fullSet: 10, period: 1.0 / 30, deadline: 0.1, cost: cost), 1)
+        // A past deadline: as few as possible.
+        var b2 = CropBudget(cropCount: 10)
+        XCTAssertEqual(b2.choose(faces: 1, newFaces: 0, fullSet: 10, period: 1.0 / 30, deadline: -0.01, cost: cost), 1)
+    }
+
+    func testTheLadderFitsSmallerCropSets() {
+        XCTAssertEqual(CropBudget(cropCount: 2).steps, [2, 1])
+        XCTAssertEqual(CropBudget(cropCount: 1).steps, [1])
+        XCTAssertEqual(CropBudget(cropCount: 1).perFace, 1)
+    }
+
+    func testTheCostModelSeparatesTheCallOverheadFromThePerCropCost() {
+        var cost = CropCostModel()
+        XCTAssertNil(cost.seconds(for: 4))
+        cost.observe(crops: 2, seconds: 0.010)
+        XCTAssertEqual(cost.seconds(for: 4)!, 0.020, accuracy: 1e-9, "one size seen: in proportion")
+        for _ in 0..<5 {
+            cost.observe(crops: 10, seconds: 0.005 + 0.003 * 10)
+            cost.observe(crops: 2, seconds: 0.005 + 0.003 * 2)
+        }
+        XCTAssertEqual(cost.seconds(for: 4)!, 0.017, accuracy: 0.002)
+    }
+}

@@ -1,0 +1,111 @@
+import FERCore
+import TestSupport
+import XCTest
+@testable import Recognizer
+
+/// Test-time crops spread over frames: the rotation, the full set for new tracks, the mean over
+/// each crop's latest score, and how old scores leave it. A tiny network on the reference engine
+/// scores real crops, so "equals 10-crop" compares against `Recognizer.probabilities(for:)` itself.
+final class TemporalEnsembleTests: XCTestCase {
+    private func recognizer() throws -> Recognizer {
+        let (path, _) = try makeTinyModel(layout: "8,M,8,M", inputSize: 8, cropFrom: 10, seed: 31)
+        let weights = try NetworkWeights.load(path: path)
+        return Recognizer(weights: weights, engine: ReferenceEngine(weights: weights), tta: .tenCrop)
+    }
+
+    private func face(_ seed: UInt64) -> GrayImage {
+        var rng = SplitMix(seed: seed)
+        return GrayImage(width: 10, height: 10, pixels: (0..<100).map { _ in UInt8(rng.next() % 256) })
+    }
+
+    /// Scores what `plan` asks for on `image` and records it, as the pipeline does for one frame.
+    private func step(_ e: inout TemporalEnsemble, _ r: Recognizer, track: Int, time: Double, count: Int,
+                      image: GrayImage) throws -> (crops: [Int], probs: [Float]) {
+        let crops = e.plan(track: track, time: time, count: count)
+        let scores = try r.cropProbabilities(for: [image], crops: [crops])[0]
+        return (crops, e.record(track: track, time: time, crops: crops, probabilities: scores))
+    }
+
+    func testTheRotationCoversEveryCropAndPairsMirrors() {
+        let specs = TestTimeAugmentation.tenCrop.crops(from: 48, size: 44)
+        for count in [1, 2, 3, 4] {
+            var e = TemporalEnsemble(specs: specs, maxAge: 10)
+            XCTAssertEqual(e.plan(track: 1, time: 0, count: count), Array(0..<10), "a new track gets its whole set")
+            var seen: [Int] = []
+            for f in 1...((10 + count - 1) / count) {
+                let crops = e.plan(track: 1, time: Double(f) / 30, count: count)
+                XCTAssertEqual(crops.count, count)
+                seen += crops
+            }
+            XCTAssertEqual(Set(seen), Set(0..<10), "\(count) a frame covers all 10 crops within ⌈10/\(count)⌉ frames")
+            XCTAssertEqual(Array(seen.prefix(10)).count, Set(seen.prefix(10)).count, "no crop twice before all were scored")
+        }
+        // Two a frame: always a crop and its mirror.
+        let e = TemporalEnsemble(specs: specs)
+        for pair in stride(from: 0, to: 10, by: 2) {
+            let a = specs[e.rotation[pair]], b = specs[e.rotation[pair + 1]]
+            XCTAssertEqual([a.x, a.y], [b.x, b.y])
+            XCTAssertNotEqual(a.mirrored, b.mirrored)
+        }
+    }
+
+    func testAStillFaceOverFiveFramesEqualsTenCrop() throws {
+        let r = try recognizer()
+        var e = TemporalEnsemble(specs: r.cropSpecs, maxAge: 1)
+        // Frame 0 is another face, so the rotation has to replace every one of its scores.
+        let first = try step(&e, r, track: 7, time: 0, count: 2, image: face(1))
+        XCTAssertEqual(first.probs, try r.probabilities(for: [face(1)])[0], "a new track's first frame is exact 10-crop")
+        let still = face(2), tenCrop = try r.probabilities(for: [still])[0]
+        var probs: [Float] = []
+        for f in 1...5 {
+            probs = try step(&e, r, track: 7, time: Double(f) / 30, count: 2, image: still).probs
+            if f < 5 { XCTAssertNotEqual(probs, tenCrop, "frame \(f): older crops of the first face still count") }
+        }
+        XCTAssertEqual(probs, tenCrop, "after 5 frames of 2 crops, the same numbers as 10-crop of the still face")
+        XCTAssertEqual(probs.reduce(0, +), 1, accuracy: 1e-5)
+    }
+
+    func testOldScoresLeaveTheMeanAndAReturningTrackStartsAfresh() throws {
+        let r = try recognizer()
+        var e = TemporalEnsemble(specs: r.cropSpecs, maxAge: 0.5)
+        _ = try step(&e, r, track: 3, time: 0, count: 2, image: face(4))
+        // 0.6 s later every earlier score is stale: the track gets its whole set again.
+        XCTAssertTrue(e.needsFullSet(track: 3, time: 0.6))
+        let back = try step(&e, r, track: 3, time: 0.6, count: 2, image: face(5))
+        XCTAssertEqual(back.crops, Array(0..<10))
+        XCTAssertEqual(back.probs, try r.probabilities(for: [face(5)])[0])
+        // The rotation goes on at 1.0 s and 1.15 s; by 1.15 s the set scored at 0.6 s is stale,
+        // so only the 4 newer scores count.
+        _ = try step(&e, r, track: 3, time: 1.0, count: 2, image: face(6))
+        let late = try step(&e, r, track: 3, time: 1.15, count: 2, image: face(6))
+        let two = try r.cropProbabilities(for: [face(6), face(6)], crops: [[e.rotation[0], e.rotation[1]], [e.rotation[2], e.rotation[3]]])
+        XCTAssertEqual(late.crops, [e.rotation[2], e.rotation[3]])
+        XCTAssertEqual(late.probs, Recognizer.mean(zip([e.rotation[0], e.rotation[1], e.rotation[2], e.rotation[3]],
+                                                       two[0] + two[1]).sorted { $0.0 < $1.0 }.map(\.1)),
+                       "only the 4 scores younger than 0.5 s, in crop order")
+        // Tracks unseen for longer than maxAge are forgotten.
+        e.forget(before: 2)
+        XCTAssertEqual(e.trackCount, 0)
+    }
+
+    func testPlannedCropsCountAsFreshWithinABatch() {
+        // Frames are planned before any is scored (a batch of frames): a new track's second
+        // frame must not ask for the whole set again.
+        var e = TemporalEnsemble(specs: TestTimeAugmentation.tenCrop.crops(from: 48, size: 44))
+        XCTAssertEqual(e.plan(track: 1, time: 0, count: 2).count, 10)
+        XCTAssertEqual(e.plan(track: 1, time: 0.04, count: 2).count, 2)
+        XCTAssertEqual(e.plan(track: 2, time: 0.04, count: 2).count, 10)
+    }
+
+    func testCropProbabilitiesAreEachCropsSoftmaxInTheOrderAsked() throws {
+        let r = try recognizer()
+        let faces = [face(8), face(9)]
+        let all = try r.cropProbabilities(for: faces, crops: [Array(0..<10), Array(0..<10)])
+        let some = try r.cropProbabilities(for: faces, crops: [[9, 0], []])
+        XCTAssertEqual(some[0], [all[0][9], all[0][0]])
+        XCTAssertEqual(some[1], [])
+        XCTAssertEqual(try r.probabilities(for: faces), all.map(Recognizer.mean))
+        XCTAssertThrowsError(try r.cropProbabilities(for: faces, crops: [[10], []]))
+        XCTAssertThrowsError(try r.cropProbabilities(for: faces, crops: [[1]]))
+    }
+}
