@@ -18,6 +18,16 @@ public struct YuNetHeadMap: Sendable {
 /// `rows`×`cols` image (multiples of 32) in, the three head maps out.
 public protocol YuNetRunning: AnyObject, Sendable {
     func heads(pixels: [Float], rows: Int, cols: Int) throws -> [YuNetHeadMap]
+    /// `count` inputs of one size at once (`pixels` holds them one after the other).
+    func heads(batch pixels: [Float], count: Int, rows: Int, cols: Int) throws -> [[YuNetHeadMap]]
+}
+
+extension YuNetRunning {
+    /// One input at a time, for runners without a batched pass.
+    public func heads(batch pixels: [Float], count: Int, rows: Int, cols: Int) throws -> [[YuNetHeadMap]] {
+        let n = rows * cols
+        return try (0..<count).map { b in try heads(pixels: Array(pixels[b * n..<(b + 1) * n]), rows: rows, cols: cols) }
+    }
 }
 
 /// A face found by a CNN detector, before mapping back to frame pixels.
@@ -161,17 +171,27 @@ public struct YuNetDetector: Sendable {
         }
     }
 
-    /// The faces near `boxes` (tracked faces), each searched in its own neighbourhood.
+    /// The faces near `boxes` (tracked faces), each searched in its own neighbourhood; the
+    /// neighbourhoods go through the network together, as one batch.
     public func detections(in image: GrayImage, near boxes: [Box]) throws -> [Detection] {
-        var faces: [ScoredFace] = []
+        let n = options.regionSide
+        var regions: [Rect] = [], pixels: [Float] = []
+        pixels.reserveCapacity(boxes.count * n * n)
         for box in boxes {
             let side = Double(max(box.width, box.height)) * options.regionScale
             let cx = Double(box.x) + Double(box.width) / 2, cy = Double(box.y) + Double(box.height) / 2
             let region = Rect(x: cx - side / 2, y: cy - side / 2, width: side, height: side)
-            let n = options.regionSide
-            let input = resample(image, region, n, n)
-            let k = side / Double(n)
-            faces += try decode(input, width: n, height: n).map { $0.mapped(kx: k, ky: k, dx: region.x, dy: region.y) }
+            regions.append(region)
+            pixels += Self.padded(resample(image, region, n, n), width: n, height: n)
+        }
+        var faces: [ScoredFace] = []
+        if !regions.isEmpty {
+            let rows = (n + 31) / 32 * 32
+            let maps = try runner.heads(batch: pixels, count: regions.count, rows: rows, cols: rows)
+            for (region, m) in zip(regions, maps) {
+                let k = region.width / Double(n)
+                faces += YuNetDecoder.decode(m, threshold: options.threshold).map { $0.mapped(kx: k, ky: k, dx: region.x, dy: region.y) }
+            }
         }
         return Self.dropNested(YuNetDecoder.nonMaximumSuppression(faces, iou: 0.45)).compactMap { detection($0, in: image) }
     }
@@ -207,6 +227,13 @@ public struct YuNetDetector: Sendable {
     /// Runs the network on `image` zero-padded to multiples of 32 (as libfacedetection does).
     public func decode(_ image: GrayImage, width: Int, height: Int) throws -> [ScoredFace] {
         let rows = (height + 31) / 32 * 32, cols = (width + 31) / 32 * 32
+        return YuNetDecoder.decode(try runner.heads(pixels: Self.padded(image, width: width, height: height), rows: rows, cols: cols),
+                                   threshold: options.threshold)
+    }
+
+    /// `image`'s grey values as floats, zero-padded on the right and bottom to multiples of 32.
+    static func padded(_ image: GrayImage, width: Int, height: Int) -> [Float] {
+        let rows = (height + 31) / 32 * 32, cols = (width + 31) / 32 * 32
         var pixels = [Float](repeating: 0, count: rows * cols)
         image.pixels.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
@@ -215,7 +242,7 @@ public struct YuNetDetector: Sendable {
                 }
             }
         }
-        return YuNetDecoder.decode(try runner.heads(pixels: pixels, rows: rows, cols: cols), threshold: options.threshold)
+        return pixels
     }
 
     private func resample(_ image: GrayImage, _ r: Rect, _ w: Int, _ h: Int) -> GrayImage {

@@ -6,8 +6,9 @@ import Synchronization
 import Recognizer
 import RecognizerDNNL
 
-/// YuNet (libfacedetection's face detector) on oneDNN, f32, for one input size: built once per
-/// size, run many times.
+/// YuNet (libfacedetection's face detector) on oneDNN, f32, for one input size and batch: built
+/// once per shape, run many times. A batch runs several inputs of one size in one pass (the
+/// neighbourhoods of all tracked faces), which saves the per-step cost of each call.
 ///
 /// The graph is libfacedetection's `objectdetect_cnn`: a 3×3 stride-2 head convolution, units
 /// of (1×1 pointwise, 3×3 depthwise + ReLU) with 2×2 max pools between them, feature maps at
@@ -15,7 +16,7 @@ import RecognizerDNNL
 /// four heads (class 1, box 4, objectness 1, landmarks 10 channels) that this network runs as one
 /// 64→16 pointwise and one 16-group depthwise convolution. Activations are NHWC.
 final class YuNetGraph {
-    let rows: Int, cols: Int
+    let batch: Int, rows: Int, cols: Int
     private let engine: DNNLCPUEngine
     private var steps: [(DNNLPrimitive, [dnnl_exec_arg_t])] = []
     private var kept: [AnyObject] = []
@@ -39,13 +40,14 @@ final class YuNetGraph {
 
     /// `rows`×`cols` must be multiples of 32 (the input is zero-padded to that, as in
     /// libfacedetection).
-    init(weights: YuNetWeights, rows: Int, cols: Int, engine: DNNLCPUEngine) throws(RecognizerError) {
-        precondition(rows % 32 == 0 && cols % 32 == 0 && rows > 0 && cols > 0)
+    init(weights: YuNetWeights, batch: Int = 1, rows: Int, cols: Int, engine: DNNLCPUEngine) throws(RecognizerError) {
+        precondition(rows % 32 == 0 && cols % 32 == 0 && rows > 0 && cols > 0 && batch > 0)
+        self.batch = batch
         self.rows = rows
         self.cols = cols
         self.engine = engine
         table = weights.layers
-        input = try DNNLMemory(borrowing: .make([1, 1, rows, cols], dnnl_f32, dnnl_nhwc), engine: engine)
+        input = try DNNLMemory(borrowing: .make([batch, 1, rows, cols], dnnl_f32, dnnl_nhwc), engine: engine)
         var x = Map(memory: input, channels: 1, rows: rows, cols: cols)
 
         let w = weights.layers
@@ -86,7 +88,7 @@ final class YuNetGraph {
     private let table: [YuNetWeights.Layer]
 
     private func output(_ channels: Int, _ rows: Int, _ cols: Int) throws(RecognizerError) -> Map {
-        let desc = try dnnl_memory_desc_t.make([1, channels, rows, cols], dnnl_f32, dnnl_nhwc)
+        let desc = try dnnl_memory_desc_t.make([batch, channels, rows, cols], dnnl_f32, dnnl_nhwc)
         guard pingPong else { return Map(memory: try DNNLMemory(owning: desc, engine: engine), channels: channels, rows: rows, cols: cols) }
         let memory = try DNNLMemory(borrowing: desc, engine: engine)
         turns.append((memory, turns.count % 2))
@@ -187,9 +189,10 @@ final class YuNetGraph {
         steps.append((primitive, list))
     }
 
-    /// Runs on `pixels` (rows×cols grey values, row-major) and returns the head maps.
-    func run(_ pixels: [Float], stream: DNNLStream) throws(RecognizerError) -> [YuNetHeadMap] {
-        precondition(pixels.count == rows * cols)
+    /// Runs on `pixels` (`batch` inputs of rows×cols grey values, row-major, one after the
+    /// other) and returns each input's head maps.
+    func run(_ pixels: [Float], stream: DNNLStream) throws(RecognizerError) -> [[YuNetHeadMap]] {
+        precondition(pixels.count == batch * rows * cols)
         try pixels.withUnsafeBufferPointer { (p) throws(RecognizerError) in
             try input.setData(UnsafeMutableRawPointer(mutating: p.baseAddress))
             for (primitive, args) in steps {
@@ -199,10 +202,13 @@ final class YuNetGraph {
             try stream.wait()
         }
         try input.setData(nil)
-        return heads.map { h in
-            let n = h.rows * h.cols * 16
-            let values = Array(UnsafeBufferPointer(start: h.memory.data!.assumingMemoryBound(to: Float.self), count: n))
-            return YuNetHeadMap(stride: h.stride, rows: h.rows, cols: h.cols, values: values)
+        // NHWC with N outermost: each input's map is one contiguous run.
+        return (0..<batch).map { b in
+            heads.map { h in
+                let n = h.rows * h.cols * 16
+                let start = h.memory.data!.assumingMemoryBound(to: Float.self) + b * n
+                return YuNetHeadMap(stride: h.stride, rows: h.rows, cols: h.cols, values: Array(UnsafeBufferPointer(start: start, count: n)))
+            }
         }
     }
 }
@@ -283,11 +289,14 @@ public final class YuNetNetwork: YuNetRunning {
         let engine: DNNLCPUEngine
         let stream: DNNLStream
         var graphs: [[Int]: YuNetGraph] = [:]
+        /// Graph keys, least recently used first.
+        var recent: [[Int]] = []
     }
     private let weights: YuNetWeights
     private let handles: Mutex<Handles>
-    /// Sizes kept at most (a stream whose size keeps changing must not grow without bound).
-    private let maxGraphs = 8
+    /// Shapes kept at most (a stream whose size keeps changing must not grow without bound):
+    /// room for a frame's tiles and coarse pass and a batch of neighbourhoods per face count.
+    private let maxGraphs = 12
 
     public init(weights: YuNetWeights) throws(RecognizerError) {
         self.weights = weights
@@ -300,15 +309,22 @@ public final class YuNetNetwork: YuNetRunning {
     }
 
     public func heads(pixels: [Float], rows: Int, cols: Int) throws -> [YuNetHeadMap] {
-        try handles.withLock { (h: inout Handles) throws(RecognizerError) -> [YuNetHeadMap] in
+        try heads(batch: pixels, count: 1, rows: rows, cols: cols)[0]
+    }
+
+    public func heads(batch pixels: [Float], count: Int, rows: Int, cols: Int) throws -> [[YuNetHeadMap]] {
+        try handles.withLock { (h: inout Handles) throws(RecognizerError) -> [[YuNetHeadMap]] in
+            let key = [count, rows, cols]
             let graph: YuNetGraph
-            if let g = h.graphs[[rows, cols]] {
+            h.recent.removeAll { $0 == key }
+            if let g = h.graphs[key] {
                 graph = g
             } else {
-                if h.graphs.count >= maxGraphs { h.graphs.removeAll() }
-                graph = try YuNetGraph(weights: weights, rows: rows, cols: cols, engine: h.engine)
-                h.graphs[[rows, cols]] = graph
+                if h.graphs.count >= maxGraphs { h.graphs[h.recent.removeFirst()] = nil }
+                graph = try YuNetGraph(weights: weights, batch: count, rows: rows, cols: cols, engine: h.engine)
+                h.graphs[key] = graph
             }
+            h.recent.append(key)
             return try graph.run(pixels, stream: h.stream)
         }
     }
