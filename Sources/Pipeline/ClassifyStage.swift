@@ -30,6 +30,8 @@ struct ClassifyStage {
     private let fixedPerFace: Int
     /// A frame taken from the queue that did not fit the last batch: it starts the next one.
     private var pending: Detected?
+    /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
+    private var detectSeconds = 0.0
 
     init(recognizer: Recognizer, options: PipelineOptions) {
         self.recognizer = recognizer
@@ -105,10 +107,12 @@ struct ClassifyStage {
     /// Chooses (and commits to) the crops each face of `d` gets.
     private mutating func plan(_ d: Detected) -> [[Int]] {
         let full = recognizer.cropsPerFace
-        if budget != nil {
+        if budget != nil && d.analysed {
+            detectSeconds += 0.2 * (d.detectSeconds - detectSeconds)
             let new = d.faces.filter { ensemble.needsFullSet(track: $0.track, time: d.time) }.count
             let left = latency - seconds(sinceNanos: d.capturedAt)
-            _ = budget!.choose(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period, deadline: left, cost: cost)
+            _ = budget!.choose(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period,
+                               busy: detectSeconds, deadline: left, cost: cost)
         }
         return d.faces.map { ensemble.plan(track: $0.track, time: d.time, count: perFace) }
     }

@@ -85,11 +85,13 @@ struct CropBudget: Sendable {
 
     /// Picks the crops per (not new) face for a frame with `faces` faces of which `newFaces`
     /// need their whole set (`fullSet` crops each): the frame's network time should fit
-    /// `period` × `utilisation` (the time until the next frame arrives) and `deadline` (what is
-    /// left of the latency budget), as `cost` predicts it.
-    mutating func choose(faces: Int, newFaces: Int, fullSet: Int, period: Double, deadline: Double, cost: CropCostModel) -> Int {
+    /// `period` × `utilisation` (the time until the next frame arrives) less `busy` (what the
+    /// other stages take of the same cores per frame), and `deadline` (what is left of the
+    /// latency budget), as `cost` predicts it.
+    mutating func choose(faces: Int, newFaces: Int, fullSet: Int, period: Double, busy: Double = 0, deadline: Double,
+                         cost: CropCostModel) -> Int {
         guard cost.hasObservations, faces > newFaces else { return perFace }
-        let target = min(period * utilisation, deadline)
+        let target = min(period * utilisation - busy, deadline)
         func predicted(_ rung: Int) -> Double {
             cost.seconds(for: newFaces * fullSet + (faces - newFaces) * steps[rung]) ?? 0
         }

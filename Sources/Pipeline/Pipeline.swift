@@ -243,7 +243,7 @@ public final class Pipeline: Sendable {
                 let item = Detected(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
                                     skippedBefore: captured.skippedBefore, faces: faces, crops: crops,
                                     picture: annotator == nil ? nil : frame.colour, analysed: captured.analyse,
-                                    period: captured.period)
+                                    period: captured.period, detectSeconds: busy)
                 if !detected.put(item) { return }
             }
         }

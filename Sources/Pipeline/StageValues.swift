@@ -26,6 +26,8 @@ struct Detected: Sendable {
     let picture: ColourPicture?
     let analysed: Bool
     let period: Double
+    /// Seconds detection took on this frame (it shares the cores with the network).
+    let detectSeconds: Double
 }
 
 /// A frame after classification: each face's probabilities (the mean over its test-time crops'

@@ -32,8 +32,10 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     public let precision: Precision
     public let threads: Int
     public var name: String { "onednn-\(precision.rawValue)" }
-    /// Networks kept at once, one per batch size.
-    public var cachedBatchSizes = 6
+    /// Networks kept at once, one per batch size. Video asks for many sizes (faces × crops per
+    /// face, new faces' whole sets) and building one costs a frame's time, so keep plenty: they
+    /// share the weights and the workspace, each holds little more than its primitives.
+    public var cachedBatchSizes = 16
 
     /// int8: the largest output (after ReLU) of each convolution seen in calibration, in order.
     /// nil until `calibrate(with:count:)` or `setCalibration(_:)`; an int8 engine run before

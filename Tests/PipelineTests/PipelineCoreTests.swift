@@ -185,8 +185,8 @@ final class PipelineCoreTests: XCTestCase {
             return stats
         }
         let budget = try run(.auto), full = try run(.fixed(10))
-        XCTAssertGreaterThan(full.framesSkipped, 10, "the whole set on every frame falls behind")
-        XCTAssertLessThanOrEqual(budget.framesSkipped, 3, "the budget keeps up: \(budget.json)")
+        XCTAssertGreaterThan(full.framesSkipped, 12, "the whole set on every frame falls behind (about 1 frame in 3)")
+        XCTAssertLessThanOrEqual(budget.framesSkipped, 6, "the budget keeps up: \(budget.json)")
         XCTAssertLessThan(budget.meanCropsPerFace, 6)
         XCTAssertGreaterThan(budget.meanCropsPerFace, 1.5, "but uses the time there is: \(budget.json)")
         XCTAssertLessThan(budget.latencyPercentile(95), 100, budget.json)
