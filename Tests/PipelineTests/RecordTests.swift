@@ -4,8 +4,10 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The hand-written writers against the Codable records a reader decodes them into: each line,
-/// decoded, equals the record made directly from the values (same fields, same rounding).
+/// The hand-written NDJSON writer against `FrameRecord`: each line, decoded, equals the record
+/// made directly from the values (same fields, same rounding). Stats and summary are written
+/// through their records (`JSONRecord.json`): the line decodes to the record, every key is there
+/// (a number that is not finite is null), and the keys come sorted.
 final class RecordTests: XCTestCase {
     private let marks = [Point(x: 20, y: 30), Point(x: 35.25, y: 30.5), Point(x: 27, y: 38), Point(x: 22, y: 44), Point(x: 33, y: 44)]
 
@@ -53,6 +55,21 @@ final class RecordTests: XCTestCase {
         let decoded = try JSONDecoder().decode(StatsRecord.self, from: Data(s.json.utf8))
         XCTAssertEqual(decoded, StatsRecord(s))
         XCTAssertEqual(decoded.frames_per_s, 26.27)
+        XCTAssertEqual(s.json, #"{"busy_s":{"annotate":0,"decode":0.123,"detect":1.5,"recognise":2.25,"write":0.01},"crops":580,"#
+            + #""faces":58,"frames_analysed":60,"frames_decoded":120,"frames_per_s":26.27,"latency_ms":{"max":55.6,"p50":30.3,"p95":55.6},"#
+            + #""network_calls":15,"skipped":4,"wall_s":4.568}"#)
+    }
+
+    /// A time that is not a number is null, its key kept; writing never fails.
+    func testStatsWithNonFiniteTimesKeepEveryKey() throws {
+        var s = PipelineStats()
+        s.wallSeconds = .infinity; s.detectSeconds = .nan; s.recentLatenciesMs = [.nan]
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(s.json.utf8)) as? [String: Any], s.json)
+        XCTAssertEqual(Set(object.keys), ["frames_decoded", "frames_analysed", "faces", "crops", "network_calls", "wall_s", "frames_per_s",
+                                          "busy_s", "skipped", "latency_ms"])
+        XCTAssertTrue(object["wall_s"] is NSNull, s.json)
+        XCTAssertTrue((object["busy_s"] as? [String: Any])?["detect"] is NSNull, s.json)
+        XCTAssertEqual(try JSONDecoder().decode(StatsRecord.self, from: Data(s.json.utf8)), StatsRecord(s))
     }
 
     func testSummaryLineDecodesToItsRecord() throws {
@@ -66,5 +83,25 @@ final class RecordTests: XCTestCase {
         let decoded = try JSONDecoder().decode(SummaryRecord.self, from: Data(summary.json.utf8))
         XCTAssertEqual(decoded, SummaryRecord(summary))
         XCTAssertEqual(decoded.tracks.first?.dominant, "a\"b", "class names are escaped")
+        XCTAssertEqual(summary.json, #"{"tracks":[{"dominant":"a\"b","first":0,"frames":10,"last":0.9,"seconds":1,"#
+            + #""shares":{"a\"b":0.4,"c":0.3,"d":0.3},"track":1}]}"#)
+    }
+
+    func testASummaryWithoutTimesKeepsEveryKey() throws {
+        var summary = TrackSummary()
+        summary.add(FrameResult(frame: 0, time: .nan, faces: [FaceResult(track: 3, box: Box(x: 0, y: 0, width: 9, height: 9),
+                                                                         probs: [Float](repeating: 0.1, count: 7), raw: [Float](repeating: 0.1, count: 7))]))
+        let track = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(summary.json.utf8)) as? [String: Any])?["tracks"] as? [[String: Any]]).first
+        XCTAssertTrue(track?["first"] is NSNull, summary.json)
+        XCTAssertTrue(track?["last"] is NSNull, summary.json)
+        XCTAssertEqual(try JSONDecoder().decode(SummaryRecord.self, from: Data(summary.json.utf8)), SummaryRecord(summary))
+    }
+
+    func testRoundingNeverGivesMinusZeroOrInfinity() {
+        XCTAssertEqual(roundedOrNil(-0.00001, 3)?.sign, .plus)
+        XCTAssertEqual(roundedOrNil(1e306, 4), 1e306)
+        XCTAssertNil(roundedOrNil(.nan, 2))
+        XCTAssertNil(roundedOrNil(-.infinity, 2))
+        XCTAssertEqual(roundedOrNil(0.12345, 4), 0.1235)
     }
 }
