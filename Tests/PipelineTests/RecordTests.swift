@@ -39,6 +39,46 @@ final class RecordTests: XCTestCase {
         }
     }
 
+    /// Each CSV row holds the values of its frame's record: the same numbers, the same rounding,
+    /// empty where the record has nil (skipped: 0 where the record leaves it out).
+    func testEachCSVRowHoldsItsRecordsValues() throws {
+        let path = Scratch.path("records.csv")
+        let writer = CSVWriter(sink: try LineSink(path: path))
+        for f in frames { try writer.write(f) }
+        var rows = try String(contentsOfFile: path, encoding: .utf8).components(separatedBy: "\r\n").dropLast().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let header = rows.removeFirst().map(String.init)
+        func number(_ field: Substring) -> Double? { field.isEmpty ? nil : Double(field) }
+        func column(_ name: String) throws -> Int { try XCTUnwrap(header.firstIndex(of: name), name) }
+        var row = 0
+        for frame in frames {
+            let record = FrameRecord(frame, labels: .fer2013)
+            for face in record.faces.isEmpty ? [nil] : record.faces.map(Optional.some) {
+                let fields = rows[row]
+                row += 1
+                XCTAssertEqual(fields.count, header.count)
+                XCTAssertEqual(Int(fields[try column("frame")]), record.frame)
+                XCTAssertEqual(number(fields[try column("t")]), record.t)
+                XCTAssertEqual(Int(fields[try column("skipped")]), record.skipped ?? 0)
+                guard let face else {
+                    XCTAssertTrue(fields[2...].enumerated().allSatisfy { $0.element.isEmpty || header[$0.offset + 2] == "skipped" }, "\(fields)")
+                    continue
+                }
+                XCTAssertEqual(try ["track", "x", "y", "w", "h"].map { Int(fields[try column($0)]) }, [face.track] + face.box)
+                XCTAssertEqual(String(fields[try column("label")]), face.label)
+                XCTAssertEqual(number(fields[try column("score")]), face.score)
+                for name in Emotion.names {
+                    XCTAssertEqual(number(fields[try column(name)]), face.probs[name] ?? nil, name)
+                    XCTAssertEqual(number(fields[try column("raw_" + name)]), face.raw[name] ?? nil, name)
+                }
+                XCTAssertEqual(number(fields[try column("confidence")]), face.confidence)
+                let marks = try CSVWriter.landmarkColumns.map { number(fields[try column($0)]) }
+                XCTAssertEqual(marks, face.landmarks.map { $0.flatMap { $0 } } ?? Array(repeating: nil, count: 10))
+                XCTAssertEqual(number(fields[try column("held")]), face.held)
+            }
+        }
+        XCTAssertEqual(row, rows.count)
+    }
+
     func testRecordsDecodeWhatTheyEncode() throws {
         for f in frames {
             let record = FrameRecord(f, labels: .fer2013)
@@ -103,5 +143,46 @@ final class RecordTests: XCTestCase {
         XCTAssertNil(roundedOrNil(.nan, 2))
         XCTAssertNil(roundedOrNil(-.infinity, 2))
         XCTAssertEqual(roundedOrNil(0.12345, 4), 0.1235)
+    }
+}
+
+/// `benchmarks/record_writers.sh`: the hand-written NDJSON writer against JSONEncoder on
+/// `FrameRecord`, lines per second in the same run (skipped unless FER_STREAM_BENCH_RECORDS is set).
+final class RecordWriterBenchmark: XCTestCase {
+    func testHandWrittenWriterAgainstJSONEncoder() throws {
+        guard ProcessInfo.processInfo.environment["FER_STREAM_BENCH_RECORDS"] != nil else { throw XCTSkip("set FER_STREAM_BENCH_RECORDS=1") }
+        var rng = SplitMix(seed: 5)
+        func vector() -> [Float] {
+            let v = (0..<7).map { _ in Float.random(in: 0..<1, using: &rng) }
+            let sum = v.reduce(0, +)
+            return v.map { $0 / sum }
+        }
+        // Two YuNet faces per frame (confidence, landmarks, held): the longest lines the stream writes.
+        let results = (0..<5_000).map { i in
+            FrameResult(frame: i, time: Double(i) / 30, faces: (1...2).map { track in
+                FaceResult(track: track, box: Box(x: 100 * track, y: 80, width: 120, height: 130), probs: vector(), raw: vector(),
+                           confidence: Double.random(in: 0.5..<1, using: &rng),
+                           landmarks: (0..<5).map { _ in Point(x: Double.random(in: 0..<1920, using: &rng), y: Double.random(in: 0..<1080, using: &rng)) },
+                           held: Double(i % 90) / 30)
+            })
+        }
+        let sink = try LineSink(path: "/dev/null")
+        let handWritten = NDJSONWriter(sink: sink)
+        let sorted = JSONEncoder(), plain = JSONEncoder()
+        sorted.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        plain.outputFormatting = [.withoutEscapingSlashes]
+        func rate(_ write: (FrameResult) throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for r in results { try write(r) }
+            return Double(results.count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        var best = [0.0, 0.0, 0.0]
+        for _ in 0..<5 {  // interleaved rounds, the best of each
+            best[0] = max(best[0], try rate { try handWritten.write($0) })
+            best[1] = max(best[1], try rate { try sink.write(String(decoding: try sorted.encode(FrameRecord($0, labels: .fer2013)), as: UTF8.self) + "\n") })
+            best[2] = max(best[2], try rate { try sink.write(String(decoding: try plain.encode(FrameRecord($0, labels: .fer2013)), as: UTF8.self) + "\n") })
+        }
+        print(String(format: "NDJSON lines/s (2 faces each): hand-written %.0f, JSONEncoder sorted keys %.0f, JSONEncoder unsorted %.0f; hand-written %.1f× sorted",
+                     best[0], best[1], best[2], best[0] / best[1]))
     }
 }
