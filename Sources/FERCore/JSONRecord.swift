@@ -22,7 +22,8 @@ extension JSONRecord {
         do {
             return String(decoding: try encoder.encode(self), as: UTF8.self)
         } catch {
-            // Only an `encode(to:)` that throws gets here; no record has one.
+            // Only a failing `encode(to:)` gets here; the records' hold strings, integers and
+            // numbers that are finite or nil.
             preconditionFailure("\(Self.self) cannot be encoded: \(error)")
         }
     }

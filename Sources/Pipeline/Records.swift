@@ -2,9 +2,11 @@ import FERCore
 
 // The JSON the command line writes, as Codable values: what a program reading fer-stream's
 // output (or the FERStream library's results) decodes. Stats and summary are written through
-// these types (`JSONRecord.json`). The per-frame NDJSON writer stays hand-written: it keeps the
-// model's class order and the fixed-point numbers of every earlier release, which JSONEncoder
-// cannot (it sorts keys and writes `1` for `1.0`); tests hold each of its lines to `FrameRecord`.
+// these types (`JSONRecord.json`). The per-frame NDJSON and CSV writers stay hand-written: they
+// keep the model's class order and the fixed-point numbers of every earlier release, which
+// JSONEncoder cannot (it sorts keys and writes `1` for `1.0`), and NDJSON is ~5× faster than
+// JSONEncoder on `FrameRecord` (benchmarks/record_writers.sh). RecordTests hold each NDJSON line
+// and CSV row to its `FrameRecord`.
 
 /// One NDJSON line: one analysed frame (`fer-stream`, `image`).
 public struct FrameRecord: Codable, Sendable, Equatable {

@@ -105,17 +105,15 @@ struct Resmooth: ParsableCommand {
 
     /// The class names `names` (a face's `raw` keys, decoded) in the order `line` writes them.
     /// JSONDecoder's objects are dictionaries, which keep no order, so the order is where each
-    /// name stands after `"raw":{`. Text another tool reformatted (spaces, other escapes) gets
-    /// FER2013's order if the names are FER2013's, else the names sorted (values stay by name).
+    /// name stands as a key after `"raw":{` (spaces allowed, as Python's json.dumps writes).
+    /// Names written with escapes (`\u0061`) are not found: FER2013's order if the names are
+    /// FER2013's, else the names sorted (the values stay with their names).
     static func classes(_ names: [String], writtenIn line: Substring) -> LabelSet {
         guard names.count >= 2 else { return .fer2013 }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        if let object = line.range(of: #""raw":{"#) {
-            let written = names.compactMap { name -> (String, String.Index)? in
-                guard let quoted = try? encoder.encode(name),
-                      let at = line[object.upperBound...].range(of: String(decoding: quoted, as: UTF8.self) + ":") else { return nil }
-                return (name, at.lowerBound)
+        if let object = line.range(of: #""raw"\s*:\s*\{"#, options: .regularExpression) {
+            let rest = line[object.upperBound...]
+            let written = names.compactMap { name in
+                rest.range(of: "\"" + NSRegularExpression.escapedPattern(for: name) + #""\s*:"#, options: .regularExpression).map { (name, $0.lowerBound) }
             }
             if written.count == names.count { return LabelSet(written.sorted { $0.1 < $1.1 }.map(\.0)) }
         }

@@ -30,15 +30,25 @@ final class CLIResmoothTests: XCTestCase {
                                  #"{"frame":1,"t":0.04,"skipped":2,"faces":["# + face.replacingOccurrences(of: #""score":0.6,"#, with: #""score":0.6,"held":0.0,"#) + "]}"])
     }
 
-    /// Lines another tool reformatted (spaces after ':' and ','): FER2013's names in its order.
-    func testReformattedFER2013LinesKeepItsOrder() throws {
-        let names = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-        let values = names.enumerated().map { "\"\($1)\": \($0 == 3 ? "0.4" : "0.1")" }.joined(separator: ", ")
-        let path = try file("spaced.ndjson", [#"{"frame": 0, "t": 0.5, "faces": [{"track": 1, "box": [0, 0, 9, 9], "label": "happy", "#
-            + #""score": 0.4, "probs": {"# + values + #"}, "raw": {"# + values + "}}]}"])
-        let r = try CLI.ferStream(["resmooth", path])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains(#""raw":{"angry":0.1,"disgust":0.1,"fear":0.1,"happy":0.4,"sad":0.1,"surprise":0.1,"neutral":0.1}"#), r.stdout)
+    /// Lines another tool rewrote: with spaces (Python's json.dumps) the order is still the
+    /// file's; with escaped names it cannot be read, and FER2013's names take FER2013's order.
+    func testRewrittenLinesKeepTheirOrder() throws {
+        func line(_ names: [String], escaped: Bool = false) -> String {
+            let values = names.enumerated().map { k, name in
+                "\"\(escaped ? "\\u00" + String(name.unicodeScalars.first!.value, radix: 16) + name.dropFirst() : name)\": \(k == 1 ? "0.4" : "0.1")"
+            }.joined(separator: ", ")
+            return #"{"frame": 0, "t": 0.5, "faces": [{"track": 1, "box": [0, 0, 9, 9], "label": "x", "score": 0.4, "probs": {"#
+                + values + #"}, "raw": {"# + values + "}}]}"
+        }
+        let fer = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+        for (lines, raw) in [
+            ([line(["zeta", "alpha", "mid"])], #""raw":{"zeta":0.1,"alpha":0.4,"mid":0.1}"#),
+            ([line(fer.reversed(), escaped: true)], #""raw":{"angry":0.1,"disgust":0.1,"fear":0.1,"happy":0.1,"sad":0.1,"surprise":0.4,"neutral":0.1}"#),
+        ] {
+            let r = try CLI.ferStream(["resmooth", try file("rewritten.ndjson", lines)])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains(raw), r.stdout)
+        }
     }
 
     func testABadLineFailsNamingTheFileAndLine() throws {
