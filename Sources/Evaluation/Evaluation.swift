@@ -30,12 +30,8 @@ public struct EvaluationResult: Sendable, Equatable {
         }
     }
 
-    /// `{"n":…,"accuracy":…,"per_class":{…},"confusion":[[…]]}` (decodes to `EvaluationRecord`)
-    public var json: String {
-        let per = classes.indices.map { k in jsonString(classes[k]) + ":" + (perClass[k].map { fixed($0, 4) } ?? "null") }
-        let rows = confusion.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }
-        return "{\"n\":\(count),\"accuracy\":\(fixed(accuracy, 4)),\"per_class\":{\(per.joined(separator: ","))},\"confusion\":[\(rows.joined(separator: ","))]}"
-    }
+    /// `{"accuracy":…,"confusion":[[…]],"n":…,"per_class":{…}}`: `EvaluationRecord`.
+    public var json: String { EvaluationRecord(self).json }
 
     /// A plain-text report: accuracy, per-class recall, the confusion matrix with labelled rows.
     public var table: String {
@@ -110,23 +106,10 @@ extension String {
     func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }
 
-/// A JSON string literal (class names come from a model's metadata).
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for u in text.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
-}
-
 /// `eval --format json`, as a Codable value.
-public struct EvaluationRecord: Codable, Sendable, Equatable {
+public struct EvaluationRecord: JSONRecord, Codable, Sendable, Equatable {
     public var n: Int
+    /// Correct / all, rounded to 4 decimals (a ratio of counts: always a number; 0 without faces).
     public var accuracy: Double
     /// Recall per class name; nil for a class with no members.
     public var per_class: [String: Double?]
@@ -134,10 +117,34 @@ public struct EvaluationRecord: Codable, Sendable, Equatable {
     public var confusion: [[Int]]
 
     public init(_ r: EvaluationResult) {
-        func round4(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
         n = r.count
-        accuracy = round4(r.accuracy)
-        per_class = Dictionary(uniqueKeysWithValues: r.classes.indices.map { (r.classes[$0], r.perClass[$0].map(round4)) })
+        accuracy = roundedOrNil(r.accuracy, 4) ?? 0
+        // A name given twice (a hand-made class list) keeps its first recall rather than trapping.
+        per_class = Dictionary(r.classes.indices.map { (r.classes[$0], r.perClass[$0].flatMap { roundedOrNil($0, 4) }) },
+                               uniquingKeysWith: { a, _ in a })
         confusion = r.confusion
+    }
+}
+
+/// `eval --paste … --format json`: the faces the detector missed, the accuracy over all faces
+/// (missed ones count as wrong), and the evaluation of those it found.
+public struct DetectedEvaluationRecord: JSONRecord, Codable, Sendable, Equatable {
+    public var missed: Int
+    /// nil (null) when there were no faces at all.
+    public var accuracy_all: Double?
+    public var found: EvaluationRecord
+
+    public init(found r: EvaluationResult, missed: Int) {
+        self.missed = missed
+        accuracy_all = roundedOrNil(Double(r.correct) / Double(r.count + missed), 4)
+        found = EvaluationRecord(r)
+    }
+
+    /// As synthesized, except that a nil number is `null`, not a missing key.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(missed, forKey: .missed)
+        try c.encode(accuracy_all, forKey: .accuracy_all)
+        try c.encode(found, forKey: .found)
     }
 }

@@ -1,7 +1,7 @@
-import Foundation
+import FERCore
 
-/// `fer-stream bench`: the recognizer's speed on this machine, one JSON object, and as Codable.
-public struct BenchRecord: Codable, Sendable, Equatable {
+/// `fer-stream bench`: the recognizer's speed on this machine, one JSON object (`json`).
+public struct BenchRecord: JSONRecord, Codable, Sendable, Equatable {
     /// "vgg19" or "resnet18".
     public var network: String
     /// E.g. "onednn-int8", "reference".
@@ -9,30 +9,39 @@ public struct BenchRecord: Codable, Sendable, Equatable {
     public var batch: Int
     public var threads: Int
     public var calls: Int
-    public var crops_per_s: Double
-    public var ms_per_call_median: Double
-    public var gflop_per_crop: Double
-    public var gflop_per_s: Double
-    public var seconds: Double
+    /// The rates and times, rounded (1, 2, 3, 1, 2 decimals); nil (null) where not a number.
+    public var crops_per_s: Double?
+    public var ms_per_call_median: Double?
+    public var gflop_per_crop: Double?
+    public var gflop_per_s: Double?
+    public var seconds: Double?
 
     /// From the calls' times: the median call sets the rates.
     public init(network: String, engine: String, batch: Int, threads: Int, callSeconds: [Double], gflopPerCrop: Double, seconds: Double) {
         let sorted = callSeconds.sorted()
         let median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
         let rate = median > 0 ? Double(batch) / median : 0
-        func r(_ x: Double, _ d: Double) -> Double { (x * d).rounded() / d }
         self.network = network; self.engine = engine; self.batch = batch; self.threads = threads
         calls = callSeconds.count
-        crops_per_s = r(rate, 10)
-        ms_per_call_median = r(median * 1000, 100)
-        gflop_per_crop = r(gflopPerCrop, 1000)
-        gflop_per_s = r(gflopPerCrop * rate, 10)
-        self.seconds = r(seconds, 100)
+        crops_per_s = roundedOrNil(rate, 1)
+        ms_per_call_median = roundedOrNil(median * 1000, 2)
+        gflop_per_crop = roundedOrNil(gflopPerCrop, 3)
+        gflop_per_s = roundedOrNil(gflopPerCrop * rate, 1)
+        self.seconds = roundedOrNil(seconds, 2)
     }
 
-    /// One line, in the order the fields are declared.
-    public var json: String {
-        String(format: #"{"network":"%@","engine":"%@","batch":%d,"threads":%d,"calls":%d,"crops_per_s":%.1f,"ms_per_call_median":%.2f,"gflop_per_crop":%.3f,"gflop_per_s":%.1f,"seconds":%.2f}"#,
-               network, engine, batch, threads, calls, crops_per_s, ms_per_call_median, gflop_per_crop, gflop_per_s, seconds)
+    /// As synthesized, except that a nil number is `null`, not a missing key.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(network, forKey: .network)
+        try c.encode(engine, forKey: .engine)
+        try c.encode(batch, forKey: .batch)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(calls, forKey: .calls)
+        try c.encode(crops_per_s, forKey: .crops_per_s)
+        try c.encode(ms_per_call_median, forKey: .ms_per_call_median)
+        try c.encode(gflop_per_crop, forKey: .gflop_per_crop)
+        try c.encode(gflop_per_s, forKey: .gflop_per_s)
+        try c.encode(seconds, forKey: .seconds)
     }
 }

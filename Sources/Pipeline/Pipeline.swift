@@ -84,14 +84,7 @@ public struct PipelineStats: Sendable {
 
     /// One JSON object, for `--stats` and the benchmarks.
     public var json: String {
-        let fps = wallSeconds > 0 ? Double(framesDecoded) / wallSeconds : 0
-        return "{\"frames_decoded\":\(framesDecoded),\"frames_analysed\":\(framesAnalysed),\"faces\":\(faces),"
-            + "\"crops\":\(crops),\"crops_per_face\":\(decimal(meanCropsPerFace, digits: 2)),\"network_calls\":\(networkCalls),\"wall_s\":\(decimal(wallSeconds, digits: 3)),"
-            + "\"frames_per_s\":\(decimal(fps, digits: 2)),\"busy_s\":{\"decode\":\(decimal(decodeSeconds, digits: 3)),"
-            + "\"detect\":\(decimal(detectSeconds, digits: 3)),\"recognise\":\(decimal(recogniseSeconds, digits: 3)),"
-            + "\"write\":\(decimal(writeSeconds, digits: 3)),\"annotate\":\(decimal(annotateSeconds, digits: 3))},\"skipped\":\(framesSkipped),"
-            + "\"latency_ms\":{\"p50\":\(decimal(latencyPercentile(50), digits: 1)),\"p95\":\(decimal(latencyPercentile(95), digits: 1)),"
-            + "\"max\":\(decimal(recentLatenciesMs.max() ?? 0, digits: 1))}}"
+        StatsRecord(self).json
     }
 }
 

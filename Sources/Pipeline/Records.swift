@@ -1,17 +1,12 @@
 import FERCore
 
 // The JSON the command line writes, as Codable values: what a program reading fer-stream's
-// output (or the FERStream library's results) decodes. The writers stay hand-written for speed;
-// tests hold each writer's text to these types (decoded, it equals the record made directly).
-
-/// `10^digits`-rounded, as the writers print it (so a record equals its decoded line).
-@inline(__always)
-func rounded(_ x: Double, _ digits: Int) -> Double? {
-    guard x.isFinite else { return nil }
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    return (x * scale).rounded() / scale
-}
+// output (or the FERStream library's results) decodes. Stats and summary are written through
+// these types (`JSONRecord.json`). The per-frame NDJSON and CSV writers stay hand-written: they
+// keep the model's class order and the fixed-point numbers of every earlier release, which
+// JSONEncoder cannot (it sorts keys and writes `1` for `1.0`), and NDJSON is ~5× faster than
+// JSONEncoder on `FrameRecord` (benchmarks/record_writers.sh). RecordTests hold each NDJSON line
+// and CSV row to its `FrameRecord`.
 
 /// One NDJSON line: one analysed frame (`fer-stream`, `image`).
 public struct FrameRecord: Codable, Sendable, Equatable {
@@ -49,27 +44,29 @@ public struct FrameRecord: Codable, Sendable, Equatable {
     public init(_ result: FrameResult, labels: LabelSet) {
         func named(_ p: [Float]) -> [String: Double?] {
             Dictionary(uniqueKeysWithValues: labels.names.enumerated().map { k, name in
-                (name, k < p.count ? rounded(Double(p[k]), 4) : nil)
+                (name, k < p.count ? roundedOrNil(Double(p[k]), 4) : nil)
             })
         }
-        self.init(file: result.file, frame: result.frame, t: rounded(result.time, 6),
+        self.init(file: result.file, frame: result.frame, t: roundedOrNil(result.time, 6),
                   skipped: result.skipped > 0 ? result.skipped : nil,
                   faces: result.faces.map { f in
                       Face(track: f.track, box: [f.box.x, f.box.y, f.box.width, f.box.height],
-                           confidence: f.confidence.flatMap { rounded($0, 4) },
-                           landmarks: f.landmarks.isEmpty ? nil : f.landmarks.map { [rounded($0.x, 1), rounded($0.y, 1)] },
-                           label: labels.name(at: f.label), score: rounded(Double(f.score), 4),
-                           held: f.held.flatMap { rounded($0, 3) }, probs: named(f.probs), raw: named(f.raw))
+                           confidence: f.confidence.flatMap { roundedOrNil($0, 4) },
+                           landmarks: f.landmarks.isEmpty ? nil : f.landmarks.map { [roundedOrNil($0.x, 1), roundedOrNil($0.y, 1)] },
+                           label: labels.name(at: f.label), score: roundedOrNil(Double(f.score), 4),
+                           held: f.held.flatMap { roundedOrNil($0, 3) }, probs: named(f.probs), raw: named(f.raw))
                   })
     }
 }
 
 /// `--stats`: what a run did (`PipelineStats.json`).
-public struct StatsRecord: Codable, Sendable, Equatable {
+public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
     public var frames_decoded: Int
     public var frames_analysed: Int
     public var faces: Int
     public var crops: Int
+    /// Mean test-time crops per face and analysed frame (see `CropsPerFace`).
+    public var crops_per_face: Double?
     public var network_calls: Int
     public var wall_s: Double?
     public var frames_per_s: Double?
@@ -81,19 +78,37 @@ public struct StatsRecord: Codable, Sendable, Equatable {
 
     public init(_ s: PipelineStats) {
         frames_decoded = s.framesDecoded; frames_analysed = s.framesAnalysed; faces = s.faces; crops = s.crops
+        crops_per_face = roundedOrNil(s.meanCropsPerFace, 2)
         network_calls = s.networkCalls
-        wall_s = rounded(s.wallSeconds, 3)
-        frames_per_s = rounded(s.wallSeconds > 0 ? Double(s.framesDecoded) / s.wallSeconds : 0, 2)
-        busy_s = ["decode": rounded(s.decodeSeconds, 3), "detect": rounded(s.detectSeconds, 3), "recognise": rounded(s.recogniseSeconds, 3),
-                  "write": rounded(s.writeSeconds, 3), "annotate": rounded(s.annotateSeconds, 3)]
+        wall_s = roundedOrNil(s.wallSeconds, 3)
+        frames_per_s = roundedOrNil(s.wallSeconds > 0 ? Double(s.framesDecoded) / s.wallSeconds : 0, 2)
+        busy_s = ["decode": roundedOrNil(s.decodeSeconds, 3), "detect": roundedOrNil(s.detectSeconds, 3), "recognise": roundedOrNil(s.recogniseSeconds, 3),
+                  "write": roundedOrNil(s.writeSeconds, 3), "annotate": roundedOrNil(s.annotateSeconds, 3)]
         skipped = s.framesSkipped
-        latency_ms = ["p50": rounded(s.latencyPercentile(50), 1), "p95": rounded(s.latencyPercentile(95), 1),
-                      "max": rounded(s.recentLatenciesMs.max() ?? 0, 1)]
+        latency_ms = ["p50": roundedOrNil(s.latencyPercentile(50), 1), "p95": roundedOrNil(s.latencyPercentile(95), 1),
+                      "max": roundedOrNil(s.recentLatenciesMs.max() ?? 0, 1)]
+    }
+
+    /// As synthesized, except that a nil number is `null`, not a missing key (every line has
+    /// every key).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(frames_decoded, forKey: .frames_decoded)
+        try c.encode(frames_analysed, forKey: .frames_analysed)
+        try c.encode(faces, forKey: .faces)
+        try c.encode(crops, forKey: .crops)
+        try c.encode(crops_per_face, forKey: .crops_per_face)
+        try c.encode(network_calls, forKey: .network_calls)
+        try c.encode(wall_s, forKey: .wall_s)
+        try c.encode(frames_per_s, forKey: .frames_per_s)
+        try c.encode(busy_s, forKey: .busy_s)
+        try c.encode(skipped, forKey: .skipped)
+        try c.encode(latency_ms, forKey: .latency_ms)
     }
 }
 
 /// `--summary-json`: per face track, time on screen and the share of time in each class.
-public struct SummaryRecord: Codable, Sendable, Equatable {
+public struct SummaryRecord: JSONRecord, Codable, Sendable, Equatable {
     public struct Track: Codable, Sendable, Equatable {
         public var track: Int
         public var seconds: Double?
@@ -102,14 +117,27 @@ public struct SummaryRecord: Codable, Sendable, Equatable {
         public var frames: Int
         public var dominant: String
         public var shares: [String: Double?]
+
+        /// As synthesized, except that a nil number is `null`, not a missing key.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(track, forKey: .track)
+            try c.encode(seconds, forKey: .seconds)
+            try c.encode(first, forKey: .first)
+            try c.encode(last, forKey: .last)
+            try c.encode(frames, forKey: .frames)
+            try c.encode(dominant, forKey: .dominant)
+            try c.encode(shares, forKey: .shares)
+        }
     }
     public var tracks: [Track]
 
     public init(_ s: TrackSummary) {
         tracks = s.all.map { t in
-            Track(track: t.track, seconds: rounded(s.seconds(t), 3), first: rounded(t.firstSeen, 3), last: rounded(t.lastSeen, 3),
+            Track(track: t.track, seconds: roundedOrNil(s.seconds(t), 3), first: roundedOrNil(t.firstSeen, 3), last: roundedOrNil(t.lastSeen, 3),
                   frames: t.frames, dominant: s.labels.name(at: t.dominant),
-                  shares: Dictionary(uniqueKeysWithValues: t.shares.indices.map { (s.labels.name(at: $0), rounded(t.shares[$0], 4)) }))
+                  // A name given twice (a hand-made LabelSet) keeps its first share rather than trapping.
+                  shares: Dictionary(t.shares.indices.map { (s.labels.name(at: $0), roundedOrNil(t.shares[$0], 4)) }, uniquingKeysWith: { a, _ in a }))
         }
     }
 }

@@ -72,13 +72,6 @@ public struct TrackSummary: Sendable {
         return s
     }
 
-    /// `{"tracks":[{"track":1,"seconds":…,"first":…,"last":…,"frames":…,"dominant":"happy","shares":{…}}]}`
-    public var json: String {
-        let items = all.map { t in
-            "{\"track\":\(t.track),\"seconds\":\(decimal(seconds(t), digits: 3)),\"first\":\(decimal(t.firstSeen, digits: 3)),"
-                + "\"last\":\(decimal(t.lastSeen, digits: 3)),\"frames\":\(t.frames),\"dominant\":\(NDJSONWriter.string(labels.name(at: t.dominant))),\"shares\":{"
-                + t.shares.indices.map { NDJSONWriter.string(labels.name(at: $0)) + ":\(decimal(t.shares[$0], digits: 4))" }.joined(separator: ",") + "}}"
-        }
-        return "{\"tracks\":[" + items.joined(separator: ",") + "]}"
-    }
+    /// `{"tracks":[{"dominant":"happy","first":…,"frames":…,"last":…,"seconds":…,"shares":{…},"track":1}]}`: `SummaryRecord`.
+    public var json: String { SummaryRecord(self).json }
 }

@@ -115,7 +115,7 @@ struct Eval: ParsableCommand {
         // Through the detector, faces it missed count as wrong: accuracy over all of them.
         let overall = Double(result.correct) / Double(result.count + missed)
         if format == .json {
-            print(paste == nil ? result.json : "{\"missed\":\(missed),\"accuracy_all\":\(String(format: "%.4f", overall)),\"found\":\(result.json)}")
+            print(paste == nil ? result.json : DetectedEvaluationRecord(found: result, missed: missed).json)
         } else {
             print("\(setName), model \(modelPath), \(engine.name), tta \(tta.rawValue)")
             if paste != nil {

@@ -51,100 +51,80 @@ struct Resmooth: ParsableCommand {
         } catch {
             throw RuntimeFailure(message: "cannot read '\(input)': \((error as NSError).localizedDescription)")
         }
-        // The classes of the model that wrote it: the keys of the first face's "raw", in order.
-        let classes = Self.classes(in: text)
-        let writer = NDJSONWriter(sink: LineSink(), labels: classes)
+        let decoder = JSONDecoder()
+        let sink = LineSink()
+        // The classes of the model that wrote it: the first face's `raw` keys, in its order.
+        // Lines before it have no faces, and a faceless line reads the same under any classes.
+        var classes: LabelSet?
+        var writer = NDJSONWriter(sink: sink)
         var smoother = TrackSmoother(labels.smoothing, rule: labels.rule)
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let frame = object["frame"] as? Int, let time = (object["t"] as? NSNumber)?.doubleValue,
-                  let faces = object["faces"] as? [[String: Any]] else {
-                throw RuntimeFailure(message: "'\(input)' line \(number + 1): not a fer-stream NDJSON line")
+            let at = "'\(input)' line \(number + 1)"
+            let record: FrameRecord
+            do {
+                record = try decoder.decode(FrameRecord.self, from: Data(line.utf8))
+            } catch let error as DecodingError {
+                throw RuntimeFailure(message: "\(at): \(Self.problem(error))")
+            } catch {
+                throw RuntimeFailure(message: "\(at): not a fer-stream NDJSON line")
             }
+            guard let time = record.t else { throw RuntimeFailure(message: "\(at): not a fer-stream NDJSON line") }
+            if classes == nil, let first = record.faces.first {
+                let found = Self.classes(Array(first.raw.keys), writtenIn: line)
+                classes = found
+                writer = NDJSONWriter(sink: sink, labels: found)
+            }
+            let names = classes?.names ?? []
             var results: [FaceResult] = []
-            for face in faces {
-                guard let track = face["track"] as? Int, let box = face["box"] as? [Int], box.count == 4,
-                      let rawObject = face["raw"] as? [String: Any] else {
-                    throw RuntimeFailure(message: "'\(input)' line \(number + 1): a face lacks track, box or raw")
-                }
-                let raw = classes.names.map { Float((rawObject[$0] as? NSNumber)?.doubleValue ?? 0) }
-                let landmarks = (face["landmarks"] as? [[Double]])?.compactMap { $0.count == 2 ? Point(x: $0[0], y: $0[1]) : nil } ?? []
-                let s = smoother.update(track: track, raw: raw, time: time)
-                results.append(FaceResult(track: track, box: Box(x: box[0], y: box[1], width: box[2], height: box[3]), probs: s.probs,
-                                          raw: raw, confidence: (face["confidence"] as? NSNumber)?.doubleValue, landmarks: landmarks,
+            for face in record.faces {
+                guard face.box.count == 4 else { throw RuntimeFailure(message: "\(at): a face's box is not 4 numbers") }
+                // A class the line lacks, or null (not a number), reads as 0.
+                let raw = names.map { Float((face.raw[$0] ?? nil) ?? 0) }
+                let s = smoother.update(track: face.track, raw: raw, time: time)
+                results.append(FaceResult(track: face.track, box: Box(x: face.box[0], y: face.box[1], width: face.box[2], height: face.box[3]),
+                                          probs: s.probs, raw: raw, confidence: face.confidence, landmarks: Self.points(face.landmarks),
                                           label: s.label, held: s.held))
             }
             smoother.endFrame()
-            try writer.write(FrameResult(frame: frame, time: time, faces: results, skipped: object["skipped"] as? Int ?? 0))
+            try writer.write(FrameResult(frame: record.frame, time: time, faces: results, skipped: record.skipped ?? 0))
         }
     }
 
-    /// The keys of the first `"raw":{…}` object in `text`, in the order they are written
-    /// (JSONSerialization's dictionaries lose it); FER2013's classes when there is none (no
-    /// faces) or it cannot be read.
-    static func classes(in text: String) -> LabelSet {
-        var rest = Substring(text)
-        while let found = rest.range(of: "\"raw\"") {
-            rest = rest[found.upperBound...]
-            var scanner = KeyScanner(rest.unicodeScalars)
-            scanner.skipSpace()
-            guard scanner.take(":") else { continue }
-            scanner.skipSpace()
-            guard scanner.take("{") else { continue }
-            var keys: [String] = []
-            while true {
-                scanner.skipSpace()
-                if scanner.take("}") { break }
-                if !keys.isEmpty { guard scanner.take(",") else { return .fer2013 }; scanner.skipSpace() }
-                guard let key = scanner.string() else { return .fer2013 }
-                scanner.skipSpace()
-                guard scanner.take(":") else { return .fer2013 }
-                scanner.skipValue()
-                keys.append(key)
+    /// What is wrong with a line JSONDecoder refused, in a few words: a face's field, or the line.
+    static func problem(_ error: DecodingError) -> String {
+        let (path, missing): ([any CodingKey], String?) = switch error {
+        case let .keyNotFound(key, context): (context.codingPath, key.stringValue)
+        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context): (context.codingPath, nil)
+        @unknown default: ([], nil)
+        }
+        // ["faces", index, field…]: inside a face.
+        guard path.count >= 2, path[0].stringValue == "faces" else { return "not a fer-stream NDJSON line" }
+        if path.count == 2, let missing { return "a face lacks \(missing)" }
+        return "a face's \(path.count > 2 ? path[2].stringValue : "entry") is not what fer-stream writes"
+    }
+
+    /// The class names `names` (a face's `raw` keys, decoded) in the order `line` writes them.
+    /// JSONDecoder's objects are dictionaries, which keep no order, so the order is where each
+    /// name stands as a key after `"raw":{` (spaces allowed, as Python's json.dumps writes).
+    /// Names written with escapes (`\u0061`) are not found: FER2013's order if the names are
+    /// FER2013's, else the names sorted (the values stay with their names).
+    static func classes(_ names: [String], writtenIn line: Substring) -> LabelSet {
+        guard names.count >= 2 else { return .fer2013 }
+        if let object = line.range(of: #""raw"\s*:\s*\{"#, options: .regularExpression) {
+            let rest = line[object.upperBound...]
+            let written = names.compactMap { name in
+                rest.range(of: "\"" + NSRegularExpression.escapedPattern(for: name) + #""\s*:"#, options: .regularExpression).map { (name, $0.lowerBound) }
             }
-            return keys.count >= 2 && Set(keys).count == keys.count ? LabelSet(keys) : .fer2013
+            if written.count == names.count { return LabelSet(written.sorted { $0.1 < $1.1 }.map(\.0)) }
         }
-        return .fer2013
-    }
-}
-
-/// Just enough of a JSON reader to take the keys of a flat object of numbers in order.
-private struct KeyScanner {
-    private var scalars: Substring.UnicodeScalarView
-
-    init(_ scalars: Substring.UnicodeScalarView) { self.scalars = scalars }
-
-    mutating func skipSpace() {
-        while let c = scalars.first, c == " " || c == "\t" || c == "\n" || c == "\r" { scalars.removeFirst() }
+        return Set(names) == Set(LabelSet.fer2013.names) ? .fer2013 : LabelSet(names.sorted())
     }
 
-    mutating func take(_ c: Unicode.Scalar) -> Bool {
-        guard scalars.first == c else { return false }
-        scalars.removeFirst()
-        return true
-    }
-
-    /// A JSON string (simple escapes only: class names are letters, digits, '_', '-' and ' ').
-    mutating func string() -> String? {
-        guard take("\"") else { return nil }
-        var out = String.UnicodeScalarView()
-        while let c = scalars.popFirst() {
-            if c == "\"" { return String(out) }
-            if c == "\\" {
-                guard let e = scalars.popFirst() else { return nil }
-                switch e {
-                case "\"", "\\", "/": out.append(e)
-                default: return nil
-                }
-            } else {
-                out.append(c)
-            }
-        }
-        return nil
-    }
-
-    /// A number, null, true or false: everything up to the next ',' or '}'.
-    mutating func skipValue() {
-        while let c = scalars.first, c != ",", c != "}" { scalars.removeFirst() }
+    /// A face's landmarks as points: none if a coordinate is null (not a number); an entry that
+    /// is not an [x, y] pair is left out.
+    static func points(_ landmarks: [[Double?]]?) -> [Point] {
+        let pairs = (landmarks ?? []).map { $0.compactMap { $0 } }
+        guard zip(pairs, landmarks ?? []).allSatisfy({ $0.count == $1.count }) else { return [] }
+        return pairs.compactMap { $0.count == 2 ? Point(x: $0[0], y: $0[1]) : nil }
     }
 }

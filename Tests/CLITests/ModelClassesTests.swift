@@ -169,7 +169,7 @@ final class CLIModelClassesTests: XCTestCase {
         XCTAssertEqual(perClass["happy"] as? Double, 0)
         XCTAssertTrue(perClass["anger"] is NSNull)
         XCTAssertEqual(json["accuracy"] as? Double, 0.5)
-        XCTAssertTrue(r.stdout.contains(#""per_class":{"anger":null,"contempt":1.0000,"disgust":null,"fear":null,"happy":0.0000,"sadness":0.0000,"surprise":null}"#), r.stdout)
+        XCTAssertTrue(r.stdout.contains(#""per_class":{"anger":null,"contempt":1,"disgust":null,"fear":null,"happy":0,"sadness":0,"surprise":null}"#), r.stdout)
         XCTAssertTrue(r.stderr.contains("skipping 'neutral'") && r.stderr.contains("contempt, disgust"), r.stderr)
         XCTAssertFalse(r.stderr.contains("7 classes"), r.stderr)
         let svg = try String(contentsOfFile: plot, encoding: .utf8)

@@ -32,7 +32,7 @@ final class EvaluationTests: XCTestCase {
         r.add(truth: 1, predicted: 1)
         r.add(truth: 1, predicted: 5)
         r.add(truth: 4, predicted: 4)
-        XCTAssertTrue(r.json.contains(#""per_class":{"anger":null,"contempt":0.5000,"disgust":null,"fear":null,"happy":1.0000,"sadness":null,"surprise":null}"#), r.json)
+        XCTAssertTrue(r.json.contains(#""per_class":{"anger":null,"contempt":0.5,"disgust":null,"fear":null,"happy":1,"sadness":null,"surprise":null}"#), r.json)
         let json = try JSONSerialization.jsonObject(with: Data(r.json.utf8)) as! [String: Any]
         XCTAssertEqual((json["confusion"] as! [[Int]]).map { $0.reduce(0, +) }, [0, 2, 0, 0, 1, 0, 0])
         XCTAssertTrue(r.table.contains("  contempt   50.00%  (n 2)"), r.table)
@@ -48,6 +48,19 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(decoded, EvaluationRecord(r))
         XCTAssertEqual(decoded.per_class["never"], .some(nil), "a class without members is null")
         XCTAssertEqual(decoded.accuracy, 0.6667)
+        XCTAssertEqual(r.json, #"{"accuracy":0.6667,"confusion":[[2,1,0],[1,2,0],[0,0,0]],"n":6,"per_class":{"an\"ger":0.6667,"calm":0.6667,"never":null}}"#)
+    }
+
+    /// `eval --paste --format json`: the evaluation of the faces found inside, every key there.
+    func testDetectedEvaluationDecodesToItsRecord() throws {
+        var r = EvaluationResult(classes: ["a", "b"])
+        for (t, p) in [(0, 0), (1, 1), (1, 0)] { r.add(truth: t, predicted: p) }
+        let record = DetectedEvaluationRecord(found: r, missed: 1)
+        XCTAssertEqual(record.accuracy_all, 0.5)
+        XCTAssertEqual(record.json, #"{"accuracy_all":0.5,"found":{"accuracy":0.6667,"confusion":[[1,0],[1,1]],"n":3,"per_class":{"a":1,"b":0.5}},"missed":1}"#)
+        XCTAssertEqual(try JSONDecoder().decode(DetectedEvaluationRecord.self, from: Data(record.json.utf8)), record)
+        let none = DetectedEvaluationRecord(found: EvaluationResult(classes: ["a", "b"]), missed: 0)
+        XCTAssertTrue(none.json.contains(#""accuracy_all":null"#), none.json)
     }
 
     func testFixedFormatting() {

@@ -44,5 +44,15 @@ final class BenchRecordTests: XCTestCase {
         XCTAssertEqual(r.calls, 4)
         XCTAssertEqual(r.ms_per_call_median, 31, "the median of 4 calls is the upper middle one")
         XCTAssertEqual(try JSONDecoder().decode(BenchRecord.self, from: Data(r.json.utf8)), r)
+        XCTAssertEqual(r.json, #"{"batch":10,"calls":4,"crops_per_s":322.6,"engine":"onednn-int8","gflop_per_crop":2.123,"#
+            + #""gflop_per_s":685,"ms_per_call_median":31,"network":"resnet18","seconds":3.14,"threads":2}"#)
+    }
+
+    /// No calls timed (or a zero median): the rates are 0, never infinite, and every key is there.
+    func testNoCallsGiveZeroRates() throws {
+        let r = BenchRecord(network: "vgg19", engine: "reference", batch: 4, threads: 1, callSeconds: [], gflopPerCrop: .nan, seconds: 0)
+        XCTAssertEqual(r.crops_per_s, 0)
+        XCTAssertTrue(r.json.contains(#""gflop_per_crop":null,"gflop_per_s":null"#), r.json)
+        XCTAssertEqual(try JSONDecoder().decode(BenchRecord.self, from: Data(r.json.utf8)), r)
     }
 }

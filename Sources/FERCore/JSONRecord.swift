@@ -1,0 +1,42 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A record fer-stream writes as one line of JSON (`--stats`, `--summary-json`, `eval`,
+/// `bench`): the Codable type is the schema, and `json` is the only way it is written.
+/// (The per-frame NDJSON/CSV writers stay hand-written: see `NDJSONWriter`.)
+public protocol JSONRecord: Encodable {}
+
+extension JSONRecord {
+    /// One line, no trailing newline. Keys are sorted: JSONEncoder keeps no declaration order
+    /// (on Linux an object's keys come out in hash order, which changes from run to run), so
+    /// sorting is the only stable order it offers. Numbers are as short as they print (`12`, not
+    /// `12.0`); records hold non-finite numbers as nil (null). An infinity set by hand becomes a
+    /// string rather than throwing: writing a record never fails.
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            return String(decoding: try encoder.encode(self), as: UTF8.self)
+        } catch {
+            // Only a failing `encode(to:)` gets here; the records' hold strings, integers and
+            // numbers that are finite or nil.
+            preconditionFailure("\(Self.self) cannot be encoded: \(error)")
+        }
+    }
+}
+
+/// `x` rounded to `digits` decimals, as the records hold numbers (and the NDJSON writer prints
+/// them, so a record equals its decoded line); nil (null) where `x` is not finite. Never -0.
+@inline(__always)
+public func roundedOrNil(_ x: Double, _ digits: Int) -> Double? {
+    guard x.isFinite else { return nil }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let r = (x * scale).rounded() / scale
+    // Past ~1e304 the scaling overflows; such a number has no decimals to round.
+    return r.isFinite ? r + 0 : x
+}
