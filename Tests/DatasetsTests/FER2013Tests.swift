@@ -63,6 +63,12 @@ final class FER2013Tests: XCTestCase {
                 XCTAssertEqual(error as? DatasetError, .malformed(path: path, line: 2, reason: reason), String(row.prefix(60)))
             }
         }
+        // The shape of what `scripts/fuzz.sh csv` found on the old reader: no header, a 117-digit pixel mid-row.
+        let found = "4,48 59 182 " + String(repeating: "7", count: 117) + " 16 176,PublicTest"
+        try (found + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try FER2013.load(path: path)) { error in
+            XCTAssertEqual(error as? DatasetError, .malformed(path: path, line: 1, reason: "pixel 77777777777777777777… (117 digits) is not 0…255"))
+        }
         // Leading zeros are still a valid pixel: the saturation does not misread them.
         try "emotion,pixels,Usage\n3,\(fine) 000000000000000000000000000000255,Training\n".write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertEqual(try FER2013.load(path: path).first?.image[47, 47], 255)
