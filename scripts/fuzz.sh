@@ -10,7 +10,7 @@
 # - media: scripts/fuzz-media.py, mutated mp4/mkv/webm/avi/MPEG-TS clips through fer-stream built
 #   with `-sanitize=address` in .build-asan/.
 #
-# Prints one line per target (executions, seconds, findings) and exits 1 if anything was found;
+# Prints one line per target (executions, seconds, findings) and exits 1 if this run found anything;
 # crashing inputs are kept in .fuzz/findings/<target>/ (replay one: .build/debug/fer-stream-fuzz
 # TARGET FILE, after `swift build --product fer-stream-fuzz`).
 set -euo pipefail
@@ -39,6 +39,9 @@ rm -rf "$work/corpus"
 mkdir -p "$work/corpus" "$work/findings"
 python3 scripts/fuzz-seeds.py "$work/corpus" >&2
 
+# Findings of earlier runs stay in .fuzz/findings/ (to be turned into tests); only this run's count.
+stamp="$work/started"
+touch "$stamp"
 found=0
 for t in "${targets[@]}"; do
   if [ "$t" = media ]; then
@@ -54,7 +57,7 @@ for t in "${targets[@]}"; do
     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$work/findings/$t/" \
     "$work/corpus/$t" >"$log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  crashes=$(find "$work/findings/$t" -type f | wc -l)
+  crashes=$(find "$work/findings/$t" -type f -newer "$stamp" | wc -l)
   echo "$t: ${execs:-?} executions in ${seconds} s, exit $status, $crashes findings"
   if [ "$status" -ne 0 ] || [ "$crashes" -gt 0 ]; then
     found=1

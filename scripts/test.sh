@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's tests: the Swift package (real FFmpeg decoding, the real detector, the model),
-# then the training code's tests (skipped, with a message, where PyTorch is not installed).
+# the training code's tests (skipped, with a message, where PyTorch is not installed), then every
+# fuzz target for $FER_FUZZ_SECONDS seconds each (default 30; 0 skips it), where a finding fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,4 +17,12 @@ if python3 -c "import torch" 2>/dev/null; then
   python3 -m pytest -q training/tests
 else
   echo "training tests skipped: PyTorch is not installed (pip install -r training/requirements.txt)" >&2
+fi
+# Last, so that a finding does not hide the other results. Two sanitizer builds (.build-fuzz,
+# .build-asan, debug: about a minute) plus 30 s per target: about 5 minutes on 2 cores.
+fuzz_seconds=${FER_FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" != 0 ]; then
+  scripts/fuzz.sh "$fuzz_seconds"
+else
+  echo "fuzzing skipped: FER_FUZZ_SECONDS=0" >&2
 fi

@@ -90,17 +90,29 @@ public enum FER2013 {
         guard let split = Split(rawValue: usage) else { throw .malformed(path: path, line: lineNumber, reason: "unknown Usage '\(usage)'") }
         var pixels = [UInt8]()
         pixels.reserveCapacity(2304)
-        var value = -1
-        for byte in fields[1] {
+        // A pixel is at most 3 digits' worth: the value saturates past 255, so no run of digits,
+        // however long, can overflow; the error quotes the digits themselves.
+        var value = -1, start = 0
+        func pixelTooLarge(_ end: Int) -> DatasetError {
+            let digits = fields[1][fields[1].startIndex + start ..< fields[1].startIndex + end]
+            let shown = digits.count > 20 ? String(decoding: digits.prefix(20), as: UTF8.self) + "… (\(digits.count) digits)"
+                                          : String(decoding: digits, as: UTF8.self)
+            return .malformed(path: path, line: lineNumber, reason: "pixel \(shown) is not 0…255")
+        }
+        for (offset, byte) in fields[1].enumerated() {
             if byte >= 48 && byte <= 57 {
-                value = (value < 0 ? 0 : value * 10) + Int(byte - 48)
+                if value < 0 { value = 0; start = offset }
+                value = min(value * 10 + Int(byte - 48), 256)
             } else if value >= 0 {
-                guard value <= 255 else { throw .malformed(path: path, line: lineNumber, reason: "pixel \(value) > 255") }
+                guard value <= 255 else { throw pixelTooLarge(offset) }
                 pixels.append(UInt8(value))
                 value = -1
             }
         }
-        if value >= 0 { pixels.append(UInt8(min(value, 255))) }
+        if value >= 0 {
+            guard value <= 255 else { throw pixelTooLarge(fields[1].count) }
+            pixels.append(UInt8(value))
+        }
         guard pixels.count == 2304 else { throw .malformed(path: path, line: lineNumber, reason: "\(pixels.count) pixels, not 48×48") }
         return (LabelledFace(label: label, image: GrayImage(width: 48, height: 48, pixels: pixels)), split)
     }

@@ -187,8 +187,12 @@ private struct CascadeParser {
                       let w = Int(exactly: v[2]), let h = Int(exactly: v[3]), v[4].isFinite else {
                     throw malformed("rectangle of \(what) is not 'x y w h weight': '\(doc.text(rEl).prefix(60))'")
                 }
+                // Each number within the window's range first: the sums below cannot overflow then.
+                let window = 0...max(r.width, r.height)
                 let inside: Bool
-                if tilted {
+                if !(window.contains(x) && window.contains(y) && window.contains(w) && window.contains(h)) {
+                    inside = false
+                } else if tilted {
                     inside = w >= 0 && h >= 0 && y >= 0 && x - h >= 0 && x + w <= r.width && y + w + h <= r.height
                 } else {
                     inside = w >= 0 && h >= 0 && x >= 0 && y >= 0 && x + w <= r.width && y + h <= r.height
@@ -231,7 +235,7 @@ private struct CascadeParser {
                     for child in [left, right] {
                         // Children must point forward (guarantees the walk ends) or at a leaf.
                         if child > 0 { guard child > k && child < nodeCount else { throw malformed("node \(k) of \(wwhat) has bad child \(child)") } }
-                        else { guard -child < lv.count else { throw malformed("node \(k) of \(wwhat) points at leaf \(-child) of \(lv.count)") } }
+                        else { guard child > -lv.count else { throw malformed("node \(k) of \(wwhat) points at leaf \(child.magnitude) of \(lv.count)") } }
                     }
                     r.nodes.append(.init(feature: Int32(fidx), threshold: Float(raw[4 * k + 3]), left: Int32(left), right: Int32(right)))
                 }

@@ -206,9 +206,18 @@ public final class CSVWriter: ResultWriter, Sendable {
         labels.indices.map { $0 < values.count ? csvDecimal(Double(values[$0]), digits: 4) : "" }
     }
 
-    /// Quotes a field when it holds a comma, quote or line break.
+    /// Quotes a field when it holds a comma, quote or line break. Looked for among the Unicode
+    /// scalars, not the Characters: a comma or quote followed by a combining mark, or "\r\n", is
+    /// one Character equal to none of them, yet a CSV reader splits there (`scripts/fuzz.sh writers`).
     static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        var quoted = String.UnicodeScalarView()
+        quoted.append("\"")
+        for u in text.unicodeScalars {
+            if u == "\"" { quoted.append(u) }  // doubled
+            quoted.append(u)
+        }
+        quoted.append("\"")
+        return String(quoted)
     }
 }

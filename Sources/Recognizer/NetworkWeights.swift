@@ -109,6 +109,15 @@ public struct NetworkWeights: Sendable {
             guard let v = Float(text), v.isFinite else { throw .incompatibleModel(path: path, reason: "metadata '\(key)' = '\(text)' is not a number") }
             return v
         }
+        // Sizes and counts: whole numbers in a range that keeps every product of them far from
+        // Int's limits (Int(1e30) would trap).
+        func whole(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(RecognizerError) -> Int {
+            let v = try number(key, default: Float(value))
+            guard v == v.rounded(), v >= Float(range.lowerBound), v <= Float(range.upperBound) else {
+                throw .incompatibleModel(path: path, reason: "metadata '\(key)' = '\(meta[key] ?? "")' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return Int(v)
+        }
         let format = meta["format"] ?? Architecture.vgg19.format
         guard let architecture = Architecture.allCases.first(where: { $0.format == format }) else {
             throw .incompatibleModel(path: path, reason: "format '\(format)' is none of \(Architecture.allCases.map(\.format).joined(separator: ", "))")
@@ -117,8 +126,8 @@ public struct NetworkWeights: Sendable {
             throw .incompatibleModel(path: path, reason: "architecture '\(named)' disagrees with format '\(format)'")
         }
         let classes = try Self.classes(meta["classes"], path: path)
-        inputSize = Int(try number("input_size", default: 44))
-        cropFrom = Int(try number("crop_from", default: 48))
+        inputSize = try whole("input_size", default: 44, in: 1...4096)
+        cropFrom = try whole("crop_from", default: 48, in: 1...4096)
         normMean = try number("norm_mean", default: 0.5)
         normStd = try number("norm_std", default: 0.25)
         let eps = try number("bn_eps", default: 1e-5)
@@ -132,7 +141,7 @@ public struct NetworkWeights: Sendable {
             try builder.vgg19(layout: meta["channels"] ?? Self.referenceLayout)
             head = .flatten
         case .resnet18:
-            try builder.resnet(stages: meta["stages"] ?? Self.referenceStages, blocks: Int(try number("blocks", default: 2)))
+            try builder.resnet(stages: meta["stages"] ?? Self.referenceStages, blocks: try whole("blocks", default: 2, in: 1...64))
             switch meta["pool"] ?? "topleft4" {
             case "topleft4": head = .averagePool(window: 4)
             case "global": head = .averagePool(window: builder.convs.last?.outputSide ?? 1)

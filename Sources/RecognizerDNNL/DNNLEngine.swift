@@ -197,7 +197,8 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
 
     /// OpenMP threads of the calling thread (an OpenMP setting is per calling thread).
     static func useThreads(_ threads: Int) {
-        if fer_omp_get_max_threads() != threads { _ = fer_omp_set_num_threads(Int32(threads)) }
+        // Clamped: a library caller may pass any Int, and Int32(_:) would trap past its range.
+        if fer_omp_get_max_threads() != threads { _ = fer_omp_set_num_threads(Int32(clamping: threads)) }
     }
 }
 

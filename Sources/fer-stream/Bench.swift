@@ -21,8 +21,9 @@ struct Bench: ParsableCommand {
     var options: ModelOptions
 
     mutating func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
-        guard seconds > 0 else { throw ValidationError("--seconds must be > 0, not \(seconds)") }
+        // batch × side² floats are allocated (a huge batch overflowed Int); inf seconds never ends.
+        guard (1...1024).contains(batch) else { throw ValidationError("--batch must be 1…1024, not \(batch)") }
+        guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be > 0 and at most 3600, not \(seconds)") }
     }
 
     func run() throws {

@@ -68,6 +68,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
+        try OutputPath.checkAll([plot])  // before the minutes of work, without creating it
         // The model first: its classes decide which folders count and whether FER2013 applies.
         let (weights, engine) = try network.loadNetwork()
         let classes = weights.classes
@@ -108,9 +109,7 @@ struct Eval: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         if let plot {
             let title = "\(images == nil ? split.rawValue : "images"), \(tta.rawValue): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
-            do { try Plots.confusion(result.confusion, classes: result.classes, title: title).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-                throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
-            }
+            try LineSink(path: plot).write(Plots.confusion(result.confusion, classes: result.classes, title: title))
         }
         // Through the detector, faces it missed count as wrong: accuracy over all of them.
         let overall = Double(result.correct) / Double(result.count + missed)

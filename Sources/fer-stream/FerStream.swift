@@ -130,6 +130,10 @@ struct Stream: ParsableCommand {
         guard latency > 0 && latency <= 60_000 else { throw ValidationError("--latency must be between 0 and 60000 ms, not \(latency)") }
         guard reconnect >= 0 else { throw ValidationError("--reconnect must be ≥ 0, not \(reconnect)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be > 0 seconds, not \(timeout)") }
+        // Past this (or inf) the microseconds handed to FFmpeg would overflow Int.
+        if let timeout, timeout > 1e6 { throw ValidationError("--timeout must be at most 1000000 seconds, not \(timeout)") }
+        if let videoSize { try CameraValue.checkVideoSize(videoSize) }
+        if let framerate { try CameraValue.checkFrameRate(framerate) }
     }
 
     /// The library's options these flags stand for.
@@ -159,6 +163,8 @@ struct Stream: ParsableCommand {
 
     func run() throws {
         FFmpegLogLevel.current = verbose ? .warning : .quiet
+        // Outputs that could not be written fail now, not after the run; nothing is created yet.
+        try OutputPath.checkAll([output, annotate, timeline])
         // The model, the detector, then the input: any of them bad fails before an output file is touched.
         let stream = try EmotionStream(input, options: streamOptions)
         // Created only once the input has opened: a bad input leaves existing output files alone.
@@ -184,24 +190,33 @@ struct Stream: ParsableCommand {
         }
         defer { signals.forEach { $0.cancel() } }
 
-        // The summary covers what was written, also when the run stops on an error.
-        defer {
-            if let timeline {
-                let s = stream.summary
-                let series = s.series.keys.sorted().map { k in
-                    Plots.Series(name: "track \(k)", times: s.series[k]!.times, values: s.series[k]!.values)
-                }
-                let svg = Plots.timeline(series, classes: classes.names, title: "\(input): smoothed probabilities per face")
-                do { try svg.write(toFile: timeline, atomically: true, encoding: .utf8) } catch {
-                    FileHandle.standardError.write(Data("fer-stream: cannot write '\(timeline)': \(error.localizedDescription)\n".utf8))
-                }
-            }
-            if summary { FileHandle.standardError.write(Data(stream.summary.text.utf8)) }
-            if summaryJSON { FileHandle.standardError.write(Data((stream.summary.json + "\n").utf8)) }
+        // The timeline and summary cover what was written, also when the run stops on an error
+        // (that error decides the exit; a timeline failure on top of it is reported too).
+        let result: PipelineStats
+        do { result = try stream.run(writer: writer, annotator: annotator, progress: progress, periodicStats: periodic) } catch {
+            do { try finish(stream, classes: classes) } catch { FileHandle.standardError.write(Data("fer-stream: \(error)\n".utf8)) }
+            throw error
         }
-        let result = try stream.run(writer: writer, annotator: annotator, progress: progress, periodicStats: periodic)
         if stats {
             FileHandle.standardError.write(Data((result.json + "\n").utf8))
         }
+        try finish(stream, classes: classes)
+    }
+
+    /// The timeline and the summaries at the end of a run; a timeline that cannot be written
+    /// (checked at the start, but e.g. the disk filled up since) fails the run: exit 1.
+    private func finish(_ stream: EmotionStream, classes: LabelSet) throws(PipelineError) {
+        var failure: PipelineError?
+        if let timeline {
+            let s = stream.summary
+            let series = s.series.keys.sorted().map { k in
+                Plots.Series(name: "track \(k)", times: s.series[k]!.times, values: s.series[k]!.values)
+            }
+            let svg = Plots.timeline(series, classes: classes.names, title: "\(input): smoothed probabilities per face")
+            do { try LineSink(path: timeline).write(svg) } catch { failure = error }
+        }
+        if summary { FileHandle.standardError.write(Data(stream.summary.text.utf8)) }
+        if summaryJSON { FileHandle.standardError.write(Data((stream.summary.json + "\n").utf8)) }
+        if let failure { throw failure }
     }
 }

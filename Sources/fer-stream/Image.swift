@@ -46,6 +46,7 @@ struct Image: ParsableCommand {
 
     func run() throws {
         FFmpegLogLevel.current = .quiet
+        try OutputPath.checkAll([output, plot])  // before any work, without creating them
         let (weights, engine) = try network.loadNetwork()
         let recognizer = Recognizer(weights: weights, engine: engine, tta: tta)
         // A still image is searched at up to 1280 px wide: there is no frame rate to keep up with.
@@ -79,9 +80,7 @@ struct Image: ParsableCommand {
             panels += faces.map { ("\((file as NSString).lastPathComponent), face \($0.track): \(classes.name(at: $0.label))", $0.probs) }
         }
         if let plot {
-            do { try Plots.bars(panels, classes: classes.names).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-                throw RuntimeFailure(message: "cannot write '\(plot)': \(error.localizedDescription)")
-            }
+            try LineSink(path: plot).write(Plots.bars(panels, classes: classes.names))
         }
         if failures > 0 { throw RuntimeFailure(message: "\(failures) of \(files.count) images could not be read") }
     }

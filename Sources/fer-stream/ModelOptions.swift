@@ -18,6 +18,8 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0, not \(threads)") }
+        // OpenMP and FFmpeg take an Int32, and thousands of threads only thrash.
+        guard threads <= 1024 else { throw ValidationError("--threads must be at most 1024, not \(threads)") }
     }
 
     /// The library's options these stand for (test-time augmentation is each command's own).

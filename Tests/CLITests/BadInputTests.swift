@@ -1,5 +1,8 @@
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The README's bad-input table, row by row (rows for missing, empty and text files, junk weights,
 /// a missing cascade and some flags are in `CLIErrorTests`). Every input is made here with the
@@ -129,6 +132,111 @@ final class BadInputTests: XCTestCase {
                              (["--precision", "fp8"], "--precision"), (["--min-face", "abc"], "--min-face")] {
             assertOneLine(try CLI.ferStream(args + ["x.mp4"]), code: 2, mentions: [flag])
         }
+    }
+
+    // MARK: - Hostile numbers (issue 36)
+
+    func testHostileFER2013CSVIsAnErrorNotACrash() throws {
+        // A pixel of 40 digits overflowed Int: "Illegal instruction", exit 132.
+        let csv = dir.appendingPathComponent("bad.csv").path
+        try "emotion,pixels,Usage\n3,9999999999999999999999999999999999999999 1 2,PrivateTest\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        assertOneLine(try CLI.ferStream(["eval", "--fer2013", csv]), code: 1, mentions: ["'\(csv)' line 2", "pixel 99999999999999999999… (40 digits) is not 0…255"])
+    }
+
+    func testHostileCascadeNumbersAreAnErrorNotACrash() throws {
+        // Integers near Int's edge in a rectangle overflowed `x + w` (nodes: CascadeTests).
+        let cascade = dir.appendingPathComponent("huge.xml").path
+        try """
+            <opencv_storage><cascade><stageType>BOOST</stageType><featureType>HAAR</featureType><height>24</height><width>24</width>
+            <stages><_><stageThreshold>0</stageThreshold><weakClassifiers><_><internalNodes>-9223372036854775808 -1 0 0.5</internalNodes>
+            <leafValues>1 -1</leafValues></_></weakClassifiers></_></stages>
+            <features><_><rects><_>9.2e18 0 9.2e18 4 1.</_></rects></_></features></cascade></opencv_storage>
+            """.write(toFile: cascade, atomically: true, encoding: .utf8)
+        assertOneLine(try CLI.ferStream(["--detector", "haar", "--cascade", cascade, "x.mp4"]), code: 1, mentions: ["huge.xml", "outside"])
+    }
+
+    func testHostileNumbersInOptionsAreUsageErrors() throws {
+        let huge = "9223372036854775807"
+        for (args, flag) in [(["--timeout", "1e300"], "--timeout"), (["--timeout", "inf"], "--timeout"), (["--threads", "3000000000"], "--threads"),
+                             (["--video-size", "99999999999999999999x1"], "--video-size"), (["--video-size", "640x"], "--video-size"),
+                             (["--framerate", "1/0"], "--framerate"), (["--framerate", "1e9"], "--framerate"),
+                             (["--smooth", "window:99999999999999999999"], "--smooth"), (["--smooth", "tau:1e400"], "--smooth"),
+                             (["bench", "--batch", huge], "--batch"), (["bench", "--seconds", "inf"], "--seconds")] {
+            assertOneLine(try CLI.ferStream(args + (args[0] == "bench" ? [] : ["x.mp4"])), code: 2, mentions: [flag])
+        }
+        // Int's largest value where any positive count is fine: a run like any other, no trap.
+        let clip = try ffmpeg("small.mp4", ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-frames:v", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        let r = try CLI.ferStream(["--tta", "center", "--every", huge, "--detect-every", huge, "--batch", huge, "--min-face", huge,
+                                   "--reconnect", huge, "--smooth", "window:\(huge)", "--video-size", "640x480", "--framerate", "30000/1001", clip])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try frameIndices(r), [0])
+    }
+
+    func testResmoothTakesHostileNumbersWithoutATrap() throws {
+        let raw = #""raw":{"angry":0.1,"disgust":0,"fear":0,"happy":0.9,"sad":0,"surprise":0,"neutral":0}"#
+        let extreme = #"{"frame":9223372036854775807,"t":-1e308,"skipped":9223372036854775807,"faces":[{"track":-9223372036854775808,"#
+            + #""box":[9223372036854775807,-9223372036854775808,0,0],\#(raw),"confidence":1e308,"landmarks":[[1e308,-1e308]]}]}"#
+        let input = dir.appendingPathComponent("extreme.ndjson").path
+        try (extreme + "\n" + extreme + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let r = try CLI.ferStream(["resmooth", "--smooth", "window:3", input])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, 2)
+        XCTAssertTrue(r.stdout.contains(#""track":-9223372036854775808,"box":[9223372036854775807,-9223372036854775808,0,0]"#), r.stdout)
+        // Numbers past what a line may hold are an error naming the file and line.
+        try #"{"frame":99999999999999999999999,"t":0,"faces":[]}"#.write(toFile: input, atomically: true, encoding: .utf8)
+        assertOneLine(try CLI.ferStream(["resmooth", input]), code: 1, mentions: ["extreme.ndjson", "line 1"])
+    }
+
+    // MARK: - Outputs (issue 36)
+
+    /// Each output is checked before the input is opened (a missing input would otherwise be the
+    /// error), with the OS's reason, and an existing output file is neither created nor truncated.
+    func testUnwritableOutputsFailBeforeTheInputIsOpened() throws {
+        let file = dir.appendingPathComponent("file.txt").path
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        let missing = dir.appendingPathComponent("missing.mp4").path
+        let places = [("/nonexistent/out", "No such file or directory"), (dir.path, "Is a directory"), (file + "/out", "Not a directory")]
+        for option in ["--output", "-o", "--annotate", "--timeline"] {
+            for (place, reason) in places {
+                let path = option == "--annotate" && place != dir.path ? place + ".mp4" : place
+                assertOneLine(try CLI.ferStream([option, path, missing]), code: 1, mentions: ["cannot write '\(path)': \(reason)"])
+            }
+        }
+        // A good -o next to a bad --timeline stays as it was; the annotated video is not created.
+        let earlier = dir.appendingPathComponent("earlier.ndjson").path
+        try "earlier results\n".write(toFile: earlier, atomically: true, encoding: .utf8)
+        let video = dir.appendingPathComponent("never.mp4").path
+        let clip = try ffmpeg("one.mp4", ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-frames:v", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        let r = try CLI.ferStream(["-o", earlier, "--annotate", video, "--timeline", "/nonexistent/t.svg", clip])
+        assertOneLine(r, code: 1, mentions: ["cannot write '/nonexistent/t.svg': No such file or directory"])
+        XCTAssertEqual(try String(contentsOfFile: earlier, encoding: .utf8), "earlier results\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: video))
+        // The subcommands' outputs too: eval --plot before reading the data set, image -o/--plot before any image.
+        assertOneLine(try CLI.ferStream(["eval", "--fer2013", missing, "--plot", "/nonexistent/c.svg"]), code: 1,
+                      mentions: ["cannot write '/nonexistent/c.svg': No such file or directory"])
+        for option in ["-o", "--plot"] {
+            assertOneLine(try CLI.ferStream(["image", option, dir.path, missing]), code: 1, mentions: ["cannot write '\(dir.path)': Is a directory"])
+        }
+    }
+
+    func testPermissionDeniedOutputForAnOrdinaryUser() throws {
+        guard geteuid() != 0 else { throw XCTSkip("running as root, who may write into a read-only folder") }
+        let locked = dir.appendingPathComponent("locked")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: false)
+        chmod(locked.path, 0o555)
+        defer { chmod(locked.path, 0o755) }
+        let path = locked.appendingPathComponent("t.svg").path
+        assertOneLine(try CLI.ferStream(["--timeline", path, "x.mp4"]), code: 1, mentions: ["cannot write '\(path)': Permission denied"])
+    }
+
+    /// A timeline that passes the check but cannot be written at the end (a full disk: /dev/full)
+    /// fails the run: exit 1 with the OS's reason, after the frames were written.
+    func testTimelineWriteFailingAtTheEndExitsOne() throws {
+        guard FileManager.default.isWritableFile(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
+        let clip = try ffmpeg("two.mp4", ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-frames:v", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        let r = try CLI.ferStream(["--tta", "center", "--timeline", "/dev/full", clip])
+        assertOneLine(r, code: 1, mentions: ["cannot write '/dev/full': No space left on device"])
+        XCTAssertEqual(try frameIndices(r), [0, 1])
     }
 
     // MARK: - Helpers

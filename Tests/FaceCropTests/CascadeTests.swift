@@ -113,6 +113,33 @@ final class CascadeTests: XCTestCase {
         XCTAssertTrue(reason.contains("outside"), reason)
     }
 
+    /// Integers a hostile file holds (Int's edges, as exact doubles) are malformed-cascade
+    /// errors, not overflow traps: `x + w` and `-child` used to trap on them (issue 36).
+    func testHugeIntegersAreMalformedNotATrap() throws {
+        let big = "9.2e18", min = "-9223372036854775808"
+        for rect in ["\(big) 0 \(big) 4 1.", "0 \(big) 3 \(big) 1.", "\(min) 0 3 4 1.", "3 3 \(min) 1 1."] {
+            for tilted in [false, true] {
+                let xml = Self.tinyCascade(rects: [rect], tilted: tilted)
+                XCTAssertThrowsError(try HaarCascade(xml: Array(xml.utf8), name: "huge")) { error in
+                    guard case .malformedCascade(_, let reason)? = error as? FaceCropError else { return XCTFail("\(error)") }
+                    XCTAssertTrue(reason.contains("outside"), reason)
+                }
+            }
+        }
+        for nodes in ["\(min) 0 0 0.5 -1 -2 1 1.", "1 \(min) 0 0.5 -1 -2 1 1.", "1 0 \(big) 0.5 -1 -2 1 1.", "1 0 0 0.5 -1 -2 \(min) 1."] {
+            let xml = Self.tinyCascade().replacingOccurrences(of: "1 0 0 0.5 -1 -2 1 1.0", with: nodes)
+            XCTAssertNotEqual(xml, Self.tinyCascade())
+            XCTAssertThrowsError(try HaarCascade(xml: Array(xml.utf8), name: "huge")) { error in
+                guard case .malformedCascade? = error as? FaceCropError else { return XCTFail("\(error)") }
+            }
+        }
+        for (tag, value) in [("width", big), ("height", min), ("maxCatCount", "1e300")] {
+            let xml = Self.tinyCascade().replacingOccurrences(of: tag == "maxCatCount" ? "<maxCatCount>0<" : "<\(tag)>6<",
+                                                             with: "<\(tag)>\(value)<")
+            XCTAssertThrowsError(try HaarCascade(xml: Array(xml.utf8), name: "huge"), tag)
+        }
+    }
+
     func testLBPCascadeIsUnsupported() throws {
         let path = Fixtures.lbpCascadePath
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) absent (opencv-data)") }

@@ -197,6 +197,31 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(csvDecimal(0.5, digits: 4), "0.5")
     }
 
+    /// A comma or quote followed by a combining mark is one Character that is not "," or "\"":
+    /// such a file name was written unquoted, and a reader split the row there (found by
+    /// `scripts/fuzz.sh writers`: a name holding ",\u{321}", 38 fields under a 37-column header).
+    func testSeparatorsJoinedToCombiningMarksAreQuoted() throws {
+        XCTAssertEqual(CSVWriter.field("a,\u{321}b"), "\"a,\u{321}b\"")
+        XCTAssertEqual(CSVWriter.field("q\"\u{301}"), "\"q\"\"\u{301}\"")
+        XCTAssertEqual(CSVWriter.field("line\r\nnext"), "\"line\r\nnext\"")
+        XCTAssertEqual(CSVWriter.field("plain\u{301}"), "plain\u{301}")
+        let path = temp("marks.csv")
+        let file = "--\u{ed},\u{321}\u{391}jm\"\u{301}x"
+        try CSVWriter(sink: LineSink(path: path), withFile: true).write(FrameResult(frame: 0, time: 0, faces: [], file: file))
+        let rows = try String(contentsOfFile: path, encoding: .utf8).components(separatedBy: "\r\n")
+        // Split as a reader does, scalar by scalar: the row has the header's fields, the name first.
+        var fields: [String] = [], field = String.UnicodeScalarView(), quoted = false
+        var scalars = Array(rows[1].unicodeScalars)[...]
+        while let u = scalars.popFirst() {
+            if quoted {
+                if u == "\"" { if scalars.first == "\"" { scalars.removeFirst(); field.append(u) } else { quoted = false } } else { field.append(u) }
+            } else if u == "\"" { quoted = true } else if u == "," { fields.append(String(field)); field = .init() } else { field.append(u) }
+        }
+        fields.append(String(field))
+        XCTAssertEqual(fields.count, rows[0].components(separatedBy: ",").count)
+        XCTAssertEqual(fields[0].unicodeScalars.elementsEqual(file.unicodeScalars), true, fields[0])
+    }
+
     func testNonFiniteProbabilitiesAreNullInNDJSONAndEmptyInCSV() throws {
         var probs = [Float](repeating: 0.1, count: Emotion.count)
         probs[2] = .nan

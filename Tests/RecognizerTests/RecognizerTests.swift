@@ -145,6 +145,29 @@ final class RecognizerTests: XCTestCase {
         try rejects("unnamed-eight.safetensors", classes: nil, outputs: 8, mentioning: ["8 outputs", "FER2013"])
     }
 
+    /// Sizes in the metadata that trapped `Int(_:)` (1e30) or would overflow the layer sizes
+    /// computed from them (issue 36) are one-line `incompatibleModel` errors naming the key.
+    func testHostileMetadataSizesAreErrorsNotATrap() throws {
+        let (good, tensors) = try makeTinyModel(layout: "4,M", inputSize: 8, cropFrom: 10, seed: 25)
+        XCTAssertNoThrow(try NetworkWeights.load(path: good))
+        let base = try SafeTensorsFile(path: good).metadata
+        let hostile: [(key: String, value: String, extra: [String: String])] = [
+            ("input_size", "1e30", [:]), ("input_size", "-1e30", [:]), ("input_size", "8.5", [:]), ("input_size", "100000000", [:]),
+            ("crop_from", "3e38", [:]), ("crop_from", "-3e38", [:]),
+            ("blocks", "1e30", ["format": "fer-stream-resnet18"]), ("blocks", "0", ["format": "fer-stream-resnet18"]),
+        ]
+        for (key, value, extra) in hostile {
+            var metadata = base.merging(extra) { $1 }
+            metadata[key] = value
+            let path = Scratch.path("hostile-meta.safetensors")
+            try SafeTensorsFile.encode(tensors, metadata: metadata).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try NetworkWeights.load(path: path), "\(key)=\(value)") { error in
+                guard let e = error as? RecognizerError, case .incompatibleModel = e else { return XCTFail("\(key)=\(value): \(error)") }
+                XCTAssertTrue(e.description.contains("'\(key)' = '\(value)'"), e.description)
+            }
+        }
+    }
+
     /// Headers that trapped the reader (integer overflow, a size of 1e300), found while fuzzing
     /// (`scripts/fuzz.sh safetensors`): each is now a one-line `malformed` error.
     func testHostileSizesInTheHeaderAreMalformedNotATrap() {
