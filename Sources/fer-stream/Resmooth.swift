@@ -60,9 +60,9 @@ struct Resmooth: ParsableCommand {
         var smoother = TrackSmoother(labels.smoothing, rule: labels.rule)
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
             let at = "'\(input)' line \(number + 1)"
-            let record: FrameRecord
+            let record: RawLine
             do {
-                record = try decoder.decode(FrameRecord.self, from: Data(line.utf8))
+                record = try decoder.decode(RawLine.self, from: Data(line.utf8))
             } catch let error as DecodingError {
                 throw RuntimeFailure(message: "\(at): \(Self.problem(error))")
             } catch {
@@ -87,6 +87,23 @@ struct Resmooth: ParsableCommand {
             }
             smoother.endFrame()
             try writer.write(FrameResult(frame: record.frame, time: time, faces: results, skipped: record.skipped ?? 0))
+        }
+    }
+
+    /// What resmooth reads of a line: `FrameRecord`'s fields it uses, under the same names, so a
+    /// line cut down to them (by jq, or written by another tool) is accepted too.
+    struct RawLine: Decodable {
+        var frame: Int
+        var t: Double?
+        var skipped: Int?
+        var faces: [Face]
+
+        struct Face: Decodable {
+            var track: Int
+            var box: [Int]
+            var confidence: Double?
+            var landmarks: [[Double?]]?
+            var raw: [String: Double?]
         }
     }
 
