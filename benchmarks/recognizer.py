@@ -220,7 +220,7 @@ def export_worker(model_path, onnx_dir, threads):
                + ", ".join(f"{k} {v:.1e}" for k, v in parity.items()))
 
     out = {"f32": f32, "parity": parity}
-    if has("onnxruntime") and has("onnx"):
+    if has("onnxruntime"):
         import onnxruntime
         from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                               quantize_static)
@@ -301,6 +301,21 @@ def worker_cmd(a, kind, model, batch, onnx=None):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--model", model, "--batches", str(batch),
            "--seconds", str(a.seconds), "--threads", str(a.threads), "--ov-hint", a.ov_hint]
     return cmd + (["--onnx", onnx] if onnx else [])
+
+
+def cpu_busy(seconds=1.0):
+    """Fraction of all cores busy over `seconds` (from /proc/stat); 0 where it cannot be read."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)  # total, idle + iowait
+    try:
+        t0, i0 = sample()
+        time.sleep(seconds)
+        t1, i1 = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 1 - (i1 - i0) / max(1, t1 - t0)
 
 
 def machine_line(a):
@@ -411,16 +426,20 @@ def main():
         print("PyTorch/safetensors not installed: no ONNX export, so no OpenVINO, ONNX Runtime or PyTorch rows "
               f"({INSTALL})")
     else:
-        for m, what in (("openvino", "OpenVINO rows"), ("onnxruntime", "ONNX Runtime rows and the int8 ONNX model"),
-                        ("onnx", "int8 ONNX model (quantize_static)")):
+        for m, what in (("onnx", "ONNX export, so the OpenVINO and ONNX Runtime rows"), ("openvino", "OpenVINO rows"),
+                        ("onnxruntime", "ONNX Runtime rows and the int8 ONNX model (quantize_static)")):
             if m in missing:
                 print(f"{m} not installed: skipping the {what} ({INSTALL})")
     print(machine_line(a))
+    busy = cpu_busy()
+    if busy > 0.25:
+        print(f"warning: the cores were {busy:.0%} busy in the second before this run: other processes will "
+              "skew the figures (the OpenMP contenders most, see --omp-wait-policy)", flush=True)
     everything = {}
     for model in a.models.split(","):
         print(f"\n{os.path.basename(model)}", flush=True)
         onnx = {}
-        if not {"torch", "safetensors"} & set(missing) and (has("onnxruntime") or has("openvino")):
+        if not {"torch", "safetensors", "onnx"} & set(missing) and (has("onnxruntime") or has("openvino")):
             try:  # the parity assertion's message ends the run here
                 onnx = run_json(worker_cmd(a, "export", model, 0) + ["--onnx-dir", a.onnx_dir])
             except Failed as e:
