@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import FERCore
 import FaceCrop
 import Recognizer
@@ -34,12 +33,8 @@ struct ClassifyStage {
     /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
     private var detectSeconds = 0.0
 
-    /// Taken around each network call (see `PipelineOptions.exclusiveCompute`).
-    private let gate: ComputeGate
-
-    init(recognizer: Recognizer, options: PipelineOptions, gate: ComputeGate = ComputeGate(exclusive: false)) {
+    init(recognizer: Recognizer, options: PipelineOptions) {
         self.recognizer = recognizer
-        self.gate = gate
         batchCrops = max(1, options.batch)
         realtime = options.realtime
         latency = options.latency
@@ -86,9 +81,7 @@ struct ClassifyStage {
             var j = i, n = 0
             while j < faces.count && (j == i || n + faces[j].1.count <= batchCrops) { n += faces[j].1.count; j += 1 }
             let chunk = faces[i..<j]
-            scores += try gate.run { () throws(PipelineError) in
-                do { return try recognizer.cropProbabilities(for: chunk.map(\.0), crops: chunk.map(\.1)) } catch { throw PipelineError(error) }
-            }
+            do { scores += try recognizer.cropProbabilities(for: chunk.map(\.0), crops: chunk.map(\.1)) } catch { throw PipelineError(error) }
             if n > 0 { report.calls += 1 }
             report.crops += n
             i = j
@@ -133,20 +126,6 @@ struct ClassifyStage {
     private func fits(_ crops: Int, within first: Detected) -> Bool {
         guard let t = cost.seconds(for: crops) else { return true }
         return seconds(sinceNanos: first.capturedAt) + t <= latency
-    }
-}
-
-/// One stage at a time on the cores, where `exclusive`: a lock the CPU-heavy stages take around
-/// their work (see `PipelineOptions.exclusiveCompute`).
-final class ComputeGate: Sendable {
-    private let lock: NSLock?
-
-    init(exclusive: Bool) { lock = exclusive ? NSLock() : nil }
-
-    func run<T>(_ body: () throws(PipelineError) -> T) throws(PipelineError) -> T {
-        lock?.lock()
-        defer { lock?.unlock() }
-        return try body()
     }
 }
 

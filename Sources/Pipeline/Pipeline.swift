@@ -38,9 +38,6 @@ public struct PipelineOptions: Sendable {
     /// tracked); in between, look only around the tracked faces, which costs a fraction as much
     /// and leaves the CPU to the network. 1: the whole frame every time.
     public var detectEvery = 5
-    /// Detection and the network take turns on the cores instead of running at once: both are
-    /// oneDNN on every core, and two OpenMP teams sharing the cores wait on each other's threads.
-    public var exclusiveCompute = true
     /// Keep each track's smoothed probabilities over time in `summary.series` (for a timeline).
     public var keepsTimeline = false
     /// Real time: never fall behind the source. The decoder hands frames over through a one-frame
@@ -146,7 +143,6 @@ public final class Pipeline: Sendable {
         let toAnnotate = BoundedQueue<ToAnnotate>(capacity: options.queueDepth)
         let queues: [@Sendable () -> Void] = [frames.abort, detected.abort, recognised.abort, toAnnotate.abort]
         let group = DispatchGroup()
-        let gate = ComputeGate(exclusive: options.exclusiveCompute)
 
         func stage(_ label: String, _ body: @escaping @Sendable () throws(PipelineError) -> Void) {
             DispatchQueue(label: "fer-stream.\(label)").async(group: group) {
@@ -219,14 +215,10 @@ public final class Pipeline: Sendable {
                     let detections: [Detection]
                     do {
                         if known.isEmpty || sinceWholeFrame + 1 >= options.detectEvery {
-                            detections = try gate.run { () throws(PipelineError) in
-                                do { return try detector.detections(in: frame.image) } catch { throw PipelineError(error) }
-                            }
+                            detections = try detector.detections(in: frame.image)
                             sinceWholeFrame = 0
                         } else {
-                            detections = try gate.run { () throws(PipelineError) in
-                                do { return try detector.detections(in: frame.image, near: known) } catch { throw PipelineError(error) }
-                            }
+                            detections = try detector.detections(in: frame.image, near: known)
                             sinceWholeFrame += 1
                         }
                     } catch {
@@ -251,7 +243,7 @@ public final class Pipeline: Sendable {
 
         stage("classify") { [self] () throws(PipelineError) in
             defer { recognised.close() }
-            var classify = ClassifyStage(recognizer: recognizer, options: options, gate: gate)
+            var classify = ClassifyStage(recognizer: recognizer, options: options)
             while let (batch, report) = try classify.next(from: detected) {
                 self.update { s in
                     s.recogniseSeconds += report.seconds
