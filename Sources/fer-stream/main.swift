@@ -34,10 +34,11 @@ func runCommand(_ type: ParsableCommand.Type, _ arguments: [String]) -> Never {
 
 // OpenMP's wait policy is read once, when libgomp loads (before main), so it can only be chosen
 // by starting again with it in the environment. fer-stream runs two oneDNN stages at once
-// (detection beside the network), whose OpenMP teams share the cores: libgomp's default keeps
-// idle threads spinning, taking the cores from the other team. Passive waiting measured better in
-// real time on 2 cores (3 faces at 30 fps: 80–88% of frames analysed → 95–96%, p95 latency 97–122
-// → 61–69 ms; README, "Real time"). An environment that sets either variable is left as it is.
+// (detection beside the network), each with an OpenMP team on every core; libgomp's default keeps
+// idle threads spinning, which takes the cores from the other team and from any other program.
+// Measured in real time on 2 cores (README, "Real time"): on an idle machine passive and the
+// default do the same; with another job beside it, passive analysed 95–96% of a 3-face clip's
+// frames against 80–88%. An environment that sets either variable is left as it is.
 if getenv("OMP_WAIT_POLICY") == nil && getenv("GOMP_SPINCOUNT") == nil {
     setenv("OMP_WAIT_POLICY", "passive", 1)
     execv("/proc/self/exe", CommandLine.unsafeArgv)
