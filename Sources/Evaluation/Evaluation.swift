@@ -131,20 +131,12 @@ public struct EvaluationRecord: JSONRecord, Codable, Sendable, Equatable {
 public struct DetectedEvaluationRecord: JSONRecord, Codable, Sendable, Equatable {
     public var missed: Int
     /// nil (null) when there were no faces at all.
-    public var accuracy_all: Double?
+    @Nullable public var accuracy_all: Double?
     public var found: EvaluationRecord
 
     public init(found r: EvaluationResult, missed: Int) {
         self.missed = missed
         accuracy_all = roundedOrNil(Double(r.correct) / Double(r.count + missed), 4)
         found = EvaluationRecord(r)
-    }
-
-    /// As synthesized, except that a nil number is `null`, not a missing key.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(missed, forKey: .missed)
-        try c.encode(accuracy_all, forKey: .accuracy_all)
-        try c.encode(found, forKey: .found)
     }
 }

@@ -40,3 +40,30 @@ public func roundedOrNil(_ x: Double, _ digits: Int) -> Double? {
     // Past ~1e304 the scaling overflows; such a number has no decimals to round.
     return r.isFinite ? r + 0 : x
 }
+
+/// An optional value a record writes as `null` when nil. Synthesized Codable leaves a nil
+/// Optional out of the line; a record keeps every key on every line, so a reader's columns never
+/// come and go. Reads as a plain Optional: null or a missing key is nil.
+@propertyWrapper
+public struct Nullable<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var wrappedValue: Value?
+
+    public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        wrappedValue = c.decodeNil() ? nil : try c.decode(Value.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A missing key reads as nil, as it does for a plain Optional.
+    public func decode<V>(_ type: Nullable<V>.Type, forKey key: Key) throws -> Nullable<V> {
+        try decodeIfPresent(type, forKey: key) ?? Nullable(wrappedValue: nil)
+    }
+}

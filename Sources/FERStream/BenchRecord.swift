@@ -10,11 +10,11 @@ public struct BenchRecord: JSONRecord, Codable, Sendable, Equatable {
     public var threads: Int
     public var calls: Int
     /// The rates and times, rounded (1, 2, 3, 1, 2 decimals); nil (null) where not a number.
-    public var crops_per_s: Double?
-    public var ms_per_call_median: Double?
-    public var gflop_per_crop: Double?
-    public var gflop_per_s: Double?
-    public var seconds: Double?
+    @Nullable public var crops_per_s: Double?
+    @Nullable public var ms_per_call_median: Double?
+    @Nullable public var gflop_per_crop: Double?
+    @Nullable public var gflop_per_s: Double?
+    @Nullable public var seconds: Double?
 
     /// From the calls' times: the median call sets the rates.
     public init(network: String, engine: String, batch: Int, threads: Int, callSeconds: [Double], gflopPerCrop: Double, seconds: Double) {
@@ -28,20 +28,5 @@ public struct BenchRecord: JSONRecord, Codable, Sendable, Equatable {
         gflop_per_crop = roundedOrNil(gflopPerCrop, 3)
         gflop_per_s = roundedOrNil(gflopPerCrop * rate, 1)
         self.seconds = roundedOrNil(seconds, 2)
-    }
-
-    /// As synthesized, except that a nil number is `null`, not a missing key.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(network, forKey: .network)
-        try c.encode(engine, forKey: .engine)
-        try c.encode(batch, forKey: .batch)
-        try c.encode(threads, forKey: .threads)
-        try c.encode(calls, forKey: .calls)
-        try c.encode(crops_per_s, forKey: .crops_per_s)
-        try c.encode(ms_per_call_median, forKey: .ms_per_call_median)
-        try c.encode(gflop_per_crop, forKey: .gflop_per_crop)
-        try c.encode(gflop_per_s, forKey: .gflop_per_s)
-        try c.encode(seconds, forKey: .seconds)
     }
 }

@@ -17,16 +17,14 @@ public struct YuNetHeadMap: Sendable {
 /// Runs YuNet's network (FaceDetectorDNNL's `YuNetNetwork` on oneDNN): grey values of a
 /// `rows`×`cols` image (multiples of 32) in, the three head maps out.
 public protocol YuNetRunning: AnyObject, Sendable {
-    func heads(pixels: [Float], rows: Int, cols: Int) throws -> [YuNetHeadMap]
     /// `count` inputs of one size at once (`pixels` holds them one after the other).
     func heads(batch pixels: [Float], count: Int, rows: Int, cols: Int) throws -> [[YuNetHeadMap]]
 }
 
 extension YuNetRunning {
-    /// One input at a time, for runners without a batched pass.
-    public func heads(batch pixels: [Float], count: Int, rows: Int, cols: Int) throws -> [[YuNetHeadMap]] {
-        let n = rows * cols
-        return try (0..<count).map { b in try heads(pixels: Array(pixels[b * n..<(b + 1) * n]), rows: rows, cols: cols) }
+    /// One input.
+    public func heads(pixels: [Float], rows: Int, cols: Int) throws -> [YuNetHeadMap] {
+        try heads(batch: pixels, count: 1, rows: rows, cols: cols)[0]
     }
 }
 
@@ -186,8 +184,8 @@ public struct YuNetDetector: Sendable {
         }
         var faces: [ScoredFace] = []
         if !regions.isEmpty {
-            let rows = (n + 31) / 32 * 32
-            let maps = try runner.heads(batch: pixels, count: regions.count, rows: rows, cols: rows)
+            let side = Self.paddedSide(n)
+            let maps = try runner.heads(batch: pixels, count: regions.count, rows: side, cols: side)
             for (region, m) in zip(regions, maps) {
                 let k = region.width / Double(n)
                 faces += YuNetDecoder.decode(m, threshold: options.threshold).map { $0.mapped(kx: k, ky: k, dx: region.x, dy: region.y) }
@@ -226,14 +224,17 @@ public struct YuNetDetector: Sendable {
 
     /// Runs the network on `image` zero-padded to multiples of 32 (as libfacedetection does).
     public func decode(_ image: GrayImage, width: Int, height: Int) throws -> [ScoredFace] {
-        let rows = (height + 31) / 32 * 32, cols = (width + 31) / 32 * 32
+        let rows = Self.paddedSide(height), cols = Self.paddedSide(width)
         return YuNetDecoder.decode(try runner.heads(pixels: Self.padded(image, width: width, height: height), rows: rows, cols: cols),
                                    threshold: options.threshold)
     }
 
+    /// A side rounded up to the multiple of 32 the network takes.
+    static func paddedSide(_ n: Int) -> Int { (n + 31) / 32 * 32 }
+
     /// `image`'s grey values as floats, zero-padded on the right and bottom to multiples of 32.
     static func padded(_ image: GrayImage, width: Int, height: Int) -> [Float] {
-        let rows = (height + 31) / 32 * 32, cols = (width + 31) / 32 * 32
+        let rows = paddedSide(height), cols = paddedSide(width)
         var pixels = [Float](repeating: 0, count: rows * cols)
         image.pixels.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in

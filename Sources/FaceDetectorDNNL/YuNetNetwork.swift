@@ -308,10 +308,6 @@ public final class YuNetNetwork: YuNetRunning {
         try self.init(weights: YuNetWeights.load(path: path))
     }
 
-    public func heads(pixels: [Float], rows: Int, cols: Int) throws -> [YuNetHeadMap] {
-        try heads(batch: pixels, count: 1, rows: rows, cols: cols)[0]
-    }
-
     public func heads(batch pixels: [Float], count: Int, rows: Int, cols: Int) throws -> [[YuNetHeadMap]] {
         try handles.withLock { (h: inout Handles) throws(RecognizerError) -> [[YuNetHeadMap]] in
             let key = [count, rows, cols]

@@ -75,7 +75,7 @@ struct ClassifyStage {
         let faces = zip(frames, plans).flatMap { d, p in zip(d.crops, p) }
         var scores: [[[Float]]] = []
         var report = Report()
-        let t0 = DispatchTime.now()
+        let t0 = DispatchTime.now().uptimeNanoseconds
         var i = 0
         while i < faces.count {
             var j = i, n = 0
@@ -86,7 +86,7 @@ struct ClassifyStage {
             report.crops += n
             i = j
         }
-        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+        report.seconds = seconds(sinceNanos: t0)
         if report.calls == 1 { cost.observe(crops: report.crops, seconds: report.seconds) }
 
         var results: [Recognised] = []
@@ -94,12 +94,11 @@ struct ClassifyStage {
         for (d, p) in zip(frames, plans) {
             var probabilities: [[Float]] = []
             for (face, list) in zip(d.faces, p) {
-                probabilities.append(ensemble.record(track: face.track, time: d.time, crops: list, probabilities: scores[k]))
+                probabilities.append(ensemble.record(track: face.track, time: d.info.time, crops: list, probabilities: scores[k]))
                 k += 1
             }
-            if d.analysed { ensemble.forget(before: d.time) }
-            results.append(Recognised(frame: d.index, time: d.time, capturedAt: d.capturedAt, skippedBefore: d.skippedBefore,
-                                      faces: d.faces, probabilities: probabilities, picture: d.picture, analysed: d.analysed))
+            if d.info.analysed { ensemble.forget(before: d.info.time) }
+            results.append(Recognised(info: d.info, faces: d.faces, probabilities: probabilities))
         }
         return (results, report)
     }
@@ -107,25 +106,26 @@ struct ClassifyStage {
     /// Chooses (and commits to) the crops each face of `d` gets.
     private mutating func plan(_ d: Detected) -> [[Int]] {
         let full = recognizer.cropsPerFace
-        if budget != nil && d.analysed {
+        let time = d.info.time
+        if budget != nil && d.info.analysed {
             detectSeconds += 0.2 * (d.detectSeconds - detectSeconds)
-            let new = d.faces.filter { ensemble.needsFullSet(track: $0.track, time: d.time) }.count
-            let left = latency - seconds(sinceNanos: d.capturedAt)
+            let new = d.faces.filter { ensemble.needsFullSet(track: $0.track, time: time) }.count
+            let left = latency - seconds(sinceNanos: d.info.capturedAt)
             _ = budget!.choose(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period,
                                busy: detectSeconds, deadline: left, cost: cost)
         }
-        return d.faces.map { ensemble.plan(track: $0.track, time: d.time, count: perFace) }
+        return d.faces.map { ensemble.plan(track: $0.track, time: time, count: perFace) }
     }
 
     /// Crops `d` would take now (without committing to them).
     private func estimate(_ d: Detected) -> Int {
-        d.faces.reduce(0) { $0 + (ensemble.needsFullSet(track: $1.track, time: d.time) ? recognizer.cropsPerFace : perFace) }
+        d.faces.reduce(0) { $0 + (ensemble.needsFullSet(track: $1.track, time: d.info.time) ? recognizer.cropsPerFace : perFace) }
     }
 
     /// Whether `crops` crops, run now, would finish within `first`'s latency budget.
     private func fits(_ crops: Int, within first: Detected) -> Bool {
         guard let t = cost.seconds(for: crops) else { return true }
-        return seconds(sinceNanos: first.capturedAt) + t <= latency
+        return seconds(sinceNanos: first.info.capturedAt) + t <= latency
     }
 }
 

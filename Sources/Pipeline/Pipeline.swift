@@ -188,15 +188,16 @@ public final class Pipeline: Sendable {
                     } else if paceFile {
                         pace = (DispatchTime.now().uptimeNanoseconds, frame.time)
                     }
-                    let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse,
-                                        period: period * Double(options.every))
+                }
+                let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse,
+                                    period: period * Double(options.every))
+                if options.realtime {
                     let ok = frames.putDroppingOldest(item) { new, dropped in
                         new.skippedBefore += dropped.skippedBefore + 1
                         self.update { $0.framesSkipped += 1 }
                     }
                     if !ok { return }
-                } else if !frames.put(Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse,
-                                               period: period * Double(options.every))) {
+                } else if !frames.put(item) {
                     return
                 }
             }
@@ -233,10 +234,10 @@ public final class Pipeline: Sendable {
                 if annotator != nil && frame.colour == nil {
                     throw PipelineError.unexpected("frame \(frame.index) came without its colour picture, so it cannot be annotated")
                 }
-                let item = Detected(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
-                                    skippedBefore: captured.skippedBefore, faces: faces, crops: crops,
-                                    picture: annotator == nil ? nil : frame.colour, analysed: captured.analyse,
-                                    period: captured.period, detectSeconds: busy)
+                let info = FrameInfo(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
+                                     skippedBefore: captured.skippedBefore, analysed: captured.analyse,
+                                     picture: annotator == nil ? nil : frame.colour)
+                let item = Detected(info: info, faces: faces, crops: crops, period: captured.period, detectSeconds: busy)
                 if !detected.put(item) { return }
             }
         }
@@ -262,20 +263,21 @@ public final class Pipeline: Sendable {
             summary.keepsSeries = options.keepsTimeline
             var lastReport = DispatchTime.now()
             defer { self.shared.withLock { [summary] in $0.trackSummary = summary } }
-            while let r = recognised.take() {
+            while let item = recognised.take() {
+                let r = item.info
                 if !r.analysed {
                     if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: shown)) { return }
-                    options.progress?.update(framesDone: r.frame + 1)
+                    options.progress?.update(framesDone: r.index + 1)
                     continue
                 }
                 let t0 = DispatchTime.now()
-                let faces = zip(r.faces, r.probabilities).map { face, raw in
+                let faces = zip(item.faces, item.probabilities).map { face, raw in
                     let s = smoother.update(track: face.track, raw: raw, time: r.time)
                     return FaceResult(track: face.track, box: face.box, probs: s.probs, raw: raw, confidence: face.confidence,
                                       landmarks: face.landmarks, label: s.label, held: s.held)
                 }
                 smoother.endFrame()
-                let result = FrameResult(frame: r.frame, time: r.time, faces: faces, skipped: r.skippedBefore)
+                let result = FrameResult(frame: r.index, time: r.time, faces: faces, skipped: r.skippedBefore)
                 try writer.write(result)
                 shown = faces
                 if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: faces)) { return }
@@ -289,7 +291,7 @@ public final class Pipeline: Sendable {
                     report(self.shared.withLock { var s = $0.stats; s.wallSeconds = Date().timeIntervalSince(start); return s })
                 }
                 summary.add(result)
-                options.progress?.update(framesDone: r.frame + 1)
+                options.progress?.update(framesDone: r.index + 1)
                 let busy = seconds(since: t0)
                 self.update { $0.framesAnalysed += 1; $0.faces += faces.count; $0.writeSeconds += busy }
             }

@@ -66,10 +66,10 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
     public var faces: Int
     public var crops: Int
     /// Mean test-time crops per face and analysed frame (see `CropsPerFace`).
-    public var crops_per_face: Double?
+    @Nullable public var crops_per_face: Double?
     public var network_calls: Int
-    public var wall_s: Double?
-    public var frames_per_s: Double?
+    @Nullable public var wall_s: Double?
+    @Nullable public var frames_per_s: Double?
     /// Busy seconds per stage.
     public var busy_s: [String: Double?]
     public var skipped: Int
@@ -88,47 +88,18 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
         latency_ms = ["p50": roundedOrNil(s.latencyPercentile(50), 1), "p95": roundedOrNil(s.latencyPercentile(95), 1),
                       "max": roundedOrNil(s.recentLatenciesMs.max() ?? 0, 1)]
     }
-
-    /// As synthesized, except that a nil number is `null`, not a missing key (every line has
-    /// every key).
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(frames_decoded, forKey: .frames_decoded)
-        try c.encode(frames_analysed, forKey: .frames_analysed)
-        try c.encode(faces, forKey: .faces)
-        try c.encode(crops, forKey: .crops)
-        try c.encode(crops_per_face, forKey: .crops_per_face)
-        try c.encode(network_calls, forKey: .network_calls)
-        try c.encode(wall_s, forKey: .wall_s)
-        try c.encode(frames_per_s, forKey: .frames_per_s)
-        try c.encode(busy_s, forKey: .busy_s)
-        try c.encode(skipped, forKey: .skipped)
-        try c.encode(latency_ms, forKey: .latency_ms)
-    }
 }
 
 /// `--summary-json`: per face track, time on screen and the share of time in each class.
 public struct SummaryRecord: JSONRecord, Codable, Sendable, Equatable {
     public struct Track: Codable, Sendable, Equatable {
         public var track: Int
-        public var seconds: Double?
-        public var first: Double?
-        public var last: Double?
+        @Nullable public var seconds: Double?
+        @Nullable public var first: Double?
+        @Nullable public var last: Double?
         public var frames: Int
         public var dominant: String
         public var shares: [String: Double?]
-
-        /// As synthesized, except that a nil number is `null`, not a missing key.
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(track, forKey: .track)
-            try c.encode(seconds, forKey: .seconds)
-            try c.encode(first, forKey: .first)
-            try c.encode(last, forKey: .last)
-            try c.encode(frames, forKey: .frames)
-            try c.encode(dominant, forKey: .dominant)
-            try c.encode(shares, forKey: .shares)
-        }
     }
     public var tracks: [Track]
 

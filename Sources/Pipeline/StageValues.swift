@@ -14,17 +14,25 @@ struct Captured: Sendable {
     var period: Double
 }
 
-/// A frame after detection: its grey picture is no longer needed, only the 48×48 crops (which
-/// keeps queued memory small for large frames), and the colour picture when annotating.
-struct Detected: Sendable {
+/// What a frame carries unchanged from detection to writing: which frame, when it was read, how
+/// many were dropped before it, whether it is analysed (`every` > 1 passes others along only to be
+/// annotated), and its colour picture when annotating.
+struct FrameInfo: Sendable {
     let index: Int
     let time: Double
     let capturedAt: UInt64
     let skippedBefore: Int
+    let analysed: Bool
+    let picture: ColourPicture?
+}
+
+/// A frame after detection: its grey picture is no longer needed, only the 48×48 crops (which
+/// keeps queued memory small for large frames).
+struct Detected: Sendable {
+    let info: FrameInfo
     let faces: [TrackedFace]
     let crops: [GrayImage]
-    let picture: ColourPicture?
-    let analysed: Bool
+    /// The input's recent seconds per analysed frame.
     let period: Double
     /// Seconds detection took on this frame (it shares the cores with the network).
     let detectSeconds: Double
@@ -33,14 +41,9 @@ struct Detected: Sendable {
 /// A frame after classification: each face's probabilities (the mean over its test-time crops'
 /// latest scores, see `TemporalEnsemble`), before smoothing.
 struct Recognised: Sendable {
-    let frame: Int
-    let time: Double
-    let capturedAt: UInt64
-    let skippedBefore: Int
+    let info: FrameInfo
     let faces: [TrackedFace]
     let probabilities: [[Float]]
-    let picture: ColourPicture?
-    let analysed: Bool
 }
 
 /// A picture for the annotator, with the faces to draw on it.

@@ -84,7 +84,7 @@ public struct TemporalEnsemble: Sendable {
             guard let slot, fresh(slot, at: time) else { return nil }
             return slot.probabilities
         }
-        return Recognizer.mean(usable.isEmpty ? probabilities : usable)
+        return Recognizer.mean(usable)
     }
 
     /// Forgets tracks not seen for `maxAge` seconds before `time`: nothing of theirs is fresh.
