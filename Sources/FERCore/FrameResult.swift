@@ -46,8 +46,10 @@ public struct FrameResult: Sendable, Equatable {
     /// Frames decoded since the previous line but not analysed because the recognizer was busy
     /// (real-time mode only; `--every` skips are not counted).
     public let skipped: Int
+    /// The input it comes from, as given, when a run has several (nil with one input).
+    public let source: String?
 
-    public init(frame: Int, time: Double, faces: [FaceResult], file: String? = nil, skipped: Int = 0) {
-        self.frame = frame; self.time = time; self.faces = faces; self.file = file; self.skipped = skipped
+    public init(frame: Int, time: Double, faces: [FaceResult], file: String? = nil, skipped: Int = 0, source: String? = nil) {
+        self.frame = frame; self.time = time; self.faces = faces; self.file = file; self.skipped = skipped; self.source = source
     }
 }

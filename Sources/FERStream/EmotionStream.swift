@@ -33,10 +33,9 @@ public final class EmotionStream: Sendable {
     /// The options of the run, after defaults that depend on the input (real time for live ones).
     public let pipelineOptions: PipelineOptions
 
+    /// The recognizer service (shared with other streams, or this stream's own), the detector and the cropper.
+    public let models: SharedModels
     private let source: any FrameProducer
-    private let detector: Detector
-    private let cropper: FaceCropper
-    private let recognizer: Recognizer
     private struct RunState {
         var started = false
         var pipeline: Pipeline?
@@ -44,10 +43,10 @@ public final class EmotionStream: Sendable {
     private let state = Mutex(RunState())
 
     /// Opens `input`: a file, `-` (stdin), any URL FFmpeg reads, or `v4l2:/dev/videoN`. A live
-    /// input is reconnected after failures (`options.reconnect`).
-    public convenience init(_ input: String, options: StreamOptions = .init()) throws(FERStreamError) {
-        let recognizer = try options.recognizer.makeRecognizer()
-        let detector = try options.faces.makeDetector()
+    /// input is reconnected after failures (`options.reconnect`). `models`: the network and
+    /// detector shared with other streams of the same process (loaded from `options` when nil).
+    public convenience init(_ input: String, options: StreamOptions = .init(), models: SharedModels? = nil) throws(FERStreamError) {
+        let models = try SharedModels.given(models, options: options)
         let sourceOptions = options.sourceOptions(for: input)
         let first: VideoSource
         do { first = try VideoSource(input, options: sourceOptions) } catch { throw FERStreamError(error) }
@@ -59,29 +58,27 @@ public final class EmotionStream: Sendable {
                                         open: { try VideoSource(input, options: sourceOptions) })
         }
         self.init(input: input, source: source, isLive: first.isLive, frameRate: first.frameRate,
-                  estimatedFrameCount: first.estimatedFrameCount, recognizer: recognizer, detector: detector, options: options)
+                  estimatedFrameCount: first.estimatedFrameCount, models: models, options: options)
     }
 
     /// Frames the caller supplies (a camera API, generated pictures): `name` stands for the input in messages.
     public convenience init(frames: any FrameProducer, name: String = "frames", frameRate: Double? = nil,
-                            options: StreamOptions = .init()) throws(FERStreamError) {
-        let recognizer = try options.recognizer.makeRecognizer()
-        let detector = try options.faces.makeDetector()
+                            options: StreamOptions = .init(), models: SharedModels? = nil) throws(FERStreamError) {
+        let models = try SharedModels.given(models, options: options)
         self.init(input: name, source: frames, isLive: frames.isLive, frameRate: frameRate, estimatedFrameCount: nil,
-                  recognizer: recognizer, detector: detector, options: options)
+                  models: models, options: options)
     }
 
     private init(input: String, source: any FrameProducer, isLive: Bool, frameRate: Double?, estimatedFrameCount: Int?,
-                 recognizer: Recognizer, detector: Detector, options: StreamOptions) {
+                 models: SharedModels, options: StreamOptions) {
         self.input = input
         self.source = source
         self.isLive = isLive
         self.frameRate = frameRate
         self.estimatedFrameCount = estimatedFrameCount
-        self.recognizer = recognizer
-        self.detector = detector
-        cropper = options.faces.cropper
-        labels = recognizer.weights.labels
+        self.models = models
+        labels = models.labels
+        let detector = models.detector
         var p = options.pipeline
         p.tracker = detector.trackerOptions
         p.realtime = options.realtime ?? isLive
@@ -94,11 +91,21 @@ public final class EmotionStream: Sendable {
     /// `progress` and `periodicStats`, when given, replace the options' own.
     public func run(writer: any ResultWriter, annotator: (any FrameAnnotator)? = nil, progress: ProgressLine? = nil,
                     periodicStats: (@Sendable (PipelineStats) -> Void)? = nil) throws(FERStreamError) -> PipelineStats {
+        try run(sinks: [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []), progress: progress, periodicStats: periodicStats)
+    }
+
+    /// Runs to the end of the input (or `stop()`), handing each frame to every sink (see
+    /// `FrameSink`: a writer, an annotated video, a publisher). Blocks, as `run(writer:)`.
+    public func run(sinks: [any FrameSink], tagsSource: Bool = false, progress: ProgressLine? = nil,
+                    periodicStats: (@Sendable (PipelineStats) -> Void)? = nil) throws(FERStreamError) -> PipelineStats {
         var options = pipelineOptions
+        options.tagsSource = tagsSource
         if let progress { options.progress = progress }
         if let periodicStats { options.periodicStats = periodicStats }
-        let pipeline = Pipeline(source: source, detector: detector, cropper: cropper, recognizer: recognizer,
-                                writer: writer, annotator: annotator, options: options)
+        let client = models.service.client()
+        defer { client.close() }
+        let pipeline = Pipeline(source: source, name: SourceName(input), detector: models.detector, cropper: models.cropper,
+                                classifier: client, sinks: sinks, options: options)
         let first = state.withLock { s in
             defer { s.started = true }
             if !s.started { s.pipeline = pipeline }
@@ -123,5 +130,31 @@ public final class EmotionStream: Sendable {
     /// Per track, time on screen and class shares of what was produced (complete after the run).
     public var summary: TrackSummary {
         state.withLock { $0.pipeline?.summary } ?? TrackSummary(labels: labels)
+    }
+}
+
+/// The models a process loads once and shares among its streams: the network behind one
+/// `RecognizerService` (one thread owns it; every stream's crops batch together), the face
+/// detector (its network takes one caller at a time) and the cropper.
+public final class SharedModels: Sendable {
+    public let service: RecognizerService
+    public let detector: Detector
+    public let cropper: FaceCropper
+    public var labels: LabelSet { service.labels }
+
+    /// `models`, else loaded from `options`.
+    static func given(_ models: SharedModels?, options: StreamOptions) throws(FERStreamError) -> SharedModels {
+        if let models { return models }
+        return try SharedModels(options: options)
+    }
+
+    /// Loads the model and the detector; a bad one fails here with one line naming its file.
+    public init(options: StreamOptions) throws(FERStreamError) {
+        let recognizer = try options.recognizer.makeRecognizer()
+        detector = try options.faces.makeDetector()
+        cropper = options.faces.cropper
+        var o = RecognizerService.Options()
+        o.maxCrops = max(1, options.pipeline.batch)
+        service = RecognizerService(recognizer, options: o)
     }
 }

@@ -19,7 +19,7 @@ struct ClassifyStage {
         var seconds = 0.0
     }
 
-    let recognizer: Recognizer
+    let classifier: any FaceClassifier
     let batchCrops: Int
     let realtime: Bool
     let latency: Double
@@ -33,13 +33,13 @@ struct ClassifyStage {
     /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
     private var detectSeconds = 0.0
 
-    init(recognizer: Recognizer, options: PipelineOptions) {
-        self.recognizer = recognizer
+    init(classifier: any FaceClassifier, options: PipelineOptions) {
+        self.classifier = classifier
         batchCrops = max(1, options.batch)
         realtime = options.realtime
         latency = options.latency
-        let full = recognizer.cropsPerFace
-        ensemble = TemporalEnsemble(specs: recognizer.cropSpecs, maxAge: options.ensembleMaxAge)
+        let full = classifier.cropsPerFace
+        ensemble = TemporalEnsemble(specs: classifier.cropSpecs, maxAge: options.ensembleMaxAge)
         switch options.cropsPerFace {
         case .fixed(let n):
             fixedPerFace = min(max(1, n), full)
@@ -81,7 +81,7 @@ struct ClassifyStage {
             var j = i, n = 0
             while j < faces.count && (j == i || n + faces[j].1.count <= batchCrops) { n += faces[j].1.count; j += 1 }
             let chunk = faces[i..<j]
-            do { scores += try recognizer.cropProbabilities(for: chunk.map(\.0), crops: chunk.map(\.1)) } catch { throw PipelineError(error) }
+            do { scores += try classifier.cropProbabilities(for: chunk.map(\.0), crops: chunk.map(\.1)) } catch { throw PipelineError(error) }
             if n > 0 { report.calls += 1 }
             report.crops += n
             i = j
@@ -105,7 +105,7 @@ struct ClassifyStage {
 
     /// Chooses (and commits to) the crops each face of `d` gets.
     private mutating func plan(_ d: Detected) -> [[Int]] {
-        let full = recognizer.cropsPerFace
+        let full = classifier.cropsPerFace
         let time = d.info.time
         if budget != nil && d.info.analysed {
             detectSeconds += 0.2 * (d.detectSeconds - detectSeconds)
@@ -119,7 +119,7 @@ struct ClassifyStage {
 
     /// Crops `d` would take now (without committing to them).
     private func estimate(_ d: Detected) -> Int {
-        d.faces.reduce(0) { $0 + (ensemble.needsFullSet(track: $1.track, time: d.info.time) ? recognizer.cropsPerFace : perFace) }
+        d.faces.reduce(0) { $0 + (ensemble.needsFullSet(track: $1.track, time: d.info.time) ? classifier.cropsPerFace : perFace) }
     }
 
     /// Whether `crops` crops, run now, would finish within `first`'s latency budget.

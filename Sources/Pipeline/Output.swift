@@ -108,6 +108,7 @@ public final class NDJSONWriter: ResultWriter, Sendable {
 
     public func write(_ r: FrameResult) throws(PipelineError) {
         var s = "{"
+        if let source = r.source { s += "\"source\":\(Self.string(source)),"}
         if let file = r.file { s += "\"file\":\(Self.string(file))," }
         s += "\"frame\":\(r.frame),\"t\":\(decimal(r.time, digits: 6)),"
         if r.skipped > 0 { s += "\"skipped\":\(r.skipped)," }
@@ -155,6 +156,7 @@ public final class NDJSONWriter: ResultWriter, Sendable {
 public final class CSVWriter: ResultWriter, Sendable {
     private let sink: LineSink
     private let withFile: Bool
+    private let withSource: Bool
     public let labels: LabelSet
     private let header: String
     private let wroteHeader = Mutex(false)
@@ -169,10 +171,12 @@ public final class CSVWriter: ResultWriter, Sendable {
     /// The header of a FER2013 model's output.
     public static let header = header(labels: .fer2013)
 
-    /// `withFile`: a leading `file` column (for still images).
-    public init(sink: LineSink, withFile: Bool = false, labels: LabelSet = .fer2013) {
+    /// `withFile`: a leading `file` column (for still images); `withSource`: a leading `source`
+    /// column, the input each row comes from (runs with several inputs).
+    public init(sink: LineSink, withFile: Bool = false, withSource: Bool = false, labels: LabelSet = .fer2013) {
         self.sink = sink
         self.withFile = withFile
+        self.withSource = withSource
         self.labels = labels
         header = Self.header(labels: labels)
     }
@@ -180,9 +184,10 @@ public final class CSVWriter: ResultWriter, Sendable {
     public func write(_ r: FrameResult) throws(PipelineError) {
         var s = ""
         if wroteHeader.withLock({ wrote in defer { wrote = true }; return !wrote }) {
-            s += (withFile ? "file," : "") + header + "\r\n"
+            s += (withSource ? "source," : "") + (withFile ? "file," : "") + header + "\r\n"
         }
-        let lead = (withFile ? Self.field(r.file ?? "") + "," : "") + "\(r.frame),\(csvDecimal(r.time, digits: 6)),"
+        let lead = (withSource ? Self.field(r.source ?? "") + "," : "") + (withFile ? Self.field(r.file ?? "") + "," : "")
+            + "\(r.frame),\(csvDecimal(r.time, digits: 6)),"
         let skipped = ",\(r.skipped)"
         let noDetail = String(repeating: ",", count: 2 + Self.landmarkColumns.count)
         if r.faces.isEmpty {

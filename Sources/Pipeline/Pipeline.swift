@@ -38,6 +38,8 @@ public struct PipelineOptions: Sendable {
     /// tracked); in between, look only around the tracked faces, which costs a fraction as much
     /// and leaves the CPU to the network. 1: the whole frame every time.
     public var detectEvery = 5
+    /// Each result names its source (`FrameResult.source`): for runs with several inputs.
+    public var tagsSource = false
     /// Keep each track's smoothed probabilities over time in `summary.series` (for a timeline).
     public var keepsTimeline = false
     /// Real time: never fall behind the source. The decoder hands frames over through a one-frame
@@ -71,6 +73,35 @@ public struct PipelineStats: Sendable {
     public var framesSkipped = 0
     /// Capture-to-output latency of the most recent lines (at most 4096), in milliseconds.
     public var recentLatenciesMs: [Double] = []
+    /// The input (as given) these stats are for; nil in a total.
+    public var source: String?
+    /// Per sink: frames delivered and dropped.
+    public var sinks: [SinkStats] = []
+    /// In a total (`PipelineStats.total`): the inputs it adds up.
+    public var sourceCount: Int?
+
+    /// Several runs' stats (one per input, run at the same time) as one: counts and busy seconds
+    /// add up, latencies are pooled, sinks of the same name add up, the wall time is the run's.
+    public static func total(_ runs: [PipelineStats], wallSeconds: Double) -> PipelineStats {
+        var t = PipelineStats()
+        for r in runs {
+            t.framesDecoded += r.framesDecoded; t.framesAnalysed += r.framesAnalysed; t.faces += r.faces; t.crops += r.crops
+            t.networkCalls += r.networkCalls; t.decodeSeconds += r.decodeSeconds; t.detectSeconds += r.detectSeconds
+            t.recogniseSeconds += r.recogniseSeconds; t.writeSeconds += r.writeSeconds; t.annotateSeconds += r.annotateSeconds
+            t.framesSkipped += r.framesSkipped
+            t.recentLatenciesMs += r.recentLatenciesMs
+            for s in r.sinks {
+                if let i = t.sinks.firstIndex(where: { $0.name == s.name }) {
+                    t.sinks[i].delivered += s.delivered; t.sinks[i].dropped += s.dropped; t.sinks[i].busySeconds += s.busySeconds
+                } else {
+                    t.sinks.append(s)
+                }
+            }
+        }
+        t.wallSeconds = wallSeconds
+        t.sourceCount = runs.count
+        return t
+    }
 
     /// The p-th percentile (0…100) of `recentLatenciesMs`.
     public func latencyPercentile(_ p: Double) -> Double {
@@ -88,165 +119,99 @@ public struct PipelineStats: Sendable {
     }
 }
 
-/// FrameSource → FaceCrop (detect, track, crop) → Recognizer (batched) → smoothing → writer,
-/// each stage on its own Dispatch queue with a bounded queue before the next. Output stays in
-/// frame order because every stage is a single FIFO worker.
+/// Sources → detect, track and crop → classify (a shared `FaceClassifier`, batched) → smooth and
+/// label → any number of sinks. Each stage is a type of its own (`DecodeStage`, `DetectStage`,
+/// `ClassifyStage`, `LabelStage`, `SinkFanOut`) on its own thread, with a bounded queue before
+/// the next; `Pipeline` only wires them. Output stays in frame order because every stage is a
+/// single FIFO worker.
 public final class Pipeline: Sendable {
+    public let name: SourceName
     private let source: FrameProducer
     private let detector: Detector
     private let cropper: FaceCropper
-    private let recognizer: Recognizer
-    private let writer: ResultWriter
-    private let annotator: FrameAnnotator?
+    private let classifier: any FaceClassifier
+    private let sinks: [any FrameSink]
     private let options: PipelineOptions
+    private let board: RunBoard
+    private let fanOut: Mutex<SinkFanOut?> = Mutex(nil)
 
-    /// What the stages report as they go: read from any thread (`--stats` mid-run, `summary`).
-    private struct Shared {
-        var failure: PipelineError?
-        var stats = PipelineStats()
-        var trackSummary: TrackSummary
-    }
-    private let shared: Mutex<Shared>
+    /// Per-track time on screen and class shares of what was labelled (complete after `run`).
+    public var summary: TrackSummary { board.summary }
 
-    /// Per-track time on screen and class shares of what was written (complete after `run`).
-    public var summary: TrackSummary { shared.withLock { $0.trackSummary } }
-
-    public init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: Recognizer,
-                writer: ResultWriter, annotator: FrameAnnotator? = nil, options: PipelineOptions = .init()) {
+    /// `classifier`: a `Recognizer` (run on the classify stage's thread) or a client of a
+    /// `RecognizerService` shared with other pipelines.
+    public init(source: FrameProducer, name: SourceName = SourceName("input"), detector: Detector, cropper: FaceCropper,
+                classifier: any FaceClassifier, sinks: [any FrameSink], options: PipelineOptions = .init()) {
+        self.name = name
         self.source = source
         self.detector = detector
         self.cropper = cropper
-        self.recognizer = recognizer
-        self.writer = writer
-        self.annotator = annotator
+        self.classifier = classifier
+        self.sinks = sinks
         self.options = options
-        shared = Mutex(Shared(trackSummary: TrackSummary(labels: recognizer.weights.labels)))
+        board = RunBoard(labels: classifier.labels)
     }
 
-    /// The run's classes: the model's (`NetworkWeights.labels`); labels are indices into them.
-    public var labels: LabelSet { recognizer.weights.labels }
+    /// One writer and, optionally, an annotated video.
+    public convenience init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: any FaceClassifier,
+                            writer: ResultWriter, annotator: FrameAnnotator? = nil, options: PipelineOptions = .init()) {
+        self.init(source: source, detector: detector, cropper: cropper, classifier: recognizer,
+                  sinks: [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []), options: options)
+    }
+
+    /// The run's classes: the model's; labels are indices into them.
+    public var labels: LabelSet { classifier.labels }
 
     /// Stops reading; frames already read are finished and written.
     public func stop() {
         source.cancel()
     }
 
+    /// The stats so far (complete after `run`), from any thread.
+    public var stats: PipelineStats { currentStats() }
+
     /// Runs to the end of the input. Everything written before a failure stays written.
     public func run() throws(PipelineError) -> PipelineStats {
-        let start = Date()
-        let paceFile = options.realtime && !source.isLive
+        let start = DispatchTime.now().uptimeNanoseconds
         // In real time the queues are short, so that a busy network shows up as skipped frames
         // at once rather than as latency.
-        let frames = BoundedQueue<Captured>(capacity: options.realtime ? 1 : options.queueDepth)
-        let detected = BoundedQueue<Detected>(capacity: options.realtime ? 1 : options.queueDepth)
+        let depth = options.realtime ? 1 : options.queueDepth
+        let frames = BoundedQueue<Captured>(capacity: depth)
+        let detected = BoundedQueue<Detected>(capacity: depth)
         let recognised = BoundedQueue<Recognised>(capacity: options.queueDepth)
-        let toAnnotate = BoundedQueue<ToAnnotate>(capacity: options.queueDepth)
-        let queues: [@Sendable () -> Void] = [frames.abort, detected.abort, recognised.abort, toAnnotate.abort]
+        let fanOut = SinkFanOut(sinks, depth: options.queueDepth)
+        self.fanOut.withLock { $0 = fanOut }
         let group = DispatchGroup()
-
+        let abort: @Sendable (PipelineError) -> Void = { [self] error in
+            board.fail(error)
+            frames.abort(); detected.abort(); recognised.abort(); fanOut.abort()
+            source.cancel()
+        }
         func stage(_ label: String, _ body: @escaping @Sendable () throws(PipelineError) -> Void) {
             DispatchQueue(label: "fer-stream.\(label)").async(group: group) {
-                do {
-                    try body()
-                } catch {
-                    self.fail(PipelineError(error))
-                    queues.forEach { $0() }
-                    self.source.cancel()
-                }
+                do { try body() } catch { abort(PipelineError(error)) }
             }
         }
 
-        stage("decode") { [self] () throws(PipelineError) in
-            defer { frames.close() }
-            var pace: (wall: UInt64, media: Double)?
-            var period = 1.0 / 30, lastTime: Double?  // seconds per input frame, recently
-            while true {
-                let t0 = DispatchTime.now()
-                let next: Frame?
-                do { next = try source.nextFrame() } catch {
-                    // A source failing part-way (a cut-off file, a lost stream): the frames already
-                    // read are still finished and written, then the run reports the error.
-                    self.fail(PipelineError(error))
-                    return
-                }
-                let busy = seconds(since: t0)
-                guard let frame = next else { self.update { $0.decodeSeconds += busy }; return }
-                // The counters move with each frame, so that `--stats` mid-run reports them as they are.
-                self.update { $0.framesDecoded += 1; $0.decodeSeconds += busy }
-                if let last = lastTime, frame.time > last, frame.time - last < 1 {
-                    period += 0.1 * ((frame.time - last) - period)
-                }
-                lastTime = frame.time
-                let analyse = frame.index % options.every == 0
-                if !analyse && annotator == nil { continue }
-                if options.realtime {
-                    // A file read in real time waits for each frame's presentation time.
-                    if let p = pace {
-                        let due = p.wall + UInt64(max(0, frame.time - p.media) * 1e9)
-                        let now = DispatchTime.now().uptimeNanoseconds
-                        if due > now { usleep(useconds_t(min((due - now) / 1000, 1_000_000))) }
-                    } else if paceFile {
-                        pace = (DispatchTime.now().uptimeNanoseconds, frame.time)
-                    }
-                }
-                let item = Captured(frame: frame, capturedAt: DispatchTime.now().uptimeNanoseconds, skippedBefore: 0, analyse: analyse,
-                                    period: period * Double(options.every))
-                if options.realtime {
-                    let ok = frames.putDroppingOldest(item) { new, dropped in
-                        new.skippedBefore += dropped.skippedBefore + 1
-                        self.update { $0.framesSkipped += 1 }
-                    }
-                    if !ok { return }
-                } else if !frames.put(item) {
-                    return
-                }
-            }
-        }
+        let decode = DecodeStage(source: source, every: options.every, realtime: options.realtime,
+                                 passesEveryFrame: fanOut.wantsEveryFrame)
+        stage("decode") { [board] in decode.run(into: frames, board: board) }
 
         stage("detect") { [self] () throws(PipelineError) in
             defer { detected.close() }
-            var tracker = FaceTracker(options: options.tracker)
-            var sinceWholeFrame = Int.max - 1
+            var detect = DetectStage(detector: detector, cropper: cropper, options: options, keepsPictures: fanOut.wantsEveryFrame)
             while let captured = frames.take() {
-                let frame = captured.frame
-                let t0 = DispatchTime.now()
-                var faces: [TrackedFace] = [], crops: [GrayImage] = []
-                if captured.analyse {
-                    let known = tracker.liveBoxes
-                    let detections: [Detection]
-                    do {
-                        if known.isEmpty || sinceWholeFrame + 1 >= options.detectEvery {
-                            detections = try detector.detections(in: frame.image)
-                            sinceWholeFrame = 0
-                        } else {
-                            detections = try detector.detections(in: frame.image, near: known)
-                            sinceWholeFrame += 1
-                        }
-                    } catch {
-                        throw PipelineError(error)
-                    }
-                    faces = tracker.update(detections: detections, time: frame.time)
-                    crops = faces.map { cropper.crop(frame.image, face: $0) }
-                }
-                let busy = seconds(since: t0)
-                self.update { $0.detectSeconds += busy }
-                // An annotated video needs every picture: a frame without one would be dropped from it unseen.
-                if annotator != nil && frame.colour == nil {
-                    throw PipelineError.unexpected("frame \(frame.index) came without its colour picture, so it cannot be annotated")
-                }
-                let info = FrameInfo(index: frame.index, time: frame.time, capturedAt: captured.capturedAt,
-                                     skippedBefore: captured.skippedBefore, analysed: captured.analyse,
-                                     picture: annotator == nil ? nil : frame.colour)
-                let item = Detected(info: info, faces: faces, crops: crops, period: captured.period, detectSeconds: busy)
+                let item = try detect.process(captured)
+                board.update { $0.detectSeconds += item.detectSeconds }
                 if !detected.put(item) { return }
             }
         }
 
         stage("classify") { [self] () throws(PipelineError) in
             defer { recognised.close() }
-            var classify = ClassifyStage(recognizer: recognizer, options: options)
+            var classify = ClassifyStage(classifier: classifier, options: options)
             while let (batch, report) = try classify.next(from: detected) {
-                self.update { s in
+                board.update { s in
                     s.recogniseSeconds += report.seconds
                     s.networkCalls += report.calls
                     s.crops += report.crops
@@ -255,81 +220,53 @@ public final class Pipeline: Sendable {
             }
         }
 
-        stage("write") { [self] () throws(PipelineError) in
-            defer { toAnnotate.close() }
-            var shown: [FaceResult] = []  // the latest analysed frame's faces, for frames in between
-            var smoother = TrackSmoother(options.smoothing, rule: options.labelRule)
-            var summary = TrackSummary(labels: labels)
-            summary.keepsSeries = options.keepsTimeline
-            var lastReport = DispatchTime.now()
-            defer { self.shared.withLock { [summary] in $0.trackSummary = summary } }
+        fanOut.start(in: group, failed: abort)
+        stage("label") { [self] in
+            defer { fanOut.close() }
+            var label = LabelStage(source: name, labels: labels, options: options)
+            var lastReport = DispatchTime.now().uptimeNanoseconds
+            defer { board.summary = label.summary }
             while let item = recognised.take() {
-                let r = item.info
-                if !r.analysed {
-                    if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: shown)) { return }
-                    options.progress?.update(framesDone: r.index + 1)
-                    continue
-                }
-                let t0 = DispatchTime.now()
-                let faces = zip(item.faces, item.probabilities).map { face, raw in
-                    let s = smoother.update(track: face.track, raw: raw, time: r.time)
-                    return FaceResult(track: face.track, box: face.box, probs: s.probs, raw: raw, confidence: face.confidence,
-                                      landmarks: face.landmarks, label: s.label, held: s.held)
-                }
-                smoother.endFrame()
-                let result = FrameResult(frame: r.index, time: r.time, faces: faces, skipped: r.skippedBefore)
-                try writer.write(result)
-                shown = faces
-                if let picture = r.picture, !toAnnotate.put(ToAnnotate(picture: picture, time: r.time, faces: faces)) { return }
-                let latency = seconds(sinceNanos: r.capturedAt) * 1000
-                self.update { s in
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let frame = label.process(item)
+                if !fanOut.put(frame) { return }
+                options.progress?.update(framesDone: item.info.index + 1)
+                guard frame.analysed else { continue }
+                let latency = seconds(sinceNanos: item.info.capturedAt) * 1000
+                let busy = seconds(sinceNanos: t0)
+                board.update { s in
                     s.recentLatenciesMs.append(latency)
                     if s.recentLatenciesMs.count > 4096 { s.recentLatenciesMs.removeFirst(s.recentLatenciesMs.count - 4096) }
+                    s.framesAnalysed += 1
+                    s.faces += frame.result.faces.count
+                    s.writeSeconds += busy
                 }
-                if let report = options.periodicStats, seconds(since: lastReport) >= options.statsInterval {
-                    lastReport = DispatchTime.now()
-                    report(self.shared.withLock { var s = $0.stats; s.wallSeconds = Date().timeIntervalSince(start); return s })
+                if let report = options.periodicStats, seconds(sinceNanos: lastReport) >= options.statsInterval {
+                    lastReport = DispatchTime.now().uptimeNanoseconds
+                    var s = currentStats()
+                    s.wallSeconds = seconds(sinceNanos: start)
+                    report(s)
                 }
-                summary.add(result)
-                options.progress?.update(framesDone: r.index + 1)
-                let busy = seconds(since: t0)
-                self.update { $0.framesAnalysed += 1; $0.faces += faces.count; $0.writeSeconds += busy }
-            }
-        }
-
-        if let annotator {
-            stage("annotate") { [self] () throws(PipelineError) in
-                do throws(PipelineError) {
-                    while let a = toAnnotate.take() {
-                        let t0 = DispatchTime.now()
-                        try annotator.annotate(a.picture, time: a.time, faces: a.faces)
-                        let busy = seconds(since: t0)
-                        self.update { $0.annotateSeconds += busy }
-                    }
-                } catch {
-                    try? annotator.finish()  // keep what was encoded playable
-                    throw error
-                }
-                try annotator.finish()
             }
         }
 
         group.wait()
         options.progress?.finish()
-        update { $0.wallSeconds = Date().timeIntervalSince(start) }
-        if let failure = shared.withLock({ $0.failure }) { throw failure }
-        return shared.withLock { $0.stats }
+        board.update { $0.wallSeconds = seconds(sinceNanos: start) }
+        if let failure = board.failure { throw failure }
+        return currentStats()
     }
 
-    private func fail(_ error: PipelineError) {
-        shared.withLock { if $0.failure == nil { $0.failure = error } }
+    /// The board's stats with the sinks' own.
+    private func currentStats() -> PipelineStats {
+        var s = board.stats
+        s.source = name.input
+        if let sinks = fanOut.withLock({ $0?.report }) {
+            s.sinks = sinks
+            // Busy time of the sinks by kind, as the stats have always split it.
+            s.writeSeconds += sinks.filter { !$0.takesPictures }.reduce(0) { $0 + $1.busySeconds }
+            s.annotateSeconds += sinks.filter(\.takesPictures).reduce(0) { $0 + $1.busySeconds }
+        }
+        return s
     }
-
-    private func update(_ change: (inout PipelineStats) -> Void) {
-        shared.withLock { change(&$0.stats) }
-    }
-}
-
-private func seconds(since t0: DispatchTime) -> Double {
-    seconds(sinceNanos: t0.uptimeNanoseconds)
 }

@@ -10,6 +10,8 @@ import FERCore
 
 /// One NDJSON line: one analysed frame (`fer-stream`, `image`).
 public struct FrameRecord: Codable, Sendable, Equatable {
+    /// The input, in runs with several.
+    public var source: String?
     public var file: String?
     public var frame: Int
     /// Seconds from the start of the input.
@@ -36,8 +38,8 @@ public struct FrameRecord: Codable, Sendable, Equatable {
         public var raw: [String: Double?]
     }
 
-    public init(file: String? = nil, frame: Int, t: Double?, skipped: Int? = nil, faces: [Face]) {
-        self.file = file; self.frame = frame; self.t = t; self.skipped = skipped; self.faces = faces
+    public init(source: String? = nil, file: String? = nil, frame: Int, t: Double?, skipped: Int? = nil, faces: [Face]) {
+        self.source = source; self.file = file; self.frame = frame; self.t = t; self.skipped = skipped; self.faces = faces
     }
 
     /// The record of `result` as the NDJSON writer prints it, with `labels` naming the classes.
@@ -47,7 +49,7 @@ public struct FrameRecord: Codable, Sendable, Equatable {
                 (name, k < p.count ? roundedOrNil(Double(p[k]), 4) : nil)
             })
         }
-        self.init(file: result.file, frame: result.frame, t: roundedOrNil(result.time, 6),
+        self.init(source: result.source, file: result.file, frame: result.frame, t: roundedOrNil(result.time, 6),
                   skipped: result.skipped > 0 ? result.skipped : nil,
                   faces: result.faces.map { f in
                       Face(track: f.track, box: [f.box.x, f.box.y, f.box.width, f.box.height],
@@ -75,6 +77,12 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
     public var skipped: Int
     /// Capture-to-output latency: p50, p95, max.
     public var latency_ms: [String: Double?]
+    /// The input these stats are for (absent in the total of a run with several).
+    public var source: String?
+    /// In the total of a run with several inputs: how many.
+    public var sources: Int?
+    /// Frames or messages each sink that may drop lost (absent when no sink may drop).
+    public var dropped: [String: Int]?
 
     public init(_ s: PipelineStats) {
         frames_decoded = s.framesDecoded; frames_analysed = s.framesAnalysed; faces = s.faces; crops = s.crops
@@ -87,6 +95,10 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
         skipped = s.framesSkipped
         latency_ms = ["p50": roundedOrNil(s.latencyPercentile(50), 1), "p95": roundedOrNil(s.latencyPercentile(95), 1),
                       "max": roundedOrNil(s.recentLatenciesMs.max() ?? 0, 1)]
+        source = s.source
+        sources = s.sourceCount
+        let lossy = s.sinks.filter(\.mayDrop)
+        dropped = lossy.isEmpty ? nil : Dictionary(lossy.map { ($0.name, $0.dropped) }, uniquingKeysWith: +)
     }
 }
 

@@ -1,5 +1,6 @@
 import CDNNL
 import Recognizer
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,8 +19,9 @@ import Glibc
 /// libgomp reads `OMP_WAIT_POLICY` once, when it is loaded — before `main` for any program that
 /// links this module — so it must be in the environment the program starts with.
 ///
-/// `@unchecked Sendable`: the oneDNN handles and the network cache inside are not thread-safe;
-/// as `InferenceEngine` requires, one thread at a time uses an engine (the pipeline's recognise stage).
+/// `@unchecked Sendable`: it owns oneDNN handles and a network cache that are not thread-safe;
+/// every public entry point runs under `exclusive`, so calls from several threads take turns
+/// (in the pipeline only the recognizer service's thread calls it).
 public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     public enum Precision: String, CaseIterable, Sendable {
         case f32, bf16, int8
@@ -35,12 +37,19 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     /// Networks kept at once, one per batch size. Video asks for many sizes (faces × crops per
     /// face, new faces' whole sets) and building one costs a frame's time, so keep plenty: they
     /// share the weights and the workspace, each holds little more than its primitives.
-    public var cachedBatchSizes = 16
+    public var cachedBatchSizes: Int {
+        get { exclusive.withLock { _ in cacheLimit } }
+        set { exclusive.withLock { _ in cacheLimit = newValue } }
+    }
+    private var cacheLimit = 16
+    /// Held by every public entry point (see the type's comment).
+    private let exclusive = Mutex(())
 
     /// int8: the largest output (after ReLU) of each convolution seen in calibration, in order.
     /// nil until `calibrate(with:count:)` or `setCalibration(_:)`; an int8 engine run before
     /// either calibrates on its first input.
-    public private(set) var calibration: [Float]?
+    public var calibration: [Float]? { exclusive.withLock { _ in maxima } }
+    private var maxima: [Float]?
 
     let cpu: DNNLCPUEngine
     let runStream: DNNLStream
@@ -72,9 +81,13 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     // MARK: running
 
     public func logits(for input: [Float], count: Int) throws(RecognizerError) -> [Float] {
+        try exclusive.withLock { _ throws(RecognizerError) in try logitsLocked(for: input, count: count) }
+    }
+
+    private func logitsLocked(for input: [Float], count: Int) throws(RecognizerError) -> [Float] {
         try validate(input, count: count)
-        if precision == .int8 && calibration == nil {
-            try calibrate(with: input, count: count)
+        if precision == .int8 && maxima == nil {
+            try calibrateLocked(with: input, count: count)
         }
         Self.useThreads(threads)
         let network = try network(for: count)
@@ -86,10 +99,12 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     /// The implementation oneDNN picked for each step of the network for `count` crops, in order
     /// (e.g. "conv3 brgconv:avx512_core_vnni"), for logs and checks.
     public func implementations(forBatch count: Int) throws(RecognizerError) -> [String] {
-        guard count > 0 else { throw .badInput(reason: "batch size \(count)") }
-        if precision == .int8 && calibration == nil { throw .backend(reason: "int8 engine is not calibrated yet") }
-        Self.useThreads(threads)
-        return try network(for: count).implementations
+        try exclusive.withLock { _ throws(RecognizerError) in
+            guard count > 0 else { throw .badInput(reason: "batch size \(count)") }
+            if precision == .int8 && maxima == nil { throw .backend(reason: "int8 engine is not calibrated yet") }
+            Self.useThreads(threads)
+            return try network(for: count).implementations
+        }
     }
 
     private func validate(_ input: [Float], count: Int) throws(RecognizerError) {
@@ -116,11 +131,11 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
             recentCounts.append(count)
             return network
         }
-        let network = try DNNLNetwork(weights: weights, count: count, runType: runType, maxima: calibration,
+        let network = try DNNLNetwork(weights: weights, count: count, runType: runType, maxima: maxima,
                                       denseSmallMaps: denseSmallMaps, source: self, workspace: workspace)
         networks[count] = network
         recentCounts.append(count)
-        while recentCounts.count > max(1, cachedBatchSizes) {
+        while recentCounts.count > max(1, cacheLimit) {
             networks[recentCounts.removeFirst()] = nil
         }
         return network
@@ -140,28 +155,36 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     /// convolution; repeated calls widen the ranges (max over all calls). Cached int8 networks are
     /// rebuilt with the new scales at their next use. Works on an engine of any precision.
     public func calibrate(with input: [Float], count: Int) throws(RecognizerError) {
+        try exclusive.withLock { _ throws(RecognizerError) in try calibrateLocked(with: input, count: count) }
+    }
+
+    private func calibrateLocked(with input: [Float], count: Int) throws(RecognizerError) {
         try validate(input, count: count)
         Self.useThreads(threads)
         let network = try DNNLNetwork(weights: weights, count: count, runType: .f32, maxima: nil,
                                       denseSmallMaps: denseSmallMaps, source: self, workspace: workspace)
-        var maxima = calibration ?? [Float](repeating: 0, count: weights.convs.count)
+        var seen = maxima ?? [Float](repeating: 0, count: weights.convs.count)
         var result = [Float](repeating: 0, count: count * weights.classes.count)
         try run(network, input: input, into: &result) { layer, memory in
             guard let data = memory.data else { return }
             let values = data.assumingMemoryBound(to: Float.self)
-            var m = maxima[layer]
+            var m = seen[layer]
             for k in 0..<(memory.byteCount / 4) { m = max(m, abs(values[k])) }  // signed where there is no ReLU
-            maxima[layer] = m
+            seen[layer] = m
         }
-        try setCalibration(maxima)
+        try setCalibrationLocked(seen)
     }
 
     /// Sets the per-convolution activation maxima (from an earlier `calibration`).
     public func setCalibration(_ maxima: [Float]) throws(RecognizerError) {
-        guard maxima.count == weights.convs.count, maxima.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-            throw .badInput(reason: "calibration needs \(weights.convs.count) finite non-negative maxima, got \(maxima.count)")
+        try exclusive.withLock { _ throws(RecognizerError) in try setCalibrationLocked(maxima) }
+    }
+
+    private func setCalibrationLocked(_ given: [Float]) throws(RecognizerError) {
+        guard given.count == weights.convs.count, given.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw .badInput(reason: "calibration needs \(weights.convs.count) finite non-negative maxima, got \(given.count)")
         }
-        calibration = maxima
+        maxima = given
         if precision == .int8 {
             networks = [:]
             recentCounts = []
