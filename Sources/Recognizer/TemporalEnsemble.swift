@@ -20,13 +20,23 @@ public struct TemporalEnsemble: Sendable {
 
     private struct Slot: Sendable {
         var time: Double
-        /// nil between `plan` and `record`.
-        var probabilities: [Float]?
+        var probabilities: [Float]
     }
     private struct Track: Sendable {
         var next = 0
+        /// Each crop's latest score.
         var slots: [Slot?]
+        /// When each crop was last planned and not yet recorded. Kept apart from the scores, so
+        /// that planning a later frame before recording an earlier one (both in one batch) leaves
+        /// the earlier frame's mean as it would be with one frame per batch.
+        var planned: [Double?]
         var lastTime: Double
+
+        init(cropCount: Int, time: Double) {
+            slots = Array(repeating: nil, count: cropCount)
+            planned = Array(repeating: nil, count: cropCount)
+            lastTime = time
+        }
     }
     private var tracks: [Int: Track] = [:]
 
@@ -48,7 +58,8 @@ public struct TemporalEnsemble: Sendable {
     /// Whether `track` has no score fresh at `time` (planned ones count): it then gets the full set.
     public func needsFullSet(track: Int, time: Double) -> Bool {
         guard let t = tracks[track] else { return true }
-        return !t.slots.contains { $0.map { fresh($0, at: time) } ?? false }
+        return !t.slots.contains { $0.map { fresh($0.time, at: time) } ?? false }
+            && !t.planned.contains { $0.map { fresh($0, at: time) } ?? false }
     }
 
     /// The crops (indices into the crop specs) to score for `track` in the frame at `time`: the
@@ -56,7 +67,7 @@ public struct TemporalEnsemble: Sendable {
     /// Every crop returned must be `record`ed, in frame order, before the track's next `record`.
     public mutating func plan(track id: Int, time: Double, count: Int) -> [Int] {
         let full = needsFullSet(track: id, time: time) || count >= cropCount
-        var t = tracks[id] ?? Track(slots: Array(repeating: nil, count: cropCount), lastTime: time)
+        var t = tracks[id] ?? Track(cropCount: cropCount, time: time)
         let chosen: [Int]
         if full {
             chosen = Array(0..<cropCount)
@@ -64,7 +75,7 @@ public struct TemporalEnsemble: Sendable {
             chosen = (0..<max(1, count)).map { rotation[(t.next + $0) % cropCount] }
             t.next = (t.next + max(1, count)) % cropCount
         }
-        for c in chosen { t.slots[c] = Slot(time: time, probabilities: nil) }
+        for c in chosen { t.planned[c] = time }
         t.lastTime = max(t.lastTime, time)
         tracks[id] = t
         return chosen
@@ -74,14 +85,15 @@ public struct TemporalEnsemble: Sendable {
     /// of every crop's latest fresh score, summed in crop order (with the whole set scored in
     /// one frame, exactly `Recognizer.probabilities(for:)`).
     public mutating func record(track id: Int, time: Double, crops: [Int], probabilities: [[Float]]) -> [Float] {
-        var t = tracks[id] ?? Track(slots: Array(repeating: nil, count: cropCount), lastTime: time)
+        var t = tracks[id] ?? Track(cropCount: cropCount, time: time)
         for (c, p) in zip(crops, probabilities) where t.slots.indices.contains(c) {
             t.slots[c] = Slot(time: time, probabilities: p)
+            if let when = t.planned[c], when <= time { t.planned[c] = nil }
         }
         t.lastTime = max(t.lastTime, time)
         tracks[id] = t
         let usable = t.slots.compactMap { slot -> [Float]? in
-            guard let slot, fresh(slot, at: time) else { return nil }
+            guard let slot, fresh(slot.time, at: time) else { return nil }
             return slot.probabilities
         }
         return Recognizer.mean(usable)
@@ -94,9 +106,9 @@ public struct TemporalEnsemble: Sendable {
         }
     }
 
-    private func fresh(_ slot: Slot, at time: Double) -> Bool {
+    private func fresh(_ scored: Double, at time: Double) -> Bool {
         // A frame may carry an earlier time than the last one (a stream restarting): then only
         // its own crops count, never a score from the future.
-        slot.time <= time && time - slot.time <= maxAge
+        scored <= time && time - scored <= maxAge
     }
 }

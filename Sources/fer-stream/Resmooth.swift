@@ -57,7 +57,8 @@ struct Resmooth: ParsableCommand {
         // Lines before it have no faces, and a faceless line reads the same under any classes.
         var classes: LabelSet?
         var writer = NDJSONWriter(sink: sink)
-        var smoother = TrackSmoother(labels.smoothing, rule: labels.rule)
+        // Per source: a run with several inputs interleaves their lines, and track ids are per input.
+        var smoothers: [String: TrackSmoother] = [:]
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
             let at = "'\(input)' line \(number + 1)"
             let record: RawLine
@@ -75,6 +76,7 @@ struct Resmooth: ParsableCommand {
                 writer = NDJSONWriter(sink: sink, labels: found)
             }
             let names = classes?.names ?? []
+            var smoother = smoothers[record.source ?? ""] ?? TrackSmoother(labels.smoothing, rule: labels.rule)
             var results: [FaceResult] = []
             for face in record.faces {
                 guard face.box.count == 4 else { throw RuntimeFailure(message: "\(at): a face's box is not 4 numbers") }
@@ -86,13 +88,15 @@ struct Resmooth: ParsableCommand {
                                           label: s.label, held: s.held))
             }
             smoother.endFrame()
-            try writer.write(FrameResult(frame: record.frame, time: time, faces: results, skipped: record.skipped ?? 0))
+            smoothers[record.source ?? ""] = smoother
+            try writer.write(FrameResult(frame: record.frame, time: time, faces: results, skipped: record.skipped ?? 0, source: record.source))
         }
     }
 
     /// What resmooth reads of a line: `FrameRecord`'s fields it uses, under the same names, so a
     /// line cut down to them (by jq, or written by another tool) is accepted too.
     struct RawLine: Decodable {
+        var source: String?
         var frame: Int
         var t: Double?
         var skipped: Int?

@@ -97,6 +97,28 @@ final class TemporalEnsembleTests: XCTestCase {
         XCTAssertEqual(e.plan(track: 2, time: 0.04, count: 2).count, 10)
     }
 
+    /// Frames planned together (one batch) get the same probabilities as frames planned one at a
+    /// time: a later frame's plan must not hide an earlier frame's scores from its mean.
+    func testBatchingFramesTogetherChangesNoFramesProbabilities() throws {
+        let r = try recognizer()
+        let images = (0..<8).map { face(UInt64(100 + $0)) }
+        var single = TemporalEnsemble(specs: r.cropSpecs)
+        let oneAtATime = try images.enumerated().map { i, image in
+            try step(&single, r, track: 1, time: Double(i) / 30, count: 2, image: image).probs
+        }
+        var batched = TemporalEnsemble(specs: r.cropSpecs)
+        var together: [[Float]] = []
+        for start in stride(from: 0, to: images.count, by: 3) {  // batches of 3 frames: plan all, then record all
+            let frames = Array(start..<min(start + 3, images.count))
+            let plans = frames.map { batched.plan(track: 1, time: Double($0) / 30, count: 2) }
+            for (i, crops) in zip(frames, plans) {
+                let scores = try r.cropProbabilities(for: [images[i]], crops: [crops])[0]
+                together.append(batched.record(track: 1, time: Double(i) / 30, crops: crops, probabilities: scores))
+            }
+        }
+        XCTAssertEqual(together, oneAtATime)
+    }
+
     func testCropProbabilitiesAreEachCropsSoftmaxInTheOrderAsked() throws {
         let r = try recognizer()
         let faces = [face(8), face(9)]
