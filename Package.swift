@@ -24,6 +24,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "FERCore"),
         .target(name: "Datasets", dependencies: ["FERCore", "CZlib"]),
         // FFmpeg error strings, frame planes and swscale ranges, shared by decoding and encoding.
@@ -34,9 +36,11 @@ let package = Package(
         .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "CDNNL"]),
         .target(name: "FaceDetectorDNNL", dependencies: ["FaceCrop", "FERCore", "Recognizer", "RecognizerDNNL", "CDNNL"]),
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer"]),
+        // Sinks that send each frame's line and the label events to MQTT or Redis.
+        .target(name: "Publishing", dependencies: ["FERCore", "Pipeline", "CMosquitto", "CHiredis"]),
         .target(name: "Annotation", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore", "Pipeline"]),
         // The library: the whole pipeline in-process, one module to import (see Examples/LabelVideo).
-        .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline"]),
+        .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline", "Publishing"]),
         .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer"]),
         .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
@@ -53,6 +57,7 @@ let package = Package(
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "TestSupport"]),
         .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FERCore", "FrameSource", "FaceCrop", "Recognizer", "TestSupport"]),
+        .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Pipeline", "FERCore", "CMosquitto", "CHiredis", "TestSupport"]),
         .testTarget(name: "AnnotationTests", dependencies: ["Annotation", "FrameSource", "Pipeline", "TestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),

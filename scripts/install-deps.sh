@@ -10,6 +10,9 @@ packages=(
   python3-skimage                                    # a public-domain portrait for the sample video
   jq
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good   # RTSP test server (scripts/rtsp-test-server.py)
+  libmosquitto-dev mosquitto mosquitto-clients       # MQTT publishing; the broker and mosquitto_sub for its tests
+  libhiredis-dev redis-server                        # Redis publishing; the server for its tests
+  slurm-wlm munge                                    # Slurm batch runs; a one-node cluster for their tests
 )
 missing=()
 for p in "${packages[@]}"; do

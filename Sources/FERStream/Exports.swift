@@ -5,6 +5,7 @@
 @_exported import FaceCrop
 @_exported import FrameSource
 @_exported import Pipeline
+@_exported import Publishing
 @_exported import Recognizer
 
 import RecognizerDNNL

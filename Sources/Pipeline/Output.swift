@@ -107,6 +107,11 @@ public final class NDJSONWriter: ResultWriter, Sendable {
     }
 
     public func write(_ r: FrameResult) throws(PipelineError) {
+        try sink.write(line(for: r) + "\n")
+    }
+
+    /// The line `write` writes for `r`, without its newline (what a publisher sends as one message).
+    public func line(for r: FrameResult) -> String {
         var s = "{"
         if let source = r.source { s += "\"source\":\(Self.string(source)),"}
         if let file = r.file { s += "\"file\":\(Self.string(file))," }
@@ -124,8 +129,7 @@ public final class NDJSONWriter: ResultWriter, Sendable {
             if let held = f.held { s += ",\"held\":\(decimal(held, digits: 3))" }
             s += ",\"probs\":" + object(f.probs) + ",\"raw\":" + object(f.raw) + "}"
         }
-        s += "]}\n"
-        try sink.write(s)
+        return s + "]}"
     }
 
     /// A JSON string literal.
