@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -9,15 +8,15 @@ import Glibc
 /// A server program (mosquitto, redis-server) a test starts on a free loopback port, in its own
 /// temporary directory, and stops by its pid. `start` throws (and the test fails) when the program
 /// is missing or its port never opens: CI installs them, so a missing one is a broken setup.
-final class Service {
-    let program: String
-    let port: Int
-    let directory: URL
+public final class Service {
+    public let program: String
+    public let port: Int
+    public let directory: URL
     private let arguments: [String]
     private var process: Process?
 
     /// `arguments` may use `{port}` and `{dir}`.
-    init(program: String, arguments: [String], port: Int? = nil) throws {
+    public init(program: String, arguments: [String], port: Int? = nil) throws {
         self.program = program
         let port = try port ?? freePort()
         let directory = try Scratch.directory(program)
@@ -30,7 +29,7 @@ final class Service {
 
     /// A mosquitto broker allowing anonymous clients; `persistent`: it keeps retained messages and
     /// sessions across a restart (saved when stopped).
-    static func mosquitto(persistent: Bool = false) throws -> Service {
+    public static func mosquitto(persistent: Bool = false) throws -> Service {
         let s = try Service(program: "mosquitto", arguments: ["-c", "{dir}/mosquitto.conf"])
         var conf = "listener \(s.port) 127.0.0.1\nallow_anonymous true\n"
         if persistent {
@@ -41,13 +40,13 @@ final class Service {
         return s
     }
 
-    static func redis() throws -> Service {
+    public static func redis() throws -> Service {
         try Service(program: "redis-server",
                     arguments: ["--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "{dir}"])
     }
 
     /// Starts the program and waits (at most 15 s) until its port takes connections.
-    func start() throws {
+    public func start() throws {
         guard let path = Self.find(program) else { throw ServiceError("\(program) is not installed (scripts/install-deps.sh)") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
@@ -72,7 +71,7 @@ final class Service {
     }
 
     /// SIGTERM, then waits for it to exit.
-    func stop() {
+    public func stop() {
         guard let p = process else { return }
         if p.isRunning { kill(p.processIdentifier, SIGTERM) }
         p.waitUntilExit()
@@ -82,20 +81,20 @@ final class Service {
     deinit { stop() }
 
     /// `program` on PATH or in the sbin directories (mosquitto lives in /usr/sbin).
-    static func find(_ program: String) -> String? {
+    public static func find(_ program: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/bin"]
         return dirs.map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }
 
-struct ServiceError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct ServiceError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }
 
 /// Starts `service`; a failure to start is a test failure (XCTFail), never a skip.
-func started(_ service: Service, file: StaticString = #filePath, line: UInt = #line) throws -> Service {
+public func started(_ service: Service, file: StaticString = #filePath, line: UInt = #line) throws -> Service {
     do {
         try service.start()
     } catch {
@@ -106,12 +105,12 @@ func started(_ service: Service, file: StaticString = #filePath, line: UInt = #l
 }
 
 /// `mosquitto_sub -v` writing to a file: each line "topic payload".
-final class Subscriber {
+public final class Subscriber {
     private let process = Process()
     private let output: URL
 
     /// `clientID`: a persistent session at QoS 1 (the broker keeps our messages while we are away).
-    init(port: Int, topic: String, clientID: String? = nil) throws {
+    public init(port: Int, topic: String, clientID: String? = nil) throws {
         guard let path = Service.find("mosquitto_sub") else { throw ServiceError("mosquitto_sub is not installed (mosquitto-clients)") }
         output = URL(fileURLWithPath: Scratch.path("sub.txt"))
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -125,7 +124,7 @@ final class Subscriber {
     }
 
     /// Complete lines so far, split into topic and payload.
-    var messages: [(topic: String, payload: String)] {
+    public var messages: [(topic: String, payload: String)] {
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         lines.removeLast()  // the part after the last newline: incomplete or empty
@@ -135,9 +134,9 @@ final class Subscriber {
         }
     }
 
-    func payloads(on topic: String) -> [String] { messages.filter { $0.topic == topic }.map(\.payload) }
+    public func payloads(on topic: String) -> [String] { messages.filter { $0.topic == topic }.map(\.payload) }
 
-    func stop() {
+    public func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
     }
@@ -146,7 +145,7 @@ final class Subscriber {
 }
 
 /// The retained message on `topic`, as a new subscriber gets it (nil if none within 5 s).
-func retained(port: Int, topic: String) throws -> String? {
+public func retained(port: Int, topic: String) throws -> String? {
     guard let path = Service.find("mosquitto_sub") else { throw ServiceError("mosquitto_sub is not installed") }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
@@ -162,15 +161,16 @@ func retained(port: Int, topic: String) throws -> String? {
 }
 
 /// Lines a publisher logs, kept for the test to count.
-final class LogLines: Sendable {
+public final class LogLines: Sendable {
+    public init() {}
     private let lines = Mutex<[String]>([])
-    var all: [String] { lines.withLock { $0 } }
-    var sink: @Sendable (String) -> Void { { [self] line in lines.withLock { $0.append(line) } } }
-    func count(containing text: String) -> Int { all.filter { $0.contains(text) }.count }
+    public var all: [String] { lines.withLock { $0 } }
+    public var sink: @Sendable (String) -> Void { { [self] line in lines.withLock { $0.append(line) } } }
+    public func count(containing text: String) -> Int { all.filter { $0.contains(text) }.count }
 }
 
 /// Polls `condition` until it holds or `seconds` pass (generous: a waiting test, not a timed one).
-func eventually(_ seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+public func eventually(_ seconds: Double = 30, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while !condition() {
         if Date() > deadline { return false }
@@ -179,13 +179,13 @@ func eventually(_ seconds: Double = 30, _ condition: () -> Bool) -> Bool {
     return true
 }
 
-func freePort() throws -> Int {
+public func freePort() throws -> Int {
     let s = try LoopbackSocket(listening: false)
     defer { s.close() }
     return s.port
 }
 
-func portAccepts(_ port: Int) -> Bool {
+public func portAccepts(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
