@@ -45,8 +45,23 @@ struct Stream: ParsableCommand {
         subcommands: [Image.self, Eval.self, Bench.self, Resmooth.self]
     )
 
-    @Argument(help: "Video file, '-' for stdin, or a URL.")
-    var input: String
+    @Argument(help: ArgumentHelp("Video files, '-' for stdin, URLs or cameras (v4l2:/dev/videoN); several run in one process, sharing the network, and each result names its source.", valueName: "input"))
+    var inputs: [String] = []
+
+    @Option(name: .customLong("inputs-from"), help: ArgumentHelp("Also read inputs from this file, one a line ('-': stdin; blank lines and # comments are skipped).", valueName: "file"))
+    var inputsFrom: String?
+
+    @Option(name: .customLong("output-dir"), help: ArgumentHelp("One result per input: DIR/<name>.ndjson (or .csv), written under a temporary name and renamed when the input is complete; an input whose result exists is skipped, so a rerun resumes. With --annotate EXT, DIR/<name>.EXT too.", valueName: "dir"))
+    var outputDir: String?
+
+    @Option(help: ArgumentHelp("Take only the inputs whose position in the list is ≡ I (mod N); auto: I and N from a Slurm job array or a Kubernetes Indexed Job.", valueName: "I/N|auto"))
+    var shard: String?
+
+    @Option(name: .customLong("files-at-once"), help: "With several inputs: files analysed at the same time (cameras and streams all run at once).")
+    var filesAtOnce: Int = 4
+
+    @Option(help: ArgumentHelp("Also publish each analysed frame and each face's label changes: mqtt://[user:pass@]host[:port]/PREFIX[?qos=1] or redis://host[:port]/KEY. Repeatable.", valueName: "url"))
+    var publish: [String] = []
 
     @Option(help: "Output format: ndjson or csv.")
     var format: OutputFormat = .ndjson
@@ -124,6 +139,8 @@ struct Stream: ParsableCommand {
     var stats = false
 
     mutating func validate() throws {
+        guard !inputs.isEmpty || inputsFrom != nil else { throw ValidationError("give an input (a video file, '-', a URL or a camera), or --inputs-from FILE") }
+        guard filesAtOnce >= 1 && filesAtOnce <= 256 else { throw ValidationError("--files-at-once must be between 1 and 256, not \(filesAtOnce)") }
         guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be ≥ 1, not \(detectEvery)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
@@ -163,10 +180,23 @@ struct Stream: ParsableCommand {
 
     func run() throws {
         FFmpegLogLevel.current = verbose ? .warning : .quiet
+        let (all, mine) = try inputList()
+        if all.count == 1 && outputDir == nil && shard == nil {
+            try runSingle(all[0])
+        } else {
+            try runMany(mine, all: all)
+        }
+    }
+
+    /// One input, as fer-stream has always run it: the output, the annotated video and the timeline are files of its own.
+    private func runSingle(_ input: String) throws {
         // Outputs that could not be written fail now, not after the run; nothing is created yet.
         try OutputPath.checkAll([output, annotate, timeline])
-        // The model, the detector, then the input: any of them bad fails before an output file is touched.
-        let stream = try EmotionStream(input, options: streamOptions)
+        // The model, the detector, the brokers, then the input: any of them bad fails before an output file is touched.
+        let options = streamOptions
+        let models = try SharedModels(options: options)
+        let publishers = try makePublishers(labels: models.labels)
+        let stream = try EmotionStream(input, options: options, models: models)
         // Created only once the input has opened: a bad input leaves existing output files alone.
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
         // Names, columns and colours are the model's classes (FER2013's seven, or e.g. CK+'s).
@@ -193,7 +223,9 @@ struct Stream: ParsableCommand {
         // The timeline and summary cover what was written, also when the run stops on an error
         // (that error decides the exit; a timeline failure on top of it is reported too).
         let result: PipelineStats
-        do { result = try stream.run(writer: writer, annotator: annotator, progress: progress, periodicStats: periodic) } catch {
+        let sinks = [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []) + publishers.map { $0.handle() }
+        defer { finishPublishers(publishers) }
+        do { result = try stream.run(sinks: sinks, progress: progress, periodicStats: periodic) } catch {
             do { try finish(stream, classes: classes) } catch { FileHandle.standardError.write(Data("fer-stream: \(error)\n".utf8)) }
             throw error
         }
@@ -212,7 +244,7 @@ struct Stream: ParsableCommand {
             let series = s.series.keys.sorted().map { k in
                 Plots.Series(name: "track \(k)", times: s.series[k]!.times, values: s.series[k]!.values)
             }
-            let svg = Plots.timeline(series, classes: classes.names, title: "\(input): smoothed probabilities per face")
+            let svg = Plots.timeline(series, classes: classes.names, title: "\(stream.input): smoothed probabilities per face")
             do { try LineSink(path: timeline).write(svg) } catch { failure = error }
         }
         if summary { FileHandle.standardError.write(Data(stream.summary.text.utf8)) }
