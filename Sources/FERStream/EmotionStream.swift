@@ -82,10 +82,7 @@ public final class EmotionStream: Sendable {
         self.detector = detector
         cropper = options.faces.cropper
         labels = recognizer.weights.labels
-        var p = options.pipeline
-        p.tracker = detector.trackerOptions
-        p.realtime = options.realtime ?? isLive
-        pipelineOptions = p
+        pipelineOptions = options.pipelineOptions(detector: detector, isLive: isLive)
     }
 
     /// Runs to the end of the input (or `stop()`), handing each analysed frame to `writer` in
