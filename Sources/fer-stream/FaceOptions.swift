@@ -33,12 +33,4 @@ struct FaceOptions: ParsableArguments {
         if let framing { o.alignment = framing.alignment }
         return o
     }
-
-    /// The face cropper `--framing` asks for.
-    var cropper: FaceCropper { detectorOptions.cropper }
-
-    /// The detector; `detectionWidth` sets Haar's working width (nil: its default, 320 px, for video).
-    func makeDetector(detectionWidth: Int? = nil) throws(PipelineError) -> Detector {
-        try detectorOptions.makeDetector(detectionWidth: detectionWidth)
-    }
 }
