@@ -78,11 +78,7 @@ public final class EmotionStream: Sendable {
         self.estimatedFrameCount = estimatedFrameCount
         self.models = models
         labels = models.labels
-        let detector = models.detector
-        var p = options.pipeline
-        p.tracker = detector.trackerOptions
-        p.realtime = options.realtime ?? isLive
-        pipelineOptions = p
+        pipelineOptions = options.pipelineOptions(detector: models.detector, isLive: isLive)
     }
 
     /// Runs to the end of the input (or `stop()`), handing each analysed frame to `writer` in

@@ -12,22 +12,22 @@ public enum Resources {
 
     /// `$FER_STREAM_MODEL`, else the bundled model (see `locate`).
     public static func defaultModelPath(environment: [String: String] = ProcessInfo.processInfo.environment) throws(NotFound) -> String {
-        try locate(modelFileName, option: "--model", variable: "FER_STREAM_MODEL", environment: environment)
+        try locate(modelFileName, variable: "FER_STREAM_MODEL", environment: environment)
     }
 
     /// `$FER_STREAM_DETECTOR`, else the bundled face detector (YuNet), found as the model is.
     public static func defaultDetectorPath(environment: [String: String] = ProcessInfo.processInfo.environment) throws(NotFound) -> String {
-        try locate(detectorFileName, option: "--detector-model", variable: "FER_STREAM_DETECTOR", environment: environment)
+        try locate(detectorFileName, variable: "FER_STREAM_DETECTOR", environment: environment)
     }
 
     /// `$variable` when set (used as given, even if missing, so that its own error names it),
     /// else the first of `searchDirectories` that holds `file`.
-    static func locate(_ file: String, option: String, variable: String, environment: [String: String],
+    static func locate(_ file: String, variable: String, environment: [String: String],
                        directories: [String] = searchDirectories()) throws(NotFound) -> String {
         if let path = environment[variable], !path.isEmpty { return path }
         let fm = FileManager.default
         for dir in directories where fm.fileExists(atPath: dir + "/" + file) { return dir + "/" + file }
-        throw NotFound(file: file, option: option, variable: variable, looked: directories)
+        throw NotFound(file: file, variable: variable, looked: directories)
     }
 
     /// Where bundled files are looked for, in order:

@@ -45,19 +45,20 @@ public enum PipelineError: Error, CustomStringConvertible, Sendable {
 /// A bundled file (the model, the face detector) that is nowhere it is looked for.
 public struct ResourceNotFound: Error, CustomStringConvertible, Equatable, Sendable {
     public let file: String
-    /// The option that names such a file, e.g. `--model`.
-    public let option: String
     /// The environment variable that names it, e.g. `FER_STREAM_MODEL`.
     public let variable: String
     /// The directories looked in, in order.
     public let looked: [String]
 
-    public init(file: String, option: String, variable: String, looked: [String]) {
-        self.file = file; self.option = option; self.variable = variable; self.looked = looked
+    public init(file: String, variable: String, looked: [String]) {
+        self.file = file; self.variable = variable; self.looked = looked
     }
 
-    public var description: String {
-        "cannot find the bundled '\(file)': looked in \(looked.joined(separator: ", ")); "
-            + "give \(option) FILE or set \(variable)"
+    /// What is missing and where it was looked for, then `remedy` (by default: set the variable).
+    /// A program with its own way to name the file puts that first, e.g. "give --model FILE or set …".
+    public func description(remedy: String? = nil) -> String {
+        "cannot find the bundled '\(file)': looked in \(looked.joined(separator: ", ")); \(remedy ?? "set \(variable)")"
     }
+
+    public var description: String { description() }
 }

@@ -14,31 +14,40 @@ public enum Smoothing: Sendable, Equatable, CustomStringConvertible {
     case window(Int)
     case none
 
+    /// A setting that does not parse: the text as given and what is wrong with it.
+    public struct ParseError: Error, CustomStringConvertible, Equatable, Sendable {
+        public let text: String
+        /// What a valid setting looks like, e.g. "tau needs 0 < S ≤ 60 seconds, e.g. tau:0.5".
+        public let reason: String
+
+        public var description: String { "smoothing '\(text)': \(reason)" }
+    }
+
     /// Parses `tau:S`, `ema:A`, `window:N` or `none`; a plain `ema` means `ema:0.3`.
-    public init(parsing text: String) throws(PipelineError) {
+    public init(parsing text: String) throws(ParseError) {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         switch (parts.first ?? "", parts.count > 1 ? parts[1] : nil) {
         case ("none", nil):
             self = .none
         case ("tau", let s?):
             guard let seconds = Double(s), seconds > 0, seconds <= 60 else {
-                throw .badOption(name: "--smooth", value: text, reason: "tau needs 0 < S ≤ 60 seconds, e.g. tau:0.5")
+                throw ParseError(text: text, reason: "tau needs 0 < S ≤ 60 seconds, e.g. tau:0.5")
             }
             self = .tau(seconds: seconds)
         case ("ema", nil):
             self = .ema(alpha: 0.3)
         case ("ema", let a?):
             guard let alpha = Double(a), alpha > 0, alpha <= 1 else {
-                throw .badOption(name: "--smooth", value: text, reason: "ema needs 0 < A ≤ 1, e.g. ema:0.3")
+                throw ParseError(text: text, reason: "ema needs 0 < A ≤ 1, e.g. ema:0.3")
             }
             self = .ema(alpha: alpha)
         case ("window", let n?):
             guard let count = Int(n), count >= 1 else {
-                throw .badOption(name: "--smooth", value: text, reason: "window needs N ≥ 1, e.g. window:5")
+                throw ParseError(text: text, reason: "window needs N ≥ 1, e.g. window:5")
             }
             self = .window(count)
         default:
-            throw .badOption(name: "--smooth", value: text, reason: "expected tau:S, ema:A, window:N or none")
+            throw ParseError(text: text, reason: "expected tau:S, ema:A, window:N or none")
         }
     }
 

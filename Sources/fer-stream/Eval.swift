@@ -64,19 +64,16 @@ struct Eval: ParsableCommand {
         guard (0...90).contains(turn) else { throw ValidationError("--turn must be 0…90 degrees, not \(turn)") }
     }
 
-    var cropper: FaceCropper { faces.cropper
-    }
-
     func run() throws {
         try OutputPath.checkAll([plot])  // before the minutes of work, without creating it
         // The model first: its classes decide which folders count and whether FER2013 applies.
-        let (weights, engine) = try network.loadNetwork()
-        let classes = weights.classes
+        let recognizer = try network.recognizerOptions(tta: tta).makeRecognizer()
+        let classes = recognizer.weights.classes
         let modelPath = (try? network.modelPath()) ?? "?"
         var faces: [(image: GrayImage, truth: Int)]
         let setName: String
         if let images {
-            faces = try loadFolder(images, classes: classes)
+            faces = try loadFolder(images, recognizer: recognizer)
             setName = images
         } else {
             guard classes == Emotion.names else {
@@ -97,9 +94,8 @@ struct Eval: ParsableCommand {
         }
         var missed = 0
         if let paste {
-            (faces, missed) = try throughDetector(faces, enlarge: paste)
+            (faces, missed) = try throughDetector(faces, enlarge: paste, recognizer: recognizer)
         }
-        let recognizer = Recognizer(weights: weights, engine: engine, tta: tta)
         let start = Date()
         let result: EvaluationResult
         do {
@@ -116,7 +112,7 @@ struct Eval: ParsableCommand {
         if format == .json {
             print(paste == nil ? result.json : DetectedEvaluationRecord(found: result, missed: missed).json)
         } else {
-            print("\(setName), model \(modelPath), \(engine.name), tta \(tta.rawValue)")
+            print("\(setName), model \(modelPath), \(recognizer.engine.name), tta \(tta.rawValue)")
             if paste != nil {
                 print(String(format: "through the detector: %d of %d faces found; accuracy over all %.2f%%, over those found:", result.count, result.count + missed, overall * 100))
             }
@@ -126,10 +122,11 @@ struct Eval: ParsableCommand {
     }
 
     /// Each face enlarged `enlarge` times (bilinear), pasted in the middle of a grey canvas twice
-    /// its size, found by the detector (the most confident face), and cropped as the stream does.
-    private func throughDetector(_ faces: [(image: GrayImage, truth: Int)], enlarge: Int) throws -> ([(image: GrayImage, truth: Int)], Int) {
-        let detector = try self.faces.makeDetector()
-        let cropper = self.cropper
+    /// its size, found by the detector (the most confident face, however weak), and cropped as the
+    /// stream does. Haar searches at its video width (320 px), so results compare with earlier runs.
+    private func throughDetector(_ faces: [(image: GrayImage, truth: Int)], enlarge: Int,
+                                 recognizer: Recognizer) throws -> ([(image: GrayImage, truth: Int)], Int) {
+        let analyzer = try FaceAnalyzer(recognizer: recognizer, faces: self.faces.detectorOptions, detectionWidth: nil)
         var out: [(image: GrayImage, truth: Int)] = [], missed = 0
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         for face in faces {
@@ -149,29 +146,31 @@ struct Eval: ParsableCommand {
                     canvas[x, y] = big[Int(u), Int(v)]
                 }
             }
-            guard let best = try detector.detections(in: canvas).max(by: { $0.strength < $1.strength }) else { missed += 1; continue }
-            out.append((cropper.crop(canvas, box: best.box, landmarks: best.landmarks), face.truth))
+            guard let best = try analyzer.detect(in: canvas, includingWeak: true).max(by: { $0.detection.strength < $1.detection.strength }) else {
+                missed += 1; continue
+            }
+            out.append((best.crop, face.truth))
         }
         return (out, missed)
     }
 
     /// Decodes each image of the folder and keeps its largest face, cropped to 48×48, with the
-    /// index of its folder's class among the model's `classes`.
-    private func loadFolder(_ directory: String, classes: [String]) throws -> [(image: GrayImage, truth: Int)] {
+    /// index of its folder's class among the model's classes.
+    private func loadFolder(_ directory: String, recognizer: Recognizer) throws -> [(image: GrayImage, truth: Int)] {
+        let classes = recognizer.weights.classes
         let listing: ImageFolder.ClassListing
         do { listing = try ImageFolder.list(directory, classes: classes) } catch { throw RuntimeFailure(message: error.description) }
         for folder in listing.skippedFolders {
             FileHandle.standardError.write(Data("fer-stream: skipping '\(folder)' in '\(directory)': not one of the model's classes (\(classes.joined(separator: ", ")))\n".utf8))
         }
         FFmpegLogLevel.current = .quiet
-        let detector = try self.faces.makeDetector(detectionWidth: 1280)
-        let cropper = self.cropper
+        let analyzer = try FaceAnalyzer(recognizer: recognizer, faces: self.faces.detectorOptions)
         var out: [(image: GrayImage, truth: Int)] = []
         var unreadable = 0, faceless = 0
         for (path, label) in listing.files.prefix(limit ?? .max) {
             guard let image = try? VideoSource.firstPicture(of: path) else { unreadable += 1; continue }
-            guard let best = try detector.confidentDetections(in: image).max(by: { $0.box.area < $1.box.area }) else { faceless += 1; continue }
-            out.append((cropper.crop(image, box: best.box, landmarks: best.landmarks), label))
+            guard let best = try analyzer.detect(in: image).max(by: { $0.detection.box.area < $1.detection.box.area }) else { faceless += 1; continue }
+            out.append((best.crop, label))
         }
         if unreadable + faceless > 0 {
             FileHandle.standardError.write(Data("fer-stream: \(unreadable) files could not be decoded and \(faceless) images had no face; they are left out\n".utf8))

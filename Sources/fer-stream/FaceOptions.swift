@@ -12,25 +12,15 @@ struct FaceOptions: ParsableArguments {
     @Option(name: .customLong("detector-model"), help: "YuNet weights. Default: the bundled Models/yunet.safetensors (or $FER_STREAM_DETECTOR).")
     var detectorModel: String?
 
-    @Option(help: ArgumentHelp("Framing of the face crop when the detector gives landmarks: SCALE,CENTRE (the side in eye–mouth distances, the centre's place from the eyes to the mouth; default 3,0.4), or box (the box's square, as without landmarks).", valueName: "framing"))
-    var framing: String?
+    @Option(help: ArgumentHelp("Framing of the face crop when the detector gives landmarks: SCALE,CENTRE (the side in eye–mouth distances, the centre's place from the eyes to the mouth; default 3,0.4), or box (the box's square, as without landmarks).", valueName: "framing"),
+            transform: Framing.init(argument:))
+    var framing: Framing?
 
     @Option(help: "OpenCV Haar cascade XML for --detector haar.")
     var cascade: String = HaarCascade.defaultFrontalFacePath
 
     func validate() throws {
         guard minFace >= 8 else { throw ValidationError("--min-face must be ≥ 8 pixels, not \(minFace)") }
-        if let framing, Self.parseFraming(framing) == nil {
-            throw ValidationError("--framing must be SCALE,CENTRE (e.g. 3,0.4) or box, not '\(framing)'")
-        }
-    }
-
-    /// nil: invalid; .some(nil): box-based crops.
-    static func parseFraming(_ text: String) -> FaceCropper.Alignment?? {
-        if text == "box" { return .some(nil) }
-        let parts = text.split(separator: ",").compactMap { Double($0) }
-        guard parts.count == 2, parts[0] > 0, parts[0] < 10, parts[1] > -1, parts[1] < 2 else { return nil }
-        return .some(FaceCropper.Alignment(scale: parts[0], centre: parts[1]))
     }
 
     /// The library's options these stand for.
@@ -40,15 +30,7 @@ struct FaceOptions: ParsableArguments {
         o.minFaceSize = minFace
         o.model = detectorModel
         o.cascade = cascade
-        if let framing, let alignment = Self.parseFraming(framing) { o.alignment = alignment }
+        if let framing { o.alignment = framing.alignment }
         return o
-    }
-
-    /// The face cropper `--framing` asks for.
-    var cropper: FaceCropper { detectorOptions.cropper }
-
-    /// The detector; `detectionWidth` sets Haar's working width (nil: its default, 320 px, for video).
-    func makeDetector(detectionWidth: Int? = nil) throws(PipelineError) -> Detector {
-        try detectorOptions.makeDetector(detectionWidth: detectionWidth)
     }
 }

@@ -47,14 +47,11 @@ struct Image: ParsableCommand {
     func run() throws {
         FFmpegLogLevel.current = .quiet
         try OutputPath.checkAll([output, plot])  // before any work, without creating them
-        let (weights, engine) = try network.loadNetwork()
-        let recognizer = Recognizer(weights: weights, engine: engine, tta: tta)
-        // A still image is searched at up to 1280 px wide: there is no frame rate to keep up with.
-        let faceDetector = try faces.makeDetector(detectionWidth: 1280)
+        // The network, then the detector (searching a still at up to 1280 px wide), as the stream loads them.
+        let analyzer = try FaceAnalyzer(recognizer: network.recognizerOptions(tta: tta), faces: faces.detectorOptions)
         let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
-        let classes = weights.labels
+        let classes = analyzer.labels
         let writer: ResultWriter = format == .csv ? CSVWriter(sink: sink, withFile: true, labels: classes) : NDJSONWriter(sink: sink, labels: classes)
-        let cropper = faces.cropper
         var failures = 0
         var panels: [(title: String, probs: [Float])] = []
         for (index, file) in files.enumerated() {
@@ -67,15 +64,7 @@ struct Image: ParsableCommand {
                 failures += 1
                 continue
             }
-            let found: [Detection]
-            do { found = try faceDetector.confidentDetections(in: image) } catch { throw PipelineError(error) }
-            let probs: [[Float]]
-            do { probs = try recognizer.probabilities(for: found.map { cropper.crop(image, box: $0.box, landmarks: $0.landmarks) }) } catch {
-                throw PipelineError.recognizer(error)
-            }
-            let faces = zip(found, probs).enumerated().map { i, pair in
-                FaceResult(track: i + 1, box: pair.0.box, probs: pair.1, raw: pair.1, confidence: pair.0.confidence, landmarks: pair.0.landmarks)
-            }
+            let faces = try analyzer.faces(in: image)
             try writer.write(FrameResult(frame: index, time: 0, faces: faces, file: file))
             panels += faces.map { ("\((file as NSString).lastPathComponent), face \($0.track): \(classes.name(at: $0.label))", $0.probs) }
         }

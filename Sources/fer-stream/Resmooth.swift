@@ -5,8 +5,10 @@ import FERStream
 /// The options that turn a face's per-frame probabilities into steady labels, shared by the
 /// stream and `resmooth`.
 struct LabelOptions: ParsableArguments {
-    @Option(help: "Smoothing of each face's probabilities over time: tau:S (time constant in seconds), ema:A (per frame), window:N, or none.")
-    var smooth: String = "tau:0.25"
+    @Option(name: .customLong("smooth"), help: ArgumentHelp(
+        "Smoothing of each face's probabilities over time: tau:S (time constant in seconds), ema:A (per frame), window:N, or none. (default: \(PipelineOptions().smoothing))",
+        valueName: "smooth"), transform: Smoothing.argument)
+    var smoothing = PipelineOptions().smoothing
 
     @Option(help: ArgumentHelp("Seconds a new label must lead the current one before it is reported (0: the argmax of every frame).", valueName: "seconds"))
     var hold: Double = 0.3
@@ -15,12 +17,10 @@ struct LabelOptions: ParsableArguments {
     var margin: Double = 0.1
 
     func validate() throws {
-        do { _ = try Smoothing(parsing: smooth) } catch { throw ValidationError(error.description) }
         guard hold >= 0, hold <= 60 else { throw ValidationError("--hold must be 0…60 seconds, not \(hold)") }
         guard margin >= 0, margin < 1 else { throw ValidationError("--margin must be 0 ≤ p < 1, not \(margin)") }
     }
 
-    var smoothing: Smoothing { (try? Smoothing(parsing: smooth)) ?? .none }
     var rule: LabelRule { LabelRule(hold: hold, margin: margin) }
 }
 

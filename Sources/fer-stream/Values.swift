@@ -55,3 +55,31 @@ enum CameraValue {
 enum ReportFormat: String, CaseIterable, ExpressibleByArgument {
     case text, json
 }
+
+// Values whose text can be wrong in more than one way are read through an option's `transform:`
+// so that ArgumentParser's usage error says why, after naming the option ("The value 'tau:0' is
+// invalid for '--smooth <smooth>': tau needs 0 < S ≤ 60 seconds, e.g. tau:0.5");
+// `ExpressibleByArgument`'s failable init could only say that the value is invalid.
+
+extension Smoothing {
+    /// `--smooth`: the library's parser, its reason as the usage error.
+    @Sendable static func argument(_ text: String) throws -> Smoothing {
+        do { return try Smoothing(parsing: text) } catch { throw ValidationError(error.reason) }
+    }
+}
+
+/// `--framing`: how a face with landmarks is cut out (`DetectorOptions.alignment`).
+struct Framing: Sendable, Equatable {
+    /// nil: the box's square (`box`).
+    var alignment: FaceCropper.Alignment?
+
+    /// SCALE,CENTRE (0 < SCALE < 10, −1 < CENTRE < 2) or `box`.
+    init(argument text: String) throws {
+        if text == "box" { alignment = nil; return }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+        guard parts.count == 2, let scale = parts[0], let centre = parts[1], scale > 0, scale < 10, centre > -1, centre < 2 else {
+            throw ValidationError("expected SCALE,CENTRE with 0 < SCALE < 10 and -1 < CENTRE < 2 (e.g. 3,0.4), or box")
+        }
+        alignment = FaceCropper.Alignment(scale: scale, centre: centre)
+    }
+}

@@ -16,6 +16,14 @@ func fail(_ message: String, code: Int32) -> Never {
     exit(code)
 }
 
+/// The library's message, where a bundled file is missing with the option that names one added:
+/// "…; give --model FILE or set FER_STREAM_MODEL".
+func message(for error: PipelineError) -> String {
+    guard case .resource(let missing) = error else { return error.description }
+    let option = [Resources.modelFileName: "--model", Resources.detectorFileName: "--detector-model"][missing.file]
+    return missing.description(remedy: option.map { "give \($0) FILE or set \(missing.variable)" })
+}
+
 func runCommand(_ type: ParsableCommand.Type, _ arguments: [String]) -> Never {
     do {
         var command = try type.parseAsRoot(arguments)
@@ -23,7 +31,7 @@ func runCommand(_ type: ParsableCommand.Type, _ arguments: [String]) -> Never {
         exit(0)
     } catch let error as PipelineError {
         if case .outputClosed = error { exit(0) }
-        fail(error.description, code: 1)
+        fail(message(for: error), code: 1)
     } catch let error as RuntimeFailure {
         fail(error.message, code: 1)
     } catch {

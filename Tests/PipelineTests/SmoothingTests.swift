@@ -11,6 +11,12 @@ final class SmoothingTests: XCTestCase {
         for bad in ["ema:0", "ema:1.5", "ema:x", "window:0", "window", "median:3", ""] {
             XCTAssertThrowsError(try Smoothing(parsing: bad), bad)
         }
+        XCTAssertEqual(try Smoothing(parsing: "tau:0.5"), .tau(seconds: 0.5))
+        // The message names the setting and what a valid one looks like, not a command-line flag.
+        XCTAssertThrowsError(try Smoothing(parsing: "tau:0")) { error in
+            XCTAssertEqual("\(error)", "smoothing 'tau:0': tau needs 0 < S ≤ 60 seconds, e.g. tau:0.5")
+            XCTAssertEqual((error as? Smoothing.ParseError)?.reason, "tau needs 0 < S ≤ 60 seconds, e.g. tau:0.5")
+        }
     }
 
     func testEMAFollowsTheRecurrence() {
