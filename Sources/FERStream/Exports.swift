@@ -6,6 +6,7 @@
 @_exported import FrameSource
 @_exported import Pipeline
 @_exported import Recognizer
+@_exported import SafeTensors
 
 import RecognizerDNNL
 

@@ -3,7 +3,7 @@ import FaceCrop
 import FERCore
 import Foundation
 import Synchronization
-import Recognizer
+import SafeTensors
 import RecognizerDNNL
 
 /// YuNet (libfacedetection's face detector) on oneDNN, f32, for one input size and batch: built

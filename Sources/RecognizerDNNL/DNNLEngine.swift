@@ -1,5 +1,6 @@
 import CDNNL
 import Recognizer
+import SafeTensors
 #if canImport(Glibc)
 import Glibc
 #endif

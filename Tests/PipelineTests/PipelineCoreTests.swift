@@ -4,6 +4,7 @@ import FrameSource
 import Foundation
 import Pipeline
 import Recognizer
+import SafeTensors
 import Synchronization
 import XCTest
 
