@@ -3,6 +3,8 @@
 // writers and errors (Pipeline). The C modules (FFmpeg, oneDNN) stay behind them.
 @_exported import FERCore
 @_exported import FaceCrop
+@_exported import FaceDetection
+@_exported import FaceTracking
 @_exported import FrameSource
 @_exported import Pipeline
 @_exported import Recognizer

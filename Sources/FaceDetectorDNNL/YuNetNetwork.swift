@@ -1,5 +1,5 @@
 import CDNNL
-import FaceCrop
+import FaceDetection
 import FERCore
 import Foundation
 import Synchronization

@@ -1,5 +1,5 @@
 import FrameSource
-import FaceCrop
+import FaceDetection
 import SafeTensors
 
 /// Failures of a run, each one line a person can act on.

@@ -1,5 +1,5 @@
 import Datasets
-import FaceCrop
+import FaceDetection
 import FERCore
 import Foundation
 import Pipeline

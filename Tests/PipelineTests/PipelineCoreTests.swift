@@ -1,5 +1,7 @@
 import FERCore
 import FaceCrop
+import FaceDetection
+import FaceTracking
 import FrameSource
 import Foundation
 import Pipeline

@@ -1,3 +1,4 @@
+import FaceDetection
 import FERCore
 import Foundation
 
