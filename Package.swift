@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Data flows one way: FrameSource → FaceCrop → Recognizer → Pipeline (smoothing, writers) → CLI.
-// FERCore holds the value types that travel between the stages.
+// Data flows one way: FrameSource → FaceDetection → FaceTracking → FaceCrop → Recognizer → Pipeline
+// (smoothing, writers) → CLI. FERCore holds the value types that travel between the stages (and
+// FrameProducer, so frames need not come from FFmpeg); SafeTensors reads both networks' weights.
 let package = Package(
     name: "fer-stream",
     // Synchronization's Mutex; the package is built and tested on Debian, where it always is.
