@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Data flows one way: FrameSource → FaceCrop → Recognizer → Pipeline (smoothing, writers) → CLI.
-// FERCore holds the value types that travel between the stages.
+// Data flows one way: FrameSource → FaceDetection → FaceTracking → FaceCrop → Recognizer → Pipeline
+// (smoothing, writers) → CLI. FERCore holds the value types that travel between the stages (and
+// FrameProducer, so frames need not come from FFmpeg); SafeTensors reads both networks' weights.
 let package = Package(
     name: "fer-stream",
     // Synchronization's Mutex; the package is built and tested on Debian, where it always is.
@@ -32,31 +33,38 @@ let package = Package(
         .target(name: "FFmpegSupport", dependencies: ["CFFmpeg"]),
         .target(name: "FrameSource", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore"]),
         .target(name: "FaceCrop", dependencies: ["FERCore"]),
-        .target(name: "Recognizer", dependencies: ["FERCore"]),
-        .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "CDNNL"]),
-        .target(name: "FaceDetectorDNNL", dependencies: ["FaceCrop", "FERCore", "Recognizer", "RecognizerDNNL", "CDNNL"]),
-        .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer"]),
+        .target(name: "FaceDetection", dependencies: ["FERCore", "FaceCrop"]),
+        .target(name: "FaceTracking", dependencies: ["FERCore", "FaceDetection"]),
+        // The model files' reader (and the error of loading or running a network), shared by both networks.
+        .target(name: "SafeTensors"),
+        .target(name: "Recognizer", dependencies: ["FERCore", "SafeTensors"]),
+        .target(name: "RecognizerDNNL", dependencies: ["Recognizer", "SafeTensors", "CDNNL"]),
+        .target(name: "FaceDetectorDNNL", dependencies: ["FaceDetection", "FERCore", "SafeTensors", "RecognizerDNNL", "CDNNL"]),
+        .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "SafeTensors"]),
         // Sinks that send each frame's line and the label events to MQTT or Redis.
         .target(name: "Publishing", dependencies: ["FERCore", "Pipeline", "CMosquitto", "CHiredis"]),
         .target(name: "Annotation", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore", "Pipeline"]),
         // The library: the whole pipeline in-process, one module to import (see Examples/LabelVideo).
-        .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline", "Publishing"]),
-        .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer"]),
+        .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline", "Publishing", "SafeTensors"]),
+        .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer", "SafeTensors"]),
         .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
             name: "fer-stream",
             dependencies: ["FERStream", "Annotation", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The readers and writers as fuzz targets (scripts/fuzz.sh); built plainly it replays inputs.
-        .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceCrop", "FERCore", "Pipeline", "Recognizer"]),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceDetection", "FERCore", "Pipeline", "Recognizer", "SafeTensors"]),
+        .target(name: "TestSupport", dependencies: ["FERCore"], path: "Tests/TestSupport"),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "FrameSourceTests", dependencies: ["FrameSource", "TestSupport"]),
-        .testTarget(name: "FaceCropTests", dependencies: ["FaceCrop", "FaceDetectorDNNL", "FrameSource", "TestSupport"]),
-        .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "TestSupport"]),
-        .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FERCore", "FrameSource", "FaceCrop", "Recognizer", "TestSupport"]),
+        .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "FaceDetectorDNNL", "TestSupport"]),
+        .testTarget(name: "FaceTrackingTests", dependencies: ["FaceTracking", "FaceDetection", "TestSupport"]),
+        .testTarget(name: "FaceCropTests", dependencies: ["FaceCrop"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+        .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer", "SafeTensors"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "SafeTensors", "TestSupport"]),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Pipeline", "FERCore", "CMosquitto", "CHiredis", "TestSupport"]),
         .testTarget(name: "AnnotationTests", dependencies: ["Annotation", "FrameSource", "Pipeline", "TestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),

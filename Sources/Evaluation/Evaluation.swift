@@ -1,6 +1,7 @@
 import Datasets
 import FERCore
 import Recognizer
+import SafeTensors
 
 /// Accuracy of a recognizer on labelled faces: overall, per class, and the confusion matrix.
 public struct EvaluationResult: Sendable, Equatable {

@@ -1,4 +1,6 @@
 import FaceCrop
+import FaceDetection
+import FaceTracking
 import FERCore
 import Foundation
 import FrameSource

@@ -1,4 +1,5 @@
 import Recognizer
+import SafeTensors
 import RecognizerDNNL
 
 /// Which implementation runs the network.

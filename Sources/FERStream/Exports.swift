@@ -3,10 +3,13 @@
 // writers and errors (Pipeline). The C modules (FFmpeg, oneDNN) stay behind them.
 @_exported import FERCore
 @_exported import FaceCrop
+@_exported import FaceDetection
+@_exported import FaceTracking
 @_exported import FrameSource
 @_exported import Pipeline
 @_exported import Publishing
 @_exported import Recognizer
+@_exported import SafeTensors
 
 import RecognizerDNNL
 

@@ -1,4 +1,5 @@
 import FaceCrop
+import FaceDetection
 import FaceDetectorDNNL
 import Foundation
 import Pipeline

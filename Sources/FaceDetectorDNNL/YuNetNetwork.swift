@@ -1,9 +1,9 @@
 import CDNNL
-import FaceCrop
+import FaceDetection
 import FERCore
 import Foundation
 import Synchronization
-import Recognizer
+import SafeTensors
 import RecognizerDNNL
 
 /// YuNet (libfacedetection's face detector) on oneDNN, f32, for one input size and batch: built

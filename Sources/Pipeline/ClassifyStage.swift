@@ -1,6 +1,5 @@
 import Dispatch
 import FERCore
-import FaceCrop
 import Recognizer
 
 /// The classify stage: detected frames in, each face's probabilities out, in frame order.

@@ -1,6 +1,8 @@
 import Dispatch
 import FERCore
 import FaceCrop
+import FaceDetection
+import FaceTracking
 
 /// The second stage: finds faces (the whole frame every `detectEvery` analysed frames and
 /// whenever none is tracked, otherwise only around the tracked faces, which costs a fraction as

@@ -1,5 +1,4 @@
 import FERCore
-import FaceCrop
 
 /// The fourth stage: smooths each track's probabilities over time, chooses its label by the label
 /// rule, and makes the frame every sink gets. Frames passed along only for their picture carry

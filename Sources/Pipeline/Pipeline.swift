@@ -2,6 +2,8 @@ import Foundation
 import FERCore
 import FrameSource
 import FaceCrop
+import FaceDetection
+import FaceTracking
 import Recognizer
 import Synchronization
 

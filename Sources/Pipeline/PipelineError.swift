@@ -1,6 +1,6 @@
 import FrameSource
-import FaceCrop
-import Recognizer
+import FaceDetection
+import SafeTensors
 
 /// Failures of a run, each one line a person can act on.
 public enum PipelineError: Error, CustomStringConvertible, Sendable {

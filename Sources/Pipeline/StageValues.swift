@@ -1,5 +1,4 @@
 import FERCore
-import FaceCrop
 
 // The values that travel between the pipeline's stages, in frame order (see `Pipeline`).
 

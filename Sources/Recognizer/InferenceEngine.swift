@@ -1,3 +1,5 @@
+import SafeTensors
+
 /// A way to run the network: the reference engine here, faster backends beside it.
 /// Engines are built once and run many times; one engine is used by one thread at a time.
 public protocol InferenceEngine: AnyObject, Sendable {

@@ -1,4 +1,5 @@
 import FERCore
+import SafeTensors
 
 /// One of the reference work's CIFAR-style networks, loaded from a fer-stream safetensors export
 /// (names and metadata in Models/README.md), with BatchNorm folded into the convolutions: the

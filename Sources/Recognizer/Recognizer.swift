@@ -1,4 +1,5 @@
 import FERCore
+import SafeTensors
 
 /// Where one test-time crop is cut from the face: its top-left corner and whether it is mirrored.
 public struct CropSpec: Sendable, Equatable {

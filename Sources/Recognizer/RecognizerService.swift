@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SafeTensors
 import FERCore
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Dispatch
+import SafeTensors
 
 /// The simple, correct engine in plain Swift: each convolution is im2col + a register-blocked GEMM
 /// over activations laid out channel-major across the batch ([C][N][H][W]), so the batch widens

@@ -1,5 +1,6 @@
 import CDNNL
 import Recognizer
+import SafeTensors
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import CDNNL
 import Recognizer
+import SafeTensors
 
 // Each oneDNN C handle used by the engine is owned by exactly one of the classes below, which
 // destroys it in `deinit`. Nothing else calls a `dnnl_*_destroy` function. Everything made on a

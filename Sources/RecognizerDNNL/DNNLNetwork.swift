@@ -1,5 +1,6 @@
 import CDNNL
 import Recognizer
+import SafeTensors
 
 /// The element types a network runs in: activations between layers, the first convolution, the
 /// classifier's input.

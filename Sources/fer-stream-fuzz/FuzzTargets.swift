@@ -1,9 +1,10 @@
 import Datasets
-import FaceCrop
+import FaceDetection
 import FERCore
 import Foundation
 import Pipeline
 import Recognizer
+import SafeTensors
 
 /// The readers and writers that take bytes from outside, each as one function of arbitrary bytes
 /// that must never crash, hang or trip a sanitizer; a wrong round trip is a finding too (`fatalError`).

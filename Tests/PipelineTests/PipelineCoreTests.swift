@@ -1,9 +1,12 @@
 import FERCore
 import FaceCrop
+import FaceDetection
+import FaceTracking
 import FrameSource
 import Foundation
 import Pipeline
 import Recognizer
+import SafeTensors
 import Synchronization
 import XCTest
 

@@ -1,5 +1,8 @@
 import FERCore
 import FaceCrop
+import FaceDetection
+import FaceTracking
+import SafeTensors
 import FrameSource
 import Foundation
 import Pipeline

@@ -3,6 +3,7 @@ import XCTest
 import FERCore
 @testable import Pipeline
 import Recognizer
+import SafeTensors
 import TestSupport
 
 final class WriterTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FERCore
 import Recognizer
+import SafeTensors
 import CDNNL
 @testable import RecognizerDNNL
 

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FERCore
 import Recognizer
+import SafeTensors
 @testable import RecognizerDNNL
 
 /// A random ResNet in the export format (`fer-stream-resnet18`: stem, blocks with projection

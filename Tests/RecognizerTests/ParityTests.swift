@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FERCore
 @testable import Recognizer
+import SafeTensors
 
 /// The Swift reference engine against the training code's PyTorch on the shipped models: each
 /// golden file (Models/<name>.golden.safetensors, made by training/export.py) holds generated crops

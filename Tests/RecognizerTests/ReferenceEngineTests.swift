@@ -3,6 +3,7 @@ import XCTest
 import TestSupport
 import FERCore
 @testable import Recognizer
+import SafeTensors
 
 /// A small random network in the export's naming, written to a temp file, so the engine can be
 /// checked against a direct convolution without the trained model.

@@ -1,4 +1,4 @@
-import FaceCrop
+import FaceDetection
 import FaceDetectorDNNL
 import FERCore
 import Foundation

@@ -1,6 +1,8 @@
-@testable import FaceCrop
+import FaceDetection
+@testable import FaceTracking
 import FERCore
 import Foundation
+import TestSupport
 import XCTest
 
 final class TrackerTests: XCTestCase {

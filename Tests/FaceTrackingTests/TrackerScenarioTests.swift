@@ -1,4 +1,5 @@
-@testable import FaceCrop
+import FaceDetection
+@testable import FaceTracking
 import FERCore
 import Foundation
 import TestSupport

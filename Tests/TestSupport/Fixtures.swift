@@ -3,15 +3,15 @@ import Foundation
 import XCTest
 
 /// Real inputs built at test time from files Debian packages install (nothing committed).
-enum Fixtures {
-    static let cascadePath = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
-    static let lbpCascadePath = "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml"
+public enum Fixtures {
+    public static let cascadePath = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+    public static let lbpCascadePath = "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml"
     /// Public-domain portrait shipped by python3-skimage (512×512, RGB PNG).
-    static let astronautPath = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png"
+    public static let astronautPath = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png"
     /// Where the astronaut's face is (checked by eye and with OpenCV's detector: [176,66,95,95]).
-    static let astronautFace = Box(x: 176, y: 66, width: 95, height: 95)
+    public static let astronautFace = Box(x: 176, y: 66, width: 95, height: 95)
 
-    static func executable(_ name: String) -> String? {
+    public static func executable(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
             let p = "\(dir)/\(name)"
@@ -21,7 +21,7 @@ enum Fixtures {
     }
 
     /// Runs a tool, returning its stdout; throws with its stderr if it fails.
-    static func run(_ tool: String, _ args: [String]) throws -> Data {
+    public static func run(_ tool: String, _ args: [String]) throws -> Data {
         guard let exe = executable(tool) else { throw XCTSkip("\(tool) not found on PATH") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
@@ -41,7 +41,7 @@ enum Fixtures {
     }
 
     /// Decodes an image file to grey with the ffmpeg CLI, optionally scaled to `width`×`height`.
-    static func gray(_ path: String, width: Int? = nil, height: Int? = nil) throws -> GrayImage {
+    public static func gray(_ path: String, width: Int? = nil, height: Int? = nil) throws -> GrayImage {
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) is absent") }
         var w = width, h = height
         if w == nil || h == nil {
@@ -67,7 +67,7 @@ enum Fixtures {
     nonisolated(unsafe) private static var cache: [String: GrayImage] = [:]
 
     /// The astronaut portrait in grey (decoded once per size per test run).
-    static func astronaut(width: Int? = nil, height: Int? = nil) throws -> GrayImage {
+    public static func astronaut(width: Int? = nil, height: Int? = nil) throws -> GrayImage {
         guard FileManager.default.fileExists(atPath: astronautPath) else {
             throw XCTSkip("\(astronautPath) is absent (Debian package python3-skimage)")
         }
@@ -78,7 +78,7 @@ enum Fixtures {
         return img
     }
 
-    static func requireCascade() throws {
+    public static func requireCascade() throws {
         guard FileManager.default.fileExists(atPath: cascadePath) else {
             throw XCTSkip("\(cascadePath) is absent (Debian package opencv-data)")
         }
@@ -87,7 +87,7 @@ enum Fixtures {
 
 extension GrayImage {
     /// Copies `src` into this image with its top-left corner at (x, y), clipping at the edges.
-    mutating func paste(_ src: GrayImage, x: Int, y: Int) {
+    public mutating func paste(_ src: GrayImage, x: Int, y: Int) {
         for sy in 0..<src.height {
             let ty = y + sy
             guard ty >= 0 && ty < height else { continue }
@@ -100,7 +100,7 @@ extension GrayImage {
     }
 
     /// The sub-image `box` (must lie inside).
-    func cut(_ box: Box) -> GrayImage {
+    public func cut(_ box: Box) -> GrayImage {
         var out = GrayImage(width: box.width, height: box.height)
         for y in 0..<box.height { for x in 0..<box.width { out[x, y] = self[box.x + x, box.y + y] } }
         return out

@@ -1,4 +1,4 @@
-@testable import FaceCrop
+@testable import FaceDetection
 import FERCore
 import Foundation
 import XCTest

@@ -1,3 +1,4 @@
+import FaceCrop
 import FERCore
 import Foundation
 

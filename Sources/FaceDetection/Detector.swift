@@ -54,25 +54,6 @@ public enum Detector: Sendable {
         }
     }
 
-    /// Tracker settings that suit this detector's false hits: Haar's strength is its window-hit
-    /// density (real faces ≥ 4.5) and it fires now and then on texture, so a face must be seen 3
-    /// times; YuNet's is its confidence, and a track opens from 0.6 after 2 sightings (weaker
-    /// detections, from 0.3, only continue tracks); a full frame is always the face.
-    public var trackerOptions: FaceTracker.Options {
-        switch self {
-        case .yunet: FaceTracker.Options(minHits: 2, minBirthStrength: 0.6)
-        case .haar: FaceTracker.Options(minHits: 3, minBirthStrength: 4)
-        case .fullFrame: FaceTracker.Options(minHits: 1)
-        }
-    }
-
-    /// The detections of one still image (no tracker to confirm them): only those strong
-    /// enough to open a track.
-    public func confidentDetections(in image: GrayImage) throws -> [Detection] {
-        let strongest = trackerOptions.minBirthStrength
-        return try detections(in: image).filter { $0.strength >= strongest }
-    }
-
     public func detect(in image: GrayImage) throws -> [Box] {
         switch self {
         case .yunet(let d):

@@ -1,4 +1,4 @@
-import FaceCrop
+import FaceDetection
 import FERCore
 
 // The tracker fer-stream had before the Kalman/two-pass/id-reuse one (commit 35d9332), kept
