@@ -10,7 +10,8 @@ fer-stream's frames/s to the baseline's.
 
 With --versus ARGS it instead compares fer-stream's defaults against fer-stream with ARGS (e.g.
 --versus "--detector haar") on the one-face clips, the two interleaved over --rounds runs, and
-prints the median frames/s of each and their ratio.
+prints the median frames/s of each and their ratio. With --against BINARY it compares --binary
+against another build (e.g. the previous commit's) at the same settings on every clip, the same way.
 """
 import argparse
 import glob
@@ -41,9 +42,10 @@ def main():
     ap.add_argument("--args", default="", help="extra fer-stream arguments, e.g. '--precision bf16'")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--versus", help="compare the defaults against fer-stream with these arguments instead")
+    ap.add_argument("--against", help="compare --binary against this other build instead, at the same settings")
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    if a.versus:
+    if a.versus or a.against:
         return versus(a)
     subprocess.run([os.path.join(ROOT, "benchmarks/make-clips.sh"), str(a.seconds)], check=True, stdout=subprocess.DEVNULL)
     clips = sorted(glob.glob(os.path.join(ROOT, f"benchmarks/clips/*-{a.seconds}s.mp4")))
@@ -74,14 +76,17 @@ def main():
 
 def versus(a):
     subprocess.run([os.path.join(ROOT, "benchmarks/make-clips.sh"), str(a.seconds)], check=True, stdout=subprocess.DEVNULL)
-    clips = sorted(glob.glob(os.path.join(ROOT, f"benchmarks/clips/*-1face-{a.seconds}s.mp4")))
-    print(f"| clip | defaults{' ' + a.args if a.args else ''}: frames/s, faces, detect busy s | {a.versus}: frames/s, faces, detect busy s | ratio |")
+    pattern = f"*-{a.seconds}s.mp4" if a.against else f"*-1face-{a.seconds}s.mp4"
+    clips = sorted(glob.glob(os.path.join(ROOT, "benchmarks/clips", pattern)))
+    other = a.against or a.versus
+    print(f"| clip | {a.binary if a.against else 'defaults'}{' ' + a.args if a.args else ''}: frames/s, faces, detect busy s "
+          f"| {other}: frames/s, faces, detect busy s | ratio |")
     print("|---|---|---|---|")
     for clip in clips:
         runs = {"new": [], "old": []}
         for _ in range(a.rounds):
-            for key, extra in (("new", []), ("old", a.versus.split())):
-                err, wall, _ = run_rss([a.binary, "--stats", "--no-progress", "--output", "/dev/null", *a.args.split(), *extra, clip])
+            for key, binary, extra in (("new", a.binary, []), ("old", a.against or a.binary, [] if a.against else a.versus.split())):
+                err, wall, _ = run_rss([binary, "--stats", "--no-progress", "--output", "/dev/null", *a.args.split(), *extra, clip])
                 stats = json.loads(err.strip().splitlines()[-1])
                 runs[key].append((stats["frames_decoded"] / wall, stats["faces"], stats["busy_s"]["detect"]))
         med = {k: sorted(v)[len(v) // 2] for k, v in runs.items()}

@@ -5,14 +5,20 @@
 # per format how many outputs differ (cmp) and which. A different exit status counts as a
 # difference too. Exit 0: all identical; 1: some differ; 2: bad usage.
 #
-# usage: benchmarks/identity.sh BASE_BINARY NEW_BINARY [CLIPS_DIR]
-#   e.g. benchmarks/identity.sh /tmp/fer-stream-main .build/release/fer-stream
+# usage: benchmarks/identity.sh BASE_BINARY NEW_BINARY [CLIPS_DIR] [-- FER-STREAM OPTIONS…]
+#   e.g. benchmarks/identity.sh /tmp/fer-stream-main .build/release/fer-stream ../shared/devset -- --batch 1
+# (`--batch 1`: one frame per network call, so neither build's output depends on how frames happen
+# to batch, which in the default mode moves the last digits from run to run of the same build.)
 set -uo pipefail
+options=()
+for ((i = 1; i <= $#; i++)); do
+  if [ "${!i}" = -- ]; then options=("${@:i+1}"); set -- "${@:1:i-1}"; break; fi
+done
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 BASE_BINARY NEW_BINARY [CLIPS_DIR]" >&2
+  echo "usage: $0 BASE_BINARY NEW_BINARY [CLIPS_DIR] [-- OPTIONS…]" >&2
   exit 2
 fi
-base=$1 new=$2 clips=${3:-/work/shared/devset}
+base=$1 new=$2 clips=${3:-$(dirname "$0")/../../shared/devset}
 for bin in "$base" "$new"; do
   [ -x "$bin" ] || { echo "identity: '$bin' is not an executable file" >&2; exit 2; }
 done
@@ -29,7 +35,7 @@ for format in ndjson csv; do
     name=$(basename "$clip")
     for side in base new; do
       bin=$base; [ "$side" = new ] && bin=$new
-      "$bin" --no-progress --format "$format" "$clip" > "$work/$side.$format" 2> "$work/$side.err"
+      "$bin" --no-progress --format "$format" "${options[@]}" "$clip" > "$work/$side.$format" 2> "$work/$side.err"
       echo $? > "$work/$side.status"
     done
     if ! cmp -s "$work/base.status" "$work/new.status"; then

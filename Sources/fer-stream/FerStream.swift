@@ -17,14 +17,18 @@ struct Stream: ParsableCommand {
         Decodes video with FFmpeg, finds faces (YuNet), classifies each into angry, disgust, \
         fear, happy, sad, surprise or neutral with a VGG19 trained on FER2013 (or into the classes \
         another model's metadata names, e.g. CK+'s contempt), smooths the labels per \
-        face over time, and writes one line per analysed frame. INPUT is a file, '-' for stdin, or \
-        any URL FFmpeg reads (rtsp://, http://, …).
+        face over time, and writes one line per analysed frame. INPUT is a file, '-' for stdin, \
+        any URL FFmpeg reads (rtsp://, http://, …) or a camera (v4l2:/dev/video0). Several inputs \
+        run in one process, sharing the network; each line then names its source.
 
         Examples:
           fer-stream clip.mp4 | jq -c '.faces[] | {track, label, score}'
           fer-stream --format csv --output out.csv clip.mkv
           cat clip.webm | fer-stream -
           fer-stream --tta center --every 2 clip.mp4
+          fer-stream --realtime --stats rtsp://cam1/s rtsp://cam2/s   (two cameras, one process)
+          fer-stream --output-dir out/ --inputs-from list.txt        (a corpus; reruns resume)
+          fer-stream --publish mqtt://broker/fer v4l2:/dev/video0    (also to MQTT or Redis)
           fer-stream bench --batch 10                  (recognizer speed here)
           fer-stream eval --fer2013 fer2013.csv.gz     (accuracy on PrivateTest)
           fer-stream image portrait.jpg                (still images)
