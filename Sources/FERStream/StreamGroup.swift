@@ -21,10 +21,11 @@ public final class StreamGroup: Sendable {
 
     /// What the caller does with one input, decided before it is opened.
     public enum Plan: Sendable {
-        /// Run it into these sinks. `done` is called after the run with its outcome (before the
-        /// group moves on), e.g. to move a finished output file into place.
+        /// Run it into these sinks. `done` is called after the run (before the group moves on)
+        /// with its failure, if any, and whether `stop()` cut it short — then it did not reach
+        /// its end — e.g. to move a complete output file into place.
         case run(sinks: @Sendable (EmotionStream) throws(PipelineError) -> [any FrameSink],
-                 done: @Sendable (EmotionStream, PipelineError?) throws(PipelineError) -> Void)
+                 done: @Sendable (EmotionStream, PipelineError?, _ interrupted: Bool) throws(PipelineError) -> Void)
         /// Leave it (e.g. its result exists already).
         case skip
     }
@@ -104,7 +105,9 @@ public final class StreamGroup: Sendable {
         } catch {
             failure = error
         }
-        do { try done(stream, failure) } catch { if failure == nil { failure = error } }
+        // Stopped while it ran: what was read is finished, but the input's end was not reached.
+        let interrupted = stopped.withLock { $0 } && !stream.isLive
+        do { try done(stream, failure, interrupted) } catch { if failure == nil { failure = error } }
         return Outcome(source: source, stats: stats, error: failure, stream: stream)
     }
 }

@@ -93,17 +93,18 @@ extension Stream {
                     }
                 }
                 return sinks
-            }, done: { _, failure throws(PipelineError) in
+            }, done: { _, failure, interrupted throws(PipelineError) in
                 // A complete input's files move into place; an incomplete one leaves none under a final name.
                 for p in pending.withLock({ $0 }) {
-                    if failure != nil { p.abandon(); continue }
+                    if failure != nil || interrupted { p.abandon(); continue }
                     do throws(CorpusError) { try p.commit() } catch { throw .output(path: p.finalPath, reason: error.description) }
                 }
             })
         }, periodicStats: periodic, finished: { outcome in
-            if let error = outcome.error, !Self.isQuietStop(error) {
-                FileHandle.standardError.write(Data("fer-stream: \(outcome.source.input): \(error)\n".utf8))
-            }
+            guard let error = outcome.error else { return }
+            // The reader of stdout went away: nothing more can be written, so every input stops.
+            if Self.isQuietStop(error) { group.stop(); return }
+            FileHandle.standardError.write(Data("fer-stream: \(outcome.source.input): \(error)\n".utf8))
         })
         try shared?.finish()
 

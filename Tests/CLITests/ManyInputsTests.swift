@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Several inputs in one process: one network for all, each input its own pipeline.
@@ -65,5 +66,27 @@ final class ManyInputsTests: XCTestCase {
         XCTAssertTrue(rows.first?.hasPrefix("source,frame,t,track") ?? false, rows.first ?? "")
         let frames = rows.dropFirst().filter { $0.hasPrefix(a + ",") }.map { Int($0.split(separator: ",")[1])! }
         XCTAssertEqual(Array(Set(frames)).sorted(), Array(0..<10))
+    }
+
+    /// Ctrl-C in a corpus run: the inputs stop, and one cut short leaves no result under its
+    /// final name (a rerun does it again) while one that was complete is kept.
+    func testAnInterruptedInputLeavesNoResultAndACompleteOneIsKept() throws {
+        let dir = try CLI.tempDirectory()
+        let short = try CLI.faceClip(in: dir, name: "short.mp4", frames: 5)
+        let long = try CLI.faceClip(in: dir, name: "long.mp4", frames: 250)  // 10 s, read in real time
+        let out = dir.appendingPathComponent("out").path
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: CLI.binary)
+        run.arguments = ["--no-progress", "--realtime", "--output-dir", out, short, long]
+        run.standardError = FileHandle.nullDevice
+        try run.run()
+        XCTAssertTrue(eventually(20) { FileManager.default.fileExists(atPath: out + "/short.mp4.ndjson") }, "the short input completes")
+        sleep(1)
+        kill(run.processIdentifier, SIGINT)
+        run.waitUntilExit()
+        XCTAssertEqual(run.terminationStatus, 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out)
+        XCTAssertEqual(files, ["short.mp4.ndjson"], "no result and no temporary file for the interrupted input")
+        XCTAssertEqual(try String(contentsOfFile: out + "/short.mp4.ndjson", encoding: .utf8).split(separator: "\n").count, 5)
     }
 }

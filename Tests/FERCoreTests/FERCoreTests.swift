@@ -73,3 +73,26 @@ final class LabelSetTests: XCTestCase {
         XCTAssertFalse(same(mixed.colour(at: 1), mixed.colour(at: 3)))
     }
 }
+
+/// A source's short name: what topics and result files are named after.
+final class SourceNameTests: XCTestCase {
+    func testShortNamesAreFileNamesOrAURLsHostAndPathWithOtherCharactersReplaced() {
+        let cases: [(String, String)] = [
+            ("clip.mp4", "clip.mp4"),
+            ("/data/interviews/2024 May/p01 (take 2).mkv", "p01__take_2_.mkv"),
+            ("relative/dir/", "dir"),
+            ("-", "stdin"),
+            ("v4l2:/dev/video0", "video0"),
+            ("rtsp://user:secret@cam1.local:554/live/ch1?token=x", "cam1.local_live_ch1"),
+            ("http://[::1]:8080/a.m3u8", "__1_a.m3u8"),
+            ("rtsp://cam2/", "cam2"),
+            ("caméra.mp4", "cam_ra.mp4"),
+            ("..", "input"),
+            ("", "input"),
+        ]
+        for (input, short) in cases {
+            XCTAssertEqual(SourceName(input).short, short, input)
+            XCTAssertEqual(SourceName(input).input, input)
+        }
+    }
+}
