@@ -89,4 +89,58 @@ final class ManyInputsTests: XCTestCase {
         XCTAssertEqual(files, ["short.mp4.ndjson"], "no result and no temporary file for the interrupted input")
         XCTAssertEqual(try String(contentsOfFile: out + "/short.mp4.ndjson", encoding: .utf8).split(separator: "\n").count, 5)
     }
+
+    /// Bad corpus options fail at once, one line each, before any input is opened.
+    func testBadCorpusOptionsFailWithOneLineBeforeAnyInputIsOpened() throws {
+        let dir = try CLI.tempDirectory()
+        let a = dir.appendingPathComponent("x/clip.mp4").path, b = dir.appendingPathComponent("y/clip.mp4").path
+        let list = dir.appendingPathComponent("list.txt").path
+        try "\(a)\n\(b)\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["--shard", "5/3", "--inputs-from", list], "5/3"),
+            (["--shard", "auto", "--inputs-from", list], "SLURM_ARRAY_TASK_ID"),
+            (["--output-dir", "/proc/fer-out", "--inputs-from", list], "/proc/fer-out"),
+            (["--output-dir", dir.path + "/out", "--inputs-from", list], "clip.mp4"),  // both would write out/clip.mp4.ndjson
+            (["--inputs-from", dir.appendingPathComponent("missing.txt").path], "missing.txt"),
+            (["--annotate", "a.mp4", a, b], "--output-dir"),
+            (["--timeline", "t.svg", a, b], "--timeline"),
+        ]
+        for (args, named) in cases {
+            let r = try CLI.run(CLI.binary, ["--no-progress"] + args, environment: ["PATH": "/usr/bin:/bin"])
+            XCTAssertEqual(r.status, 1, "\(args): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(named), "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("cannot open"), "no input was opened: \(r.stderr)")
+            XCTAssertEqual(r.stdout, "")
+        }
+    }
+
+    /// resmooth on a run with several inputs keeps each line's source (and smooths per source).
+    func testResmoothKeepsEachLinesSource() throws {
+        let dir = try CLI.tempDirectory()
+        let a = try CLI.faceClip(in: dir, name: "a.mp4", frames: 12)
+        let b = try CLI.faceClip(in: dir, name: "b.mp4", frames: 12, size: 256)
+        let both = try CLI.ferStream(["--no-progress", a, b])
+        XCTAssertEqual(both.status, 0, both.stderr)
+        let file = dir.appendingPathComponent("both.ndjson").path
+        try both.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let again = try CLI.ferStream(["resmooth", file])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        // The same smoothing again, from the rounded raw scores: each line keeps its source, its
+        // frame and each face's label and held time, and the probabilities move by rounding only.
+        let before = try objects(both.stdout), after = try objects(again.stdout)
+        XCTAssertEqual(after.count, before.count)
+        for (x, y) in zip(before, after) {
+            XCTAssertEqual(x["source"] as? String, y["source"] as? String)
+            XCTAssertEqual(x["frame"] as? Int, y["frame"] as? Int)
+            let fx = x["faces"] as? [[String: Any]] ?? [], fy = y["faces"] as? [[String: Any]] ?? []
+            XCTAssertEqual(fx.map { $0["label"] as? String }, fy.map { $0["label"] as? String })
+            XCTAssertEqual(fx.map { $0["held"] as? Double }, fy.map { $0["held"] as? Double })
+            for (a, b) in zip(fx, fy) {
+                let pa = a["probs"] as! [String: Double], pb = b["probs"] as! [String: Double]
+                for (k, v) in pa { XCTAssertEqual(v, pb[k] ?? -1, accuracy: 0.0015) }
+            }
+        }
+    }
 }
