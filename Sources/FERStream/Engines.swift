@@ -22,7 +22,7 @@ public enum Engines {
         let calibration = weights.metadata["int8_act_max"].map { $0.split(separator: ",").compactMap { Float($0) } }
         if resolved == .int8 && calibration == nil {
             guard precision == .auto else {
-                throw .incompatibleModel(path: modelPath, reason: "it has no int8 calibration (metadata int8_act_max); use --precision f32 or re-export it with training/export.py")
+                throw .notCalibrated(path: modelPath)
             }
             resolved = .f32
         }

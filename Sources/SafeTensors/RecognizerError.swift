@@ -6,6 +6,8 @@ public enum RecognizerError: Error, CustomStringConvertible, Equatable {
     case badShape(path: String, name: String, expected: [Int], found: [Int])
     case unsupportedDType(path: String, name: String, dtype: String)
     case incompatibleModel(path: String, reason: String)
+    /// int8 was asked for, but the model carries no activation ranges to quantise with.
+    case notCalibrated(path: String)
     case badInput(reason: String)
     case backend(reason: String)
 
@@ -23,6 +25,8 @@ public enum RecognizerError: Error, CustomStringConvertible, Equatable {
             "model '\(path)': tensor '\(name)' has dtype \(dtype); only F32, F16 and BF16 are supported"
         case let .incompatibleModel(path, reason):
             "model '\(path)' is not usable: \(reason)"
+        case let .notCalibrated(path):
+            "model '\(path)' is not usable at int8: it has no int8 calibration (metadata int8_act_max); run it at f32 or re-export it with training/export.py"
         case let .badInput(reason):
             "recognizer input rejected: \(reason)"
         case let .backend(reason):

@@ -16,9 +16,10 @@ func fail(_ message: String, code: Int32) -> Never {
     exit(code)
 }
 
-/// The library's message, where a bundled file is missing with the option that names one added:
-/// "…; give --model FILE or set FER_STREAM_MODEL".
+/// The library's message, with the option that helps added: where a bundled file is missing,
+/// "…; give --model FILE or set FER_STREAM_MODEL"; for a model without int8 calibration, "--precision f32".
 func message(for error: PipelineError) -> String {
+    if case .recognizer(.notCalibrated) = error { return error.description + " (--precision f32)" }
     guard case .resource(let missing) = error else { return error.description }
     let option = [Resources.modelFileName: "--model", Resources.detectorFileName: "--detector-model"][missing.file]
     return missing.description(remedy: option.map { "give \($0) FILE or set \(missing.variable)" })

@@ -30,4 +30,33 @@ final class PrecisionChoiceTests: XCTestCase {
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         }
     }
+
+    /// int8 asked for with a model that carries no calibration: one line, naming the model and
+    /// what to do (the library's reason, the command line's flag).
+    func testInt8WithoutCalibrationSaysToRunAtF32() throws {
+        // The bundled model with its int8_act_max metadata taken out of the safetensors header.
+        let data = try Data(contentsOf: URL(fileURLWithPath: CLI.model))
+        let length = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        var header = try XCTUnwrap(JSONSerialization.jsonObject(with: data.subdata(in: 8..<8 + length)) as? [String: Any])
+        var meta = try XCTUnwrap(header["__metadata__"] as? [String: String])
+        XCTAssertNotNil(meta.removeValue(forKey: "int8_act_max"))
+        header["__metadata__"] = meta
+        var json = try JSONSerialization.data(withJSONObject: header)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        out.append(data.subdata(in: 8 + length..<data.count))
+        let path = try CLI.tempDirectory().appendingPathComponent("uncalibrated.safetensors").path
+        try out.write(to: URL(fileURLWithPath: path))
+
+        let r = try CLI.run(CLI.binary, ["bench", "--model", path, "--precision", "int8", "--batch", "1", "--seconds", "0.1"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("int8_act_max") && r.stderr.hasSuffix("(--precision f32)\n"), r.stderr)
+        // auto falls back to f32 for it.
+        let auto = try CLI.run(CLI.binary, ["bench", "--model", path, "--batch", "1", "--seconds", "0.1"])
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stdout.contains("onednn-f32"), auto.stdout)
+    }
 }
