@@ -15,8 +15,9 @@ public final class StreamGroup: Sendable {
         /// nil: the input was skipped before it was opened (`Plan.skip`).
         public let stats: PipelineStats?
         public let error: PipelineError?
-        /// The stream, once opened (e.g. for its `summary`).
-        public let stream: EmotionStream?
+        /// Per track, time on screen and class shares, once the input was opened. (Not the stream
+        /// itself: a corpus of thousands of inputs must not keep each one's files and buffers.)
+        public let summary: TrackSummary?
     }
 
     /// What the caller does with one input, decided before it is opened.
@@ -69,7 +70,7 @@ public final class StreamGroup: Sendable {
             thread.name = "fer-stream.input.\(i)"
             group.enter()
             if stopped.withLock({ $0 }) {
-                let outcome = Outcome(source: source, stats: nil, error: nil, stream: nil)
+                let outcome = Outcome(source: source, stats: nil, error: nil, summary: nil)
                 outcomes.withLock { $0[i] = outcome }
                 if !live { places.signal() }
                 group.leave()
@@ -89,10 +90,10 @@ public final class StreamGroup: Sendable {
 
     private func runOne(_ source: SourceName, tagsSource: Bool, plan: Plan,
                         periodicStats: (@Sendable (PipelineStats) -> Void)?) -> Outcome {
-        guard case let .run(makeSinks, done) = plan else { return Outcome(source: source, stats: nil, error: nil, stream: nil) }
+        guard case let .run(makeSinks, done) = plan else { return Outcome(source: source, stats: nil, error: nil, summary: nil) }
         let stream: EmotionStream
         do { stream = try EmotionStream(source.input, options: options, models: models) } catch {
-            return Outcome(source: source, stats: nil, error: error, stream: nil)
+            return Outcome(source: source, stats: nil, error: error, summary: nil)
         }
         running.withLock { $0.append(stream) }
         defer { running.withLock { $0.removeAll { $0 === stream } } }
@@ -108,6 +109,6 @@ public final class StreamGroup: Sendable {
         // Stopped while it ran: what was read is finished, but the input's end was not reached.
         let interrupted = stopped.withLock { $0 } && !stream.isLive
         do { try done(stream, failure, interrupted) } catch { if failure == nil { failure = error } }
-        return Outcome(source: source, stats: stats, error: failure, stream: stream)
+        return Outcome(source: source, stats: stats, error: failure, summary: stream.summary)
     }
 }

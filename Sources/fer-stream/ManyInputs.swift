@@ -119,9 +119,9 @@ extension Stream {
         }
         if summary || summaryJSON {
             for o in outcomes {
-                guard let stream = o.stream else { continue }
-                if summary { FileHandle.standardError.write(Data("\(o.source.input):\n\(stream.summary.text)".utf8)) }
-                if summaryJSON { FileHandle.standardError.write(Data((stream.summary.json + "\n").utf8)) }
+                guard let tracks = o.summary else { continue }
+                if summary { FileHandle.standardError.write(Data("\(o.source.input):\n\(tracks.text)".utf8)) }
+                if summaryJSON { FileHandle.standardError.write(Data((tracks.json + "\n").utf8)) }
             }
         }
         let failed = outcomes.filter { $0.error.map { !Self.isQuietStop($0) } ?? false }

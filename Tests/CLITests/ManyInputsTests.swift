@@ -143,4 +143,26 @@ final class ManyInputsTests: XCTestCase {
             }
         }
     }
+
+    /// A corpus longer than the open-file limit: each input's files are closed when it is done
+    /// (they were kept open to the end, and past ~100 inputs every result failed with EMFILE).
+    func testACorpusOfManyInputsKeepsNoFilesOpenFromDoneOnes() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = dir.appendingPathComponent("base.mp4").path
+        let made = try CLI.run("/usr/bin/ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10", "-frames:v", "3",
+                                                   "-c:v", "libx264", "-pix_fmt", "yuv420p", clip])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        var names: [String] = []
+        for i in 0..<150 {
+            let name = dir.appendingPathComponent("c\(i).mp4").path
+            try FileManager.default.createSymbolicLink(atPath: name, withDestinationPath: clip)
+            names.append(name)
+        }
+        let list = dir.appendingPathComponent("list.txt").path
+        try names.joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out").path
+        let r = try CLI.shell("ulimit -n 100 && '\(CLI.binary)' --no-progress --output-dir '\(out)' --inputs-from '\(list)'")
+        XCTAssertEqual(r.status, 0, String(r.stderr.prefix(500)))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".ndjson") }.count, 150)
+    }
 }
