@@ -169,9 +169,6 @@ public final class Pipeline: Sendable {
         source.cancel()
     }
 
-    /// The stats so far (complete after `run`), from any thread.
-    public var stats: PipelineStats { currentStats() }
-
     /// Runs to the end of the input. Everything written before a failure stays written.
     public func run() throws(PipelineError) -> PipelineStats {
         let start = DispatchTime.now().uptimeNanoseconds

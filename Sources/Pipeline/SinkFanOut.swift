@@ -45,22 +45,22 @@ final class SinkFanOut: Sendable {
     func start(in group: DispatchGroup, failed: @escaping @Sendable (PipelineError) -> Void) {
         for (i, lane) in lanes.enumerated() {
             DispatchQueue(label: "fer-stream.sink.\(lane.sink.name)").async(group: group) { [self] in
+                var failure: PipelineError?
                 do throws(PipelineError) {
-                    do throws(PipelineError) {
-                        while let frame = lane.queue.take() {
-                            let t0 = DispatchTime.now().uptimeNanoseconds
-                            try lane.sink.consume(frame)
-                            let busy = seconds(sinceNanos: t0)
-                            stats.withLock { $0[i].delivered += 1; $0[i].busySeconds += busy }
-                        }
-                    } catch {
-                        try? lane.sink.finish()  // keep what was delivered
-                        throw error
+                    while let frame = lane.queue.take() {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        try lane.sink.consume(frame)
+                        let busy = seconds(sinceNanos: t0)
+                        stats.withLock { $0[i].delivered += 1; $0[i].busySeconds += busy }
                     }
-                    try lane.sink.finish()
                 } catch {
+                    failure = error
+                }
+                // Finished also after a failure, so that what was delivered is kept; the first error counts.
+                do throws(PipelineError) { try lane.sink.finish() } catch { failure = failure ?? error }
+                if let failure {
                     lane.queue.abort()
-                    failed(error)
+                    failed(failure)
                 }
             }
         }

@@ -206,7 +206,7 @@ struct Stream: ParsableCommand {
         // Names, columns and colours are the model's classes (FER2013's seven, or e.g. CK+'s).
         let classes = stream.labels
         let annotator = try annotate.map { path throws(PipelineError) in try VideoAnnotator(path: path, frameRate: stream.frameRate, labels: classes) }
-        let writer: any ResultWriter = format == .csv ? CSVWriter(sink: sink, labels: classes) : NDJSONWriter(sink: sink, labels: classes)
+        let writer = Self.writer(format, sink: sink, labels: classes, tagged: false)
         var periodic: (@Sendable (PipelineStats) -> Void)?
         if stats && stream.isLive {
             periodic = { s in FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
@@ -215,13 +215,7 @@ struct Stream: ParsableCommand {
         if !stream.isLive && !noProgress { progress = ProgressLine(totalFrames: stream.estimatedFrameCount) }
 
         // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.
-        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { stream.stop() }
-            s.resume()
-            return s
-        }
+        let signals = Self.onStopSignals { stream.stop() }
         defer { signals.forEach { $0.cancel() } }
 
         // The timeline and summary cover what was written, also when the run stops on an error

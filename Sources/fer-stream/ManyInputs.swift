@@ -55,13 +55,7 @@ extension Stream {
         let stdout = shared
 
         let group = StreamGroup(inputs: list, options: options, models: models, maxFilesAtOnce: filesAtOnce)
-        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { group.stop() }
-            s.resume()
-            return s
-        }
+        let signals = Self.onStopSignals { group.stop() }
         defer { signals.forEach { $0.cancel() } }
 
         let stats = self.stats
@@ -133,6 +127,18 @@ extension Stream {
     static func pending(_ directory: OutputDirectory, _ input: String, _ fileExtension: String) throws(PipelineError) -> Pending {
         do { return try directory.pending(for: input, extension: fileExtension) } catch {
             throw .output(path: directory.resultPath(for: input, extension: fileExtension), reason: error.description)
+        }
+    }
+
+    /// Calls `stop` on SIGINT and SIGTERM (instead of dying): the run then finishes what it read.
+    /// Cancel the sources returned when the run is over.
+    static func onStopSignals(_ stop: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler(handler: stop)
+            s.resume()
+            return s
         }
     }
 
