@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
+import ferplus  # noqa: E402
 from evaluate import metrics, predict_probs  # noqa: E402
 from model import ARCHS, INPUT_SIZE, NORM_MEAN, NORM_STD, arch_from_metadata, build, load_safetensors  # noqa: E402
 
@@ -256,6 +257,11 @@ def main(argv=None):
                          "random crop and mirror only (for fine-tuning on crops like those tested); affine: full "
                          "without random erasing (short schedules)")
     ap.add_argument("--data", default=None, help="FER2013 CSV (plain/gzip) or compact .npz")
+    ap.add_argument("--targets", default="fer2013", choices=["fer2013", "ferplus"],
+                    help="fer2013: its one label per face; ferplus: the FER+ annotators' vote distribution "
+                         "(soft cross-entropy; faces whose top vote is unknown, not-a-face or contempt left "
+                         "out), chosen on PublicTest FER+ majority; the schedule starts at epoch 0 from --init")
+    ap.add_argument("--ferplus", default=None, help="fer2013plus.csv (default ../shared/data/ferplus/)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="auto", choices=["auto", "f32", "bf16"],
@@ -303,10 +309,20 @@ def main(argv=None):
 
     data = fer2013.load(a.data)
     x_tr, y_tr = (torch.from_numpy(v) for v in data["Training"])
+    x_pub, y_pub = data["PublicTest"]
+    if a.targets == "ferplus":
+        # y_tr becomes (N,7) vote distributions: F.cross_entropy takes class probabilities as targets.
+        fp = ferplus.load(a.ferplus)
+        tr, pub = fp["Training"], fp["PublicTest"]
+        keep = ferplus.trainable(tr)
+        x_tr = x_tr[torch.from_numpy(tr["index"][keep])]
+        y_tr = torch.from_numpy(tr["targets"][keep])
+        keep = ferplus.trainable(pub)
+        x_pub, y_pub = x_pub[pub["index"][keep]], pub["majority"][keep]
+        a.label_smoothing = 0.0  # the votes are already soft
     if a.limit:
         x_tr, y_tr = x_tr[:a.limit], y_tr[:a.limit]
     x_tr, y_tr = x_tr.to(dev), y_tr.to(dev)  # 66 MB: the whole set stays on the device
-    x_pub, y_pub = data["PublicTest"]
     n = x_tr.shape[0]
     steps_per_epoch = n // a.batch  # drop the last partial batch
     bf16 = use_bf16(a.precision, a.device)
@@ -350,7 +366,8 @@ def main(argv=None):
             raise SystemExit(f"--init {a.init} holds a {arch_from_metadata(meta)}, not a {a.arch}")
         model.load_state_dict(m0.state_dict())
         ema.load_state_dict(m0.state_dict())
-        start_epoch = int(meta.get("epoch", 0))
+        # A FER+ run is a new task from these weights: its own schedule from epoch 0.
+        start_epoch = 0 if a.targets == "ferplus" else int(meta.get("epoch", 0))
         step = start_epoch * steps_per_epoch
         # A run from weights of epoch E draws its own data order, augmentations and dropout masks;
         # with the plain seed every warm restart would replay the first run's epochs 1, 2, ...
@@ -412,7 +429,7 @@ def main(argv=None):
             ema_update(ema, model, step, a.ema_decay)
             step += 1
             run_loss += loss.detach() * len(yb)
-            run_correct += (logits.argmax(1) == yb).sum()
+            run_correct += (logits.argmax(1) == (yb.argmax(1) if yb.ndim == 2 else yb)).sum()
             seen += len(yb)
             if (i + 1) % 25 == 0 or i == 0:
                 flush()

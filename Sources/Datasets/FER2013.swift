@@ -16,11 +16,13 @@ public struct LabelledFace: Sendable {
 public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
     case malformed(path: String, line: Int, reason: String)
+    case malformedVotes(path: String, line: Int, reason: String)
 
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason): "cannot open data set '\(path)': \(reason)"
         case let .malformed(path, line, reason): "'\(path)' line \(line): \(reason) (expected FER2013's emotion,pixels,Usage CSV)"
+        case let .malformedVotes(path, line, reason): "'\(path)' line \(line): \(reason) (expected FER+ votes joined to FER2013 rows: row,\(FERPlus.columns.joined(separator: ",")))"
         }
     }
 }
@@ -40,12 +42,19 @@ public enum FER2013 {
 
     /// Reads the rows of `split` (all rows when nil), at most `limit` of them.
     public static func load(path: String, split: Split? = nil, limit: Int = .max) throws(DatasetError) -> [LabelledFace] {
+        try loadRows(path: path, split: split, limit: limit).map(\.face)
+    }
+
+    /// As `load`, with each face's data row: its 0-based index among all the file's data rows
+    /// (the header not counted), the key FER+'s votes are joined by.
+    public static func loadRows(path: String, split: Split? = nil, limit: Int = .max) throws(DatasetError) -> [(row: Int, face: LabelledFace)] {
         guard FileManager.default.fileExists(atPath: path) else { throw .cannotOpen(path: path, reason: "No such file or directory") }
         // gzread reads gzip and plain files alike.
         guard let file = gzopen(path, "rb") else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { gzclose(file) }
         gzbuffer(file, 1 << 20)
-        var faces: [LabelledFace] = []
+        var faces: [(row: Int, face: LabelledFace)] = []
+        var dataRows = 0
         var line = [UInt8]()
         var lineNumber = 0
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
@@ -58,7 +67,8 @@ public enum FER2013 {
                 if line.first.map({ !(48...57).contains($0) }) ?? false { return }  // the header row
             }
             let face = try parse(line, path: path, lineNumber: lineNumber)
-            if split == nil || face.1 == split! { faces.append(face.0) }
+            if split == nil || face.1 == split! { faces.append((dataRows, face.0)) }
+            dataRows += 1
         }
         while faces.count < limit {
             let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }

@@ -15,8 +15,46 @@ public struct EvaluationResult: Sendable, Equatable {
         confusion = Array(repeating: Array(repeating: 0, count: classes.count), count: classes.count)
     }
 
+    /// Per bin of the top probability (15 equal-width bins over 0…1): faces, correct ones, the
+    /// sum of their top probabilities. Empty until a face is added with its probabilities.
+    public var reliability: [(count: Int, correct: Int, confidence: Double)] = []
+    public static let reliabilityBins = 15
+
     public mutating func add(truth: Int, predicted: Int) {
         confusion[truth][predicted] += 1
+    }
+
+    /// Tallies the argmax of `probabilities` against `truth`, and its top probability for `ece`.
+    public mutating func add(truth: Int, probabilities p: [Float]) {
+        var best = 0
+        for k in p.indices where p[k] > p[best] { best = k }
+        add(truth: truth, predicted: best)
+        addConfidence(Double(p[best]), correct: best == truth)
+    }
+
+    /// A face's top probability and whether its argmax was right, for `ece` (a face counted
+    /// wrong elsewhere, such as one whose label the model has no class for, still has a confidence).
+    public mutating func addConfidence(_ top: Double, correct: Bool) {
+        if reliability.isEmpty { reliability = Array(repeating: (0, 0, 0), count: Self.reliabilityBins) }
+        let bin = min(Self.reliabilityBins - 1, max(0, Int(top * Double(Self.reliabilityBins))))
+        reliability[bin].count += 1
+        reliability[bin].correct += correct ? 1 : 0
+        reliability[bin].confidence += top
+    }
+
+    /// Expected calibration error: Σ over the bins of (faces in it / all) × |accuracy − mean top
+    /// probability|; nil when no probabilities were added.
+    public var ece: Double? {
+        let n = reliability.reduce(0) { $0 + $1.count }
+        guard n > 0 else { return nil }
+        return reliability.reduce(0.0) { sum, b in
+            b.count == 0 ? sum : sum + Double(b.count) / Double(n) * abs(Double(b.correct) / Double(b.count) - b.confidence / Double(b.count))
+        }
+    }
+
+    public static func == (a: EvaluationResult, b: EvaluationResult) -> Bool {
+        a.classes == b.classes && a.confusion == b.confusion
+            && a.reliability.elementsEqual(b.reliability) { $0.count == $1.count && $0.correct == $1.correct && $0.confidence == $1.confidence }
     }
 
     public var count: Int { confusion.joined().reduce(0, +) }
@@ -36,7 +74,7 @@ public struct EvaluationResult: Sendable, Equatable {
 
     /// A plain-text report: accuracy, per-class recall, the confusion matrix with labelled rows.
     public var table: String {
-        var s = "n \(count), accuracy \(fixed(accuracy * 100, 2))%\n\nper class (recall):\n"
+        var s = "n \(count), accuracy \(fixed(accuracy * 100, 2))%" + (ece.map { ", ECE \(fixed($0, 4))" } ?? "") + "\n\nper class (recall):\n"
         // Names wider than FER2013's pad the first column further (CK+'s "contempt", "sadness" fit).
         let width = max(9, (classes.map(\.count).max() ?? 0) + 1)
         for k in classes.indices {
@@ -79,11 +117,7 @@ public enum Evaluator {
         while start < images.count {
             let end = min(images.count, start + max(1, facesPerCall))
             let probs = try recognizer.probabilities(for: Array(images[start..<end]))
-            for (truth, p) in zip(truths[start..<end], probs) {
-                var best = 0
-                for k in p.indices where p[k] > p[best] { best = k }
-                result.add(truth: truth, predicted: best)
-            }
+            for (truth, p) in zip(truths[start..<end], probs) { result.add(truth: truth, probabilities: p) }
             start = end
             progress?(start)
         }
@@ -116,10 +150,13 @@ public struct EvaluationRecord: JSONRecord, Codable, Sendable, Equatable {
     public var per_class: [String: Double?]
     /// confusion[true][predicted], in the model's class order.
     public var confusion: [[Int]]
+    /// Expected calibration error (15 bins of the top probability), rounded to 4 decimals.
+    @Nullable public var ece: Double?
 
     public init(_ r: EvaluationResult) {
         n = r.count
         accuracy = roundedOrNil(r.accuracy, 4) ?? 0
+        ece = r.ece.flatMap { roundedOrNil($0, 4) }
         // A name given twice (a hand-made class list) keeps its first recall rather than trapping.
         per_class = Dictionary(r.classes.indices.map { (r.classes[$0], r.perClass[$0].flatMap { roundedOrNil($0, 4) }) },
                                uniquingKeysWith: { a, _ in a })

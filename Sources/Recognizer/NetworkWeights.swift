@@ -87,6 +87,9 @@ public struct NetworkWeights: Sendable {
     public let inputSize: Int
     public let cropFrom: Int
     /// Input pixels p (0...255) enter the network as (p/255 − normMean) / normStd.
+    /// The softmax temperature the metadata's `temperature` names (1 when absent), already
+    /// folded into `classifierWeight` and `classifierBias`.
+    public let temperature: Float
     public let normMean: Float
     public let normStd: Float
     public let metadata: [String: String]
@@ -171,8 +174,18 @@ public struct NetworkWeights: Sendable {
                                                : "the metadata names \(classes.count) classes"
             throw .incompatibleModel(path: path, reason: "the classifier has \(outputs) outputs but \(named) (\(classes.joined(separator: ",")))")
         }
-        classifierWeight = try builder.tensor("classifier.weight", [classes.count, features])
-        classifierBias = try builder.tensor("classifier.bias", [classes.count])
+        // Calibration: softmax(logits / T) with T fitted on held-out faces, folded into the
+        // classifier (the last layer, linear) so every engine and precision applies it alike.
+        temperature = try number("temperature", default: 1)
+        guard temperature > 0 else { throw .incompatibleModel(path: path, reason: "temperature \(temperature) is not > 0") }
+        var weight = try builder.tensor("classifier.weight", [classes.count, features])
+        var bias = try builder.tensor("classifier.bias", [classes.count])
+        if temperature != 1 {
+            for i in weight.indices { weight[i] /= temperature }
+            for i in bias.indices { bias[i] /= temperature }
+        }
+        classifierWeight = weight
+        classifierBias = bias
         file = builder.file
         var lastUse = [Int](repeating: -1, count: convs.count)
         for (i, conv) in convs.enumerated() {

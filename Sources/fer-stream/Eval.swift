@@ -21,6 +21,14 @@ struct Eval: ParsableCommand {
           fer-stream eval --fer2013 fer2013.csv.gz --split PrivateTest
           fer-stream eval --fer2013 fer2013.csv --split PublicTest --tta center --format json
           fer-stream eval --images my-faces/ --plot confusion.svg
+          fer-stream eval --ferplus fer2013plus.csv --fer2013 fer2013.csv.gz --split PrivateTest
+
+        With --ferplus the faces are FER2013's, measured against FER+'s ten annotators: accuracy \
+        against their top vote (faces whose top vote is unknown or not a face left out; ties go to \
+        the earlier of FER+'s columns neutral, happiness, surprise, sadness, anger, disgust, fear, \
+        contempt; a top vote the model has no class for, such as contempt, counts as wrong), the \
+        mean cross-entropy against their vote distribution, and the confusion matrix. Every report \
+        gives the expected calibration error (ECE: 15 equal-width bins of the top probability).
         """
     )
 
@@ -29,6 +37,9 @@ struct Eval: ParsableCommand {
 
     @Option(help: "A folder of class subfolders of images, instead of FER2013.")
     var images: String?
+
+    @Option(help: ArgumentHelp("FER+ votes joined to the FER2013 CSV's rows (a 'row' column and FER+'s ten vote columns): measure against the annotators' top vote and vote distribution instead of FER2013's labels; the pixels come from --fer2013.", valueName: "FILE"))
+    var ferplus: String?
 
     @Option(help: "Split: PrivateTest, PublicTest or Training.")
     var split: FER2013.Split = .privateTest
@@ -60,6 +71,7 @@ struct Eval: ParsableCommand {
     mutating func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, not \(limit)") }
         if images != nil && fer2013 != nil { throw ValidationError("give --fer2013 or --images, not both") }
+        if ferplus != nil && (images != nil || paste != nil) { throw ValidationError("--ferplus measures FER2013's faces: it goes with --fer2013, not --images or --paste") }
         if let paste, !(1...8).contains(paste) { throw ValidationError("--paste must be 1…8, not \(paste)") }
         guard (0...90).contains(turn) else { throw ValidationError("--turn must be 0…90 degrees, not \(turn)") }
     }
@@ -70,6 +82,7 @@ struct Eval: ParsableCommand {
         let recognizer = try network.recognizerOptions(tta: tta).makeRecognizer()
         let classes = recognizer.weights.classes
         let modelPath = (try? network.modelPath()) ?? "?"
+        if let ferplus { return try evaluateVotes(ferplus, recognizer: recognizer, modelPath: modelPath) }
         var faces: [(image: GrayImage, truth: Int)]
         let setName: String
         if let images {
@@ -118,6 +131,42 @@ struct Eval: ParsableCommand {
             }
             print(result.table, terminator: "")
             print(String(format: "%.1f s, %.0f crops/s", seconds, Double(faces.count * recognizer.cropsPerFace) / seconds))
+        }
+    }
+
+    /// `--ferplus`: the split's FER2013 faces joined to their votes by row, measured against them.
+    private func evaluateVotes(_ votesPath: String, recognizer: Recognizer, modelPath: String) throws {
+        let votes: [FERPlus.Votes]
+        do { votes = try FERPlus.load(path: votesPath) } catch { throw RuntimeFailure(message: error.description) }
+        guard let path = fer2013 ?? FER2013.defaultPath() else {
+            throw RuntimeFailure(message: "no FER2013 file for the pixels of '\(votesPath)': pass --fer2013 PATH or set FER2013_CSV")
+        }
+        var byRow: [Int: GrayImage] = [:]
+        do {
+            for r in try FER2013.loadRows(path: path, split: split) { byRow[r.row] = r.face.image }
+        } catch { throw RuntimeFailure(message: error.description) }
+        var joined = votes.compactMap { v in byRow[v.row].map { (image: $0, votes: v) } }
+        guard !joined.isEmpty else {
+            throw RuntimeFailure(message: "'\(votesPath)': no row matches a \(split.rawValue) row of '\(path)' (is it FER+ joined to this FER2013 file?)")
+        }
+        joined = Array(joined.prefix(limit ?? .max))
+        let start = Date()
+        let result: VoteEvaluationResult
+        do {
+            result = try Evaluator.evaluate(recognizer, images: joined.map(\.image), votes: joined.map(\.votes),
+                                            facesPerCall: max(1, 64 / recognizer.cropsPerFace))
+        } catch { throw PipelineError.recognizer(error) }
+        let seconds = Date().timeIntervalSince(start)
+        if let plot {
+            let title = "\(split.rawValue) vs FER+ majority, \(tta.rawValue): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
+            try LineSink(path: plot).write(Plots.confusion(result.majority.confusion, classes: result.majority.classes, title: title))
+        }
+        if format == .json {
+            print(VoteEvaluationRecord(result).json)
+        } else {
+            print("\(split.rawValue) of \(path) against the FER+ votes of \(votesPath), model \(modelPath), \(recognizer.engine.name), tta \(tta.rawValue)")
+            print(result.table, terminator: "")
+            print(String(format: "%.1f s, %.0f crops/s", seconds, Double(joined.count * recognizer.cropsPerFace) / seconds))
         }
     }
 

@@ -386,6 +386,64 @@ final class CLIEvalTests: XCTestCase {
         XCTAssertTrue(none.stderr.contains("small.csv"), none.stderr)
     }
 
+    /// `eval --ferplus`: votes joined to the FER2013 rows of the split by row number; unknown
+    /// top votes left out, contempt counted wrong, other splits' votes ignored.
+    func testAgainstFERPlusVotesJoinedByRow() throws {
+        guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
+        let dir = try CLI.tempDirectory()
+        var csv = "emotion,pixels,Usage\n"
+        for (i, usage) in ["Training", "Training", "PublicTest", "PublicTest", "PublicTest", "PublicTest", "PrivateTest"].enumerated() {
+            let pixels = (0..<2304).map { String((($0 % 48) * 5 + ($0 / 48) * 3 + i * 17) % 256) }.joined(separator: " ")
+            csv += "\(i % 7),\(pixels),\(usage)\n"
+        }
+        let data = dir.appendingPathComponent("small.csv").path
+        try csv.write(toFile: data, atomically: true, encoding: .utf8)
+        // row,Usage,emotion,ferplus_image,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF
+        let votes = """
+            row,Usage,emotion,ferplus_image,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF
+            0,Training,0,a.png,10,0,0,0,0,0,0,0,0,0
+            2,PublicTest,2,b.png,0,9,0,0,0,0,0,0,1,0
+            3,PublicTest,3,c.png,2,0,0,0,0,0,0,0,8,0
+            4,PublicTest,4,d.png,0,0,0,0,0,0,0,7,0,3
+            5,PublicTest,5,e.png,6,0,0,4,0,0,0,0,0,0
+            6,PrivateTest,6,f.png,0,0,10,0,0,0,0,0,0,0
+
+            """
+        let ferplus = dir.appendingPathComponent("votes.csv").path
+        try votes.write(toFile: ferplus, atomically: true, encoding: .utf8)
+        let plot = dir.appendingPathComponent("confusion.svg").path
+        let r = try CLI.ferStream(["eval", "--ferplus", ferplus, "--fer2013", data, "--split", "PublicTest", "--tta", "center",
+                                   "--format", "json", "--plot", plot])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(json["n"] as? Int, 3, r.stdout)
+        XCTAssertEqual(json["left_out"] as? Int, 1)
+        XCTAssertEqual(json["outside_model"] as? [String: Int], ["contempt": 1])
+        let majority = json["majority"] as! [String: Any]
+        let confusion = majority["confusion"] as! [[Int]]
+        XCTAssertEqual(confusion.map { $0.reduce(0, +) }, [0, 0, 0, 1, 0, 0, 1], "rows: happy (row 2) and neutral (row 5)")
+        let correct = confusion[3][3] + confusion[6][6]
+        XCTAssertEqual(json["accuracy"] as! Double, Double(correct) / 3, accuracy: 1e-4, "contempt counts as wrong")
+        XCTAssertGreaterThan(json["cross_entropy"] as! Double, 0)
+        XCTAssertNotNil(json["ece"] as? Double)
+        XCTAssertTrue(try String(contentsOfFile: plot, encoding: .utf8).hasPrefix("<svg"))
+        // The text report says what was left out and why.
+        let text = try CLI.ferStream(["eval", "--ferplus", ferplus, "--fer2013", data, "--split", "PublicTest", "--tta", "center"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("FER+ majority: 3 faces (1 left out: top vote unknown or not a face); 1 contempt"), text.stdout)
+        // Votes that match no row of the split: one line naming the votes file.
+        let other = dir.appendingPathComponent("other.csv").path
+        try votes.replacingOccurrences(of: "\n2,", with: "\n92,").replacingOccurrences(of: "\n3,", with: "\n93,")
+            .replacingOccurrences(of: "\n4,", with: "\n94,").replacingOccurrences(of: "\n5,", with: "\n95,")
+            .write(toFile: other, atomically: true, encoding: .utf8)
+        let none = try CLI.ferStream(["eval", "--ferplus", other, "--fer2013", data, "--split", "PublicTest"])
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.stderr.contains("other.csv': no row matches a PublicTest row"), none.stderr)
+        XCTAssertEqual(none.stderr.split(separator: "\n").count, 1, none.stderr)
+        // --ferplus with --images is a usage error.
+        XCTAssertNotEqual(try CLI.ferStream(["eval", "--ferplus", ferplus, "--images", dir.path]).status, 0)
+    }
+
     func testImageFolderWithSynonymsSkipsOtherFoldersAndUnreadableFiles() throws {
         guard FileManager.default.fileExists(atPath: CLI.model) else { throw XCTSkip("no model at \(CLI.model)") }
         guard FileManager.default.fileExists(atPath: CLI.portrait) else { throw XCTSkip("\(CLI.portrait) missing") }

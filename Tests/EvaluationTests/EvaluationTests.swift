@@ -48,7 +48,7 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(decoded, EvaluationRecord(r))
         XCTAssertEqual(decoded.per_class["never"], .some(nil), "a class without members is null")
         XCTAssertEqual(decoded.accuracy, 0.6667)
-        XCTAssertEqual(r.json, #"{"accuracy":0.6667,"confusion":[[2,1,0],[1,2,0],[0,0,0]],"n":6,"per_class":{"an\"ger":0.6667,"calm":0.6667,"never":null}}"#)
+        XCTAssertEqual(r.json, #"{"accuracy":0.6667,"confusion":[[2,1,0],[1,2,0],[0,0,0]],"ece":null,"n":6,"per_class":{"an\"ger":0.6667,"calm":0.6667,"never":null}}"#)
     }
 
     /// `eval --paste --format json`: the evaluation of the faces found inside, every key there.
@@ -57,7 +57,7 @@ final class EvaluationTests: XCTestCase {
         for (t, p) in [(0, 0), (1, 1), (1, 0)] { r.add(truth: t, predicted: p) }
         let record = DetectedEvaluationRecord(found: r, missed: 1)
         XCTAssertEqual(record.accuracy_all, 0.5)
-        XCTAssertEqual(record.json, #"{"accuracy_all":0.5,"found":{"accuracy":0.6667,"confusion":[[1,0],[1,1]],"n":3,"per_class":{"a":1,"b":0.5}},"missed":1}"#)
+        XCTAssertEqual(record.json, #"{"accuracy_all":0.5,"found":{"accuracy":0.6667,"confusion":[[1,0],[1,1]],"ece":null,"n":3,"per_class":{"a":1,"b":0.5}},"missed":1}"#)
         XCTAssertEqual(try JSONDecoder().decode(DetectedEvaluationRecord.self, from: Data(record.json.utf8)), record)
         let none = DetectedEvaluationRecord(found: EvaluationResult(classes: ["a", "b"]), missed: 0)
         XCTAssertTrue(none.json.contains(#""accuracy_all":null"#), none.json)
