@@ -66,7 +66,7 @@ def ece(probs: torch.Tensor, y: torch.Tensor, bins: int = 15) -> float:
     return total
 
 
-def fit_temperature(logits: torch.Tensor, y: torch.Tensor, lo: float = 0.2, hi: float = 5.0, steps: int = 40) -> float:
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor, lo: float = 0.1, hi: float = 10.0, steps: int = 40) -> float:
     """Golden-section search of log T for the lowest NLL (it is unimodal in T for a mean of softmaxes in practice)."""
     a, b = math.log(lo), math.log(hi)
     g = (math.sqrt(5) - 1) / 2

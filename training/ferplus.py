@@ -23,13 +23,19 @@ VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust
                 "unknown", "NF")
 # FER+ column -> FER2013 class (angry, disgust, fear, happy, sad, surprise, neutral); contempt = 7.
 TO_FER2013 = (6, 3, 5, 4, 0, 1, 2, 7)
-SPLIT_START = {"Training": 0, "PublicTest": 28709, "PrivateTest": 28709 + 3589}
+# The data rows before each split in FER2013's canonical CSV (Training, PublicTest, PrivateTest).
+SPLIT_SIZES = {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
 
 
-def load(path: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """{split: {"index": row within the split, "votes": (N,10) int, "targets": (N,7) f32, "majority": (N,) int}}."""
+def load(path: str | Path | None = None, split_sizes: dict[str, int] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """{split: {"index": row within the split, "votes": (N,10) int, "targets": (N,7) f32, "majority": (N,) int}}.
+
+    `split_sizes`: the FER2013 file's rows per split (its rows are ordered by split), to turn the
+    votes' `row` into an index within the split; FER2013's own sizes by default."""
+    sizes = split_sizes or SPLIT_SIZES
+    starts = {"Training": 0, "PublicTest": sizes["Training"], "PrivateTest": sizes["Training"] + sizes["PublicTest"]}
     p = Path(path) if path else DEFAULT_CSV
-    rows: dict[str, list] = {s: [] for s in SPLIT_START}
+    rows: dict[str, list] = {s: [] for s in starts}
     with open(p, newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in ("row", "Usage", *VOTE_COLUMNS) if c not in (reader.fieldnames or [])]
@@ -42,7 +48,9 @@ def load(path: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
             rows[usage].append((int(r["row"]), [int(r[c]) for c in VOTE_COLUMNS]))
     out = {}
     for split, items in rows.items():
-        index = np.array([r - SPLIT_START[split] for r, _ in items], dtype=np.int64)
+        index = np.array([r - starts[split] for r, _ in items], dtype=np.int64)
+        if len(index) and (index.min() < 0 or index.max() >= sizes.get(split, np.iinfo(np.int64).max)):
+            raise ValueError(f"{p}: a {split} row outside that split of the FER2013 file")
         votes = np.array([v for _, v in items], dtype=np.int64).reshape(-1, len(VOTE_COLUMNS))
         out[split] = {"index": index, "votes": votes, "targets": targets(votes), "majority": majority(votes)}
     return out

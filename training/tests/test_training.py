@@ -659,3 +659,80 @@ def test_resnet18_trains_and_resumes(tmp_path):
     train.main(["--epochs", "2"] + common[2:])  # resumed: the network comes from last.pt, not --arch
     recs = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in recs] == [1, 2]
+
+
+# ---------------------------------------------------------------- FER+ votes
+
+def _tiny_votes(path, rows):
+    """rows: (row, usage, counts in FER+ column order)."""
+    import ferplus
+    lines = ["row,Usage,emotion,ferplus_image," + ",".join(ferplus.VOTE_COLUMNS)]
+    lines += [f"{r},{u},0,x{r}.png," + ",".join(str(c) for c in counts) for r, u, counts in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ferplus_targets_majority_and_what_is_left_out(tmp_path):
+    import ferplus
+    votes = _tiny_votes(tmp_path / "v.csv", [
+        (0, "Training", [8, 2, 0, 0, 0, 0, 0, 0, 0, 0]),   # neutral 8, happiness 2
+        (1, "Training", [5, 5, 0, 0, 0, 0, 0, 0, 0, 0]),   # a tie: neutral (the earlier column)
+        (2, "Training", [0, 0, 0, 0, 0, 0, 0, 0, 7, 3]),   # unknown: left out
+        (3, "Training", [0, 0, 0, 0, 0, 0, 0, 6, 0, 4]),   # contempt: not learnable by 7 classes
+        (28709 + 12, "PublicTest", [0, 0, 10, 0, 0, 0, 0, 0, 0, 0]),
+    ])
+    d = ferplus.load(votes)
+    tr = d["Training"]
+    with pytest.raises(ValueError, match="outside"):
+        ferplus.load(votes, {"Training": 28709, "PublicTest": 5, "PrivateTest": 5})  # its PublicTest has rows 0-4
+    assert tr["index"].tolist() == [0, 1, 2, 3]
+    assert tr["majority"].tolist() == [6, 6, -1, 7]            # FER2013 classes: neutral = 6, contempt = 7
+    np.testing.assert_allclose(tr["targets"][0], [0, 0, 0, 0.2, 0, 0, 0.8])  # happy 0.2, neutral 0.8
+    assert ferplus.trainable(tr).tolist() == [True, True, False, False]
+    assert d["PublicTest"]["index"].tolist() == [12] and d["PublicTest"]["majority"].tolist() == [5]
+
+
+def test_ferplus_training_with_frozen_convs_learns_the_votes(tmp_path, monkeypatch):
+    """A short run on soft targets: frozen convolutions stay as loaded, the rest moves, the loss falls."""
+    import ferplus
+    import torch
+    import train
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    rng = np.random.default_rng(5)
+    n_train, n_pub = 32, 8
+    rows = [(i % 7, rng.integers(0, 256, (48, 48)), "Training") for i in range(n_train)]
+    rows += [(i % 7, rng.integers(0, 256, (48, 48)), "PublicTest") for i in range(n_pub)]
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(_tiny_csv_text(rows))
+    vote_rows = [(i, "Training", [0] * (i % 3) + [10] + [0] * (9 - i % 3)) for i in range(n_train)]
+    vote_rows += [(n_train + i, "PublicTest", [10] + [0] * 9) for i in range(n_pub)]
+    votes = _tiny_votes(tmp_path / "v.csv", vote_rows)
+    common = ["--data", str(csv), "--targets", "ferplus", "--ferplus", str(votes), "--batch", "16", "--init", "",
+              "--run-dir", str(tmp_path / "r"), "--freeze-convs", "8", "--augment", "light", "--lr", "0.01",
+              "--warmup-epochs", "0.1"]
+    train.main(common + ["--epochs", "1", "--no-eval"])
+    ck = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
+    # Frozen: BatchNorm statistics of the first 8 layers did not move; layer 8 on did.
+    assert ck["model"]["bn7.running_mean"].abs().max() == 0 and ck["model"]["bn7.running_var"].sub(1).abs().max() == 0
+    assert ck["model"]["bn8.running_mean"].abs().max() > 0
+    # Training further on the same votes lowers the loss; the PublicTest check runs against the top vote.
+    train.main(common + ["--epochs", "6"])
+    recs = [json.loads(l) for l in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert recs[-1]["train_loss"] < recs[0]["train_loss"]
+    assert 0.0 <= recs[-1]["public_center"] <= 1.0
+
+
+def test_calibration_fits_the_temperature_that_minimises_nll():
+    import torch
+    import calibrate
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 7, (400,), generator=g)
+    # Logits that are right 60% of the time but far too confident: the fitted T must soften them.
+    base = torch.randn(400, 7, generator=g)
+    base[torch.arange(400), torch.where(torch.rand(400, generator=g) < 0.6, y, (y + 1) % 7)] += 3
+    logits = (base * 2.5).unsqueeze(0).repeat(10, 1, 1)
+    t = calibrate.fit_temperature(logits, y)
+    assert 1.5 < t < 10
+    grid = [calibrate.nll(logits, y, x) for x in (t * 0.8, t, t * 1.25)]
+    assert grid[1] <= grid[0] and grid[1] <= grid[2]
+    assert calibrate.ece(calibrate.mean_probs(logits, t), y) < calibrate.ece(calibrate.mean_probs(logits, 1.0), y)
