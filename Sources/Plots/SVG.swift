@@ -39,6 +39,35 @@ public enum Plots {
         return s + "</svg>\n"
     }
 
+    /// A reliability diagram: per bin of the top probability, the share right (bars) against the
+    /// mean top probability (the diagonal, where a calibrated network's bars end), faces per bin
+    /// written under each bar. `bins`: equal-width bins over 0…1 as (faces, right, Σ top probability).
+    public static func reliability(_ bins: [(count: Int, correct: Int, confidence: Double)], title: String) -> String {
+        let plot = 360.0, left = 60.0, top = 50.0
+        let width = Int(left + plot + 30), height = Int(top + plot + 70)
+        var s = header(width: width, height: height)
+        s += text(x: Double(width) / 2, y: 24, title, size: 14, anchor: "middle", weight: "bold")
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plot)\" height=\"\(plot)\" fill=\"none\" stroke=\"#888\"/>\n"
+        let w = plot / Double(max(bins.count, 1))
+        for (i, b) in bins.enumerated() where b.count > 0 {
+            let acc = Double(b.correct) / Double(b.count), conf = b.confidence / Double(b.count)
+            let x = left + Double(i) * w
+            s += "<rect x=\"\(x + 1)\" y=\"\(top + plot * (1 - acc))\" width=\"\(w - 2)\" height=\"\(plot * acc)\" fill=\"#4c72b0\"/>\n"
+            // The gap to the bin's mean confidence: red where the network claims more than it gets.
+            let (lo, hi) = (min(acc, conf), max(acc, conf))
+            s += "<rect x=\"\(x + 1)\" y=\"\(top + plot * (1 - hi))\" width=\"\(w - 2)\" height=\"\(plot * (hi - lo))\" fill=\"\(conf > acc ? "#d62728" : "#2ca02c")\" fill-opacity=\"0.35\"/>\n"
+            s += text(x: x + w / 2, y: top + plot + 14, "\(b.count)", size: 8, anchor: "middle", fill: "#555")
+        }
+        s += "<line x1=\"\(left)\" y1=\"\(top + plot)\" x2=\"\(left + plot)\" y2=\"\(top)\" stroke=\"#333\" stroke-dasharray=\"4 3\"/>\n"
+        for v in stride(from: 0.0, through: 1.0, by: 0.2) {
+            s += text(x: left - 6, y: top + plot * (1 - v) + 4, String(format: "%.1f", v), size: 10, anchor: "end")
+            s += text(x: left + plot * v, y: top + plot + 28, String(format: "%.1f", v), size: 10, anchor: "middle")
+        }
+        s += text(x: left + plot / 2, y: top + plot + 48, "top probability (faces per bin above)", size: 12, anchor: "middle")
+        s += "<text x=\"16\" y=\"\(top + plot / 2)\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + plot / 2))\">share right</text>\n"
+        return s + "</svg>\n"
+    }
+
     /// One labelled series of probability vectors over time.
     public struct Series: Sendable {
         public let name: String

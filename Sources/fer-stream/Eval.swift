@@ -56,6 +56,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Also draw the confusion matrix into this SVG file.")
     var plot: String?
 
+    @Option(help: ArgumentHelp("Also draw a reliability diagram (share right per bin of the top probability, against the diagonal) into this SVG file.", valueName: "FILE"))
+    var reliability: String?
+
     @Option(help: ArgumentHelp("FER2013 through the whole face path: each face enlarged N times and pasted on a grey canvas, found by the detector, cropped (aligned), then classified. Faces not found count as wrong.", valueName: "N"))
     var paste: Int?
 
@@ -77,7 +80,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        try OutputPath.checkAll([plot])  // before the minutes of work, without creating it
+        try OutputPath.checkAll([plot, reliability])  // before the minutes of work, without creating them
         // The model first: its classes decide which folders count and whether FER2013 applies.
         let recognizer = try network.recognizerOptions(tta: tta).makeRecognizer()
         let classes = recognizer.weights.classes
@@ -120,6 +123,7 @@ struct Eval: ParsableCommand {
             let title = "\(images == nil ? split.rawValue : "images"), \(tta.rawValue): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
             try LineSink(path: plot).write(Plots.confusion(result.confusion, classes: result.classes, title: title))
         }
+        try drawReliability(result, title: "\(images == nil ? split.rawValue : "images"), \(tta.rawValue)")
         // Through the detector, faces it missed count as wrong: accuracy over all of them.
         let overall = Double(result.correct) / Double(result.count + missed)
         if format == .json {
@@ -132,6 +136,12 @@ struct Eval: ParsableCommand {
             print(result.table, terminator: "")
             print(String(format: "%.1f s, %.0f crops/s", seconds, Double(faces.count * recognizer.cropsPerFace) / seconds))
         }
+    }
+
+    private func drawReliability(_ result: EvaluationResult, title: String) throws {
+        guard let reliability else { return }
+        let ece = result.ece.map { String(format: ", ECE %.4f", $0) } ?? ""
+        try LineSink(path: reliability).write(Plots.reliability(result.reliability, title: title + ece))
     }
 
     /// `--ferplus`: the split's FER2013 faces joined to their votes by row, measured against them.
@@ -161,6 +171,7 @@ struct Eval: ParsableCommand {
             let title = "\(split.rawValue) vs FER+ majority, \(tta.rawValue): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
             try LineSink(path: plot).write(Plots.confusion(result.majority.confusion, classes: result.majority.classes, title: title))
         }
+        try drawReliability(result.majority, title: "\(split.rawValue) vs FER+ majority, \(tta.rawValue)")
         if format == .json {
             print(VoteEvaluationRecord(result).json)
         } else {

@@ -412,8 +412,9 @@ final class CLIEvalTests: XCTestCase {
         let ferplus = dir.appendingPathComponent("votes.csv").path
         try votes.write(toFile: ferplus, atomically: true, encoding: .utf8)
         let plot = dir.appendingPathComponent("confusion.svg").path
+        let diagram = dir.appendingPathComponent("reliability.svg").path
         let r = try CLI.ferStream(["eval", "--ferplus", ferplus, "--fer2013", data, "--split", "PublicTest", "--tta", "center",
-                                   "--format", "json", "--plot", plot])
+                                   "--format", "json", "--plot", plot, "--reliability", diagram])
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
         XCTAssertEqual(json["n"] as? Int, 3, r.stdout)
@@ -427,6 +428,10 @@ final class CLIEvalTests: XCTestCase {
         XCTAssertGreaterThan(json["cross_entropy"] as! Double, 0)
         XCTAssertNotNil(json["ece"] as? Double)
         XCTAssertTrue(try String(contentsOfFile: plot, encoding: .utf8).hasPrefix("<svg"))
+        // The reliability diagram: one bar (and one gap mark) per non-empty bin of the 4 faces counted or dropped.
+        let svg = try String(contentsOfFile: diagram, encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("ECE"), svg)
+        XCTAssertGreaterThanOrEqual(svg.components(separatedBy: "fill=\"#4c72b0\"").count - 1, 1)
         // The text report says what was left out and why.
         let text = try CLI.ferStream(["eval", "--ferplus", ferplus, "--fer2013", data, "--split", "PublicTest", "--tta", "center"])
         XCTAssertEqual(text.status, 0, text.stderr)

@@ -64,4 +64,18 @@ final class PlotsTests: XCTestCase {
         XCTAssertTrue(bars.contains("fill=\"#17becf\"/>"), bars)
         XCTAssertTrue(bars.contains(">sadness</text>"))
     }
+
+    /// A reliability diagram: a bar per non-empty bin, its height the share right, the gap to the
+    /// bin's mean confidence red when over-confident, green when under.
+    func testReliabilityBarsAndGaps() {
+        var bins = Array(repeating: (count: 0, correct: 0, confidence: 0.0), count: 15)
+        bins[14] = (10, 5, 9.7)   // claims 0.97, gets 0.5: over-confident
+        bins[6] = (4, 4, 1.7)     // claims 0.425, gets 1: under-confident
+        let svg = Plots.reliability(bins, title: "t")
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertEqual(svg.components(separatedBy: "fill=\"#4c72b0\"").count - 1, 2)
+        XCTAssertEqual(svg.components(separatedBy: "fill=\"#d62728\"").count - 1, 1)
+        XCTAssertEqual(svg.components(separatedBy: "fill=\"#2ca02c\"").count - 1, 1)
+        XCTAssertTrue(svg.contains(">10</text>") && svg.contains(">4</text>"))
+    }
 }
