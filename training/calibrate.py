@@ -132,6 +132,12 @@ def main(argv=None):
                               "temperature_fit": f"10-crop NLL of the PublicTest "
                                                  f"{'FER+ top vote' if a.ferplus is not None else 'FER2013 label'}"})
         print(f"wrote temperature {t:.4f} into {path}")
+        golden = path.with_name(path.name.replace(".safetensors", ".golden.safetensors"))
+        if golden.exists():
+            # The golden outputs are the file's network's: with the temperature now, and its new sha256.
+            from export import write_golden
+            write_golden(path, golden)
+            print(f"rewrote {golden}")
     return t
 
 

@@ -143,6 +143,12 @@ def load_safetensors(path, device: str = "cpu"):
     for k in list(sd):
         if k.endswith("num_batches_tracked"):
             state[k] = sd[k]
+    # A calibrated file's temperature, folded into the classifier as fer-stream folds it:
+    # softmax(logits / T) is what the file's network means.
+    t = float(meta.get("temperature", "1"))
+    if t != 1.0:
+        state["classifier.weight"] = state["classifier.weight"] / t
+        state["classifier.bias"] = state["classifier.bias"] / t
     m.load_state_dict(state, strict=True)
     return m.to(device), meta
 

@@ -7,7 +7,8 @@ import SafeTensors
 /// The Swift reference engine against the training code's PyTorch on the shipped models: each
 /// golden file (Models/<name>.golden.safetensors, made by training/export.py) holds generated crops
 /// and the logits PyTorch computed for them with the exported weights. `ParityTests` checks the
-/// VGG19, `ResNet18ParityTests` the ResNet18.
+/// VGG19, `FERPlusParityTests` the VGG19 trained on FER+'s votes (its golden outputs include its
+/// temperature, as fer-stream applies it), `ResNet18ParityTests` the ResNet18.
 class ParityTests: XCTestCase {
     static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Models")
@@ -72,5 +73,20 @@ final class ResNet18ParityTests: ParityTests {
         XCTAssertEqual(weights.inputSize, 44)
         XCTAssertEqual(weights.classes, Emotion.names)
         XCTAssertEqual(golden.metadata["format"], "fer-stream-resnet18-golden")
+    }
+}
+
+final class FERPlusParityTests: ParityTests {
+    override class var modelName: String { "vgg19-ferplus" }
+
+    /// Calibrated: a temperature in its metadata, folded into the classifier.
+    func testTemperatureIsFoldedIntoTheClassifier() throws {
+        let (weights, _) = try load()
+        let t = try XCTUnwrap(weights.metadata["temperature"].flatMap(Float.init))
+        XCTAssertEqual(weights.temperature, t)
+        XCTAssertGreaterThan(t, 0)
+        let plain = try SafeTensorsFile(path: Self.modelPath)
+        let stored = try XCTUnwrap(plain.tensors["classifier.bias"]).values
+        for (folded, raw) in zip(weights.classifierBias, stored) { XCTAssertEqual(folded, raw / t, accuracy: 1e-5) }
     }
 }

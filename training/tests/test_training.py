@@ -345,9 +345,12 @@ def test_golden_reproducible_from_export(tmp_path):
 COMMITTED = REPO / "Models" / "vgg19-fer2013.safetensors"
 
 
-@pytest.mark.skipif(not COMMITTED.exists(), reason="no exported model in Models/")
-def test_committed_golden_matches_committed_model():
-    _check_golden(COMMITTED, COMMITTED.with_name("vgg19-fer2013.golden.safetensors"))
+@pytest.mark.parametrize("name", ["vgg19-fer2013", "vgg19-ferplus"])
+def test_committed_golden_matches_committed_model(name):
+    model = REPO / "Models" / f"{name}.safetensors"
+    if not model.exists():
+        pytest.skip(f"no {model.name} in Models/")
+    _check_golden(model, model.with_name(f"{name}.golden.safetensors"))
 
 
 def test_activation_maxima_are_the_largest_conv_outputs():
