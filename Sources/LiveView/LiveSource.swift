@@ -50,7 +50,8 @@ final class LiveSource: Sendable {
     func pipelineStats() -> PipelineStats {
         let (provider, final, own) = state.withLock { s in (s.provider, s.final, s) }
         if let s = final ?? provider?() { return s }
-        var s = PipelineStats()
+        var s = PipelineStats.total([], wallSeconds: 0)  // (its memberwise init is internal)
+        s.sourceCount = nil
         s.framesDecoded = own.decoded
         s.framesAnalysed = own.analysed
         s.faces = own.faces

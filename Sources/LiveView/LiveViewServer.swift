@@ -81,7 +81,7 @@ public final class LiveViewServer: Sendable {
             outcome.withLock { $0 = .success(channel.localAddress?.port ?? options.port) }
             started.signal()
         }
-        task = Mutex(Task.detached {
+        let serverTask = Task.detached {
             do { try await app.run() } catch {
                 let first = outcome.withLock { o -> Bool in
                     guard o == nil else { return false }
@@ -90,7 +90,18 @@ public final class LiveViewServer: Sendable {
                 }
                 if first { started.signal() }
             }
-        })
+        }
+        if started.wait(timeout: .now() + 30) == .timedOut {
+            serverTask.cancel()
+            throw .bind(address: address, reason: "the server did not start within 30 s")
+        }
+        switch outcome.withLock({ $0 })! {
+        case .success(let port): self.port = port
+        case .failure(let error):
+            serverTask.cancel()
+            throw .bind(address: address, reason: Self.reason(error))
+        }
+        task = Mutex(serverTask)
         ticker = Mutex(Task.detached {
             // The pages' stats, once a second.
             while !Task.isCancelled {
@@ -98,16 +109,6 @@ public final class LiveViewServer: Sendable {
                 hub.publishStatus()
             }
         })
-        if started.wait(timeout: .now() + 30) == .timedOut {
-            stop()
-            throw .bind(address: address, reason: "the server did not start within 30 s")
-        }
-        switch outcome.withLock({ $0 })! {
-        case .success(let port): self.port = port
-        case .failure(let error):
-            stop()
-            throw .bind(address: address, reason: Self.reason(error))
-        }
     }
 
     /// The sink that shows `stream` (its tile: the input of that name given to `init`, else a new one).

@@ -7,9 +7,9 @@ enum Metrics {
         struct Row { let source: LiveSource; let stats: PipelineStats; let state: LiveSource.State }
         let rows = sources.map { s in Row(source: s, stats: s.pipelineStats(), state: s.state.withLock { $0 }) }
         var out = ""
-        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: String)]) {
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [([(String, String)], String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for s in samples { out += name + labels(s.labels) + " " + s.value + "\n" }
+            for s in samples { out += name + labels(s.0) + " " + s.1 + "\n" }
         }
         func perSource(_ name: String, _ help: String, type: String = "counter", _ value: (Row) -> Int) {
             family(name, type, help, rows.map { r in ([("source", r.source.name)], String(value(r))) })

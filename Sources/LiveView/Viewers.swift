@@ -1,3 +1,4 @@
+import FERCore
 import Foundation
 import Synchronization
 
@@ -153,8 +154,6 @@ final class ViewerHub: Sendable {
         "[" + sources.map { $0.json() }.joined(separator: ",") + "]"
     }
 }
-
-import FERCore
 
 enum SourceNameShort {
     static func of(_ input: String) -> String {
