@@ -18,7 +18,7 @@ enum Page {
   header { display: flex; align-items: baseline; gap: 1em; padding: .5em .8em; }
   header h1 { font-size: 1.1em; margin: 0; font-weight: 600; }
   #conn { color: var(--dim); font-size: .9em; }
-  #grid { display: grid; gap: .6em; padding: 0 .6em .6em; grid-template-columns: repeat(auto-fill, minmax(min(100%, 320px), 1fr)); }
+  #grid { --cols: 1; display: grid; gap: .6em; padding: 0 .6em .6em; grid-template-columns: repeat(var(--cols), minmax(0, 1fr)); }
   .tile { background: var(--tile); border-radius: 6px; overflow: hidden; cursor: zoom-in; min-width: 0; }
   .tile.big { grid-column: 1 / -1; cursor: zoom-out; }
   .title { display: flex; gap: .5em; align-items: baseline; padding: .35em .6em; white-space: nowrap; }
@@ -32,7 +32,8 @@ enum Page {
   .now, .stats { padding: .2em .6em; font-size: .85em; color: var(--dim); min-height: 1.4em; }
   .now span { margin-right: .8em; white-space: nowrap; }
   .now i { display: inline-block; width: .7em; height: .7em; border-radius: 2px; margin-right: .25em; }
-  @media (max-width: 480px) { body { font-size: 13px; } #grid { padding: 0 .3em .3em; gap: .4em; } }
+  /* A phone: one column, whatever the number of inputs. */
+  @media (max-width: 600px) { body { font-size: 13px; } #grid { --cols: 1 !important; padding: 0 .3em .3em; gap: .4em; } }
 </style>
 </head>
 <body>
@@ -75,6 +76,9 @@ function tileFor(s) {
 
 function update(sources) {
   live.sources = sources;
+  // A square-ish grid: 2×2 for 4 inputs, 3×3 for 8 or 9, 4×4 for 16 (one column on a phone).
+  const cols = Math.max(1, Math.min(6, Math.ceil(Math.sqrt(sources.length)), Math.floor(window.innerWidth / 260)));
+  grid.style.setProperty("--cols", cols);
   for (const s of sources) {
     const t = tileFor(s), st = s.stats || {};
     t.el.classList.toggle("ended", s.ended);
@@ -123,7 +127,6 @@ async function paint(t) {
     try { bmp = await createImageBitmap(p.jpeg); } catch (e) { continue; }
     if (t.canvas.width !== bmp.width || t.canvas.height !== bmp.height) {
       t.canvas.width = t.overlay.width = bmp.width; t.canvas.height = t.overlay.height = bmp.height;
-      t.el.querySelector(".view").style.aspectRatio = bmp.width + " / " + bmp.height;
     }
     t.ctx.drawImage(bmp, 0, 0);
     bmp.close();

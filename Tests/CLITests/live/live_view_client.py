@@ -27,7 +27,7 @@ def need_websocket():
 
 class Chromium:
     """Headless Chromium with its DevTools protocol on a WebSocket."""
-    def __init__(self, width=1280, height=900):
+    def __init__(self, width=1400, height=1300):
         websocket = need_websocket()
         exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
         if not exe:
@@ -217,10 +217,19 @@ def stall(args):
                                          origin=None, suppress_origin=True)
         ws.send(json.dumps({"watch": "all"}))
         socks.append(ws)
+    if args.mjpeg:
+        # An MJPEG client that sends its request and never reads the answer.
+        from urllib.parse import urlparse
+        u = urlparse(args.mjpeg)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((u.hostname, u.port or 80))
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (u.path, u.netloc)).encode())
+        socks.append(s)
     print("stalled %d" % len(socks), flush=True)
     time.sleep(args.seconds)  # never reading
     for ws in socks:
-        ws.sock.close()
+        (ws.sock if hasattr(ws, "sock") else ws).close()
 
 def metrics(args):
     from prometheus_client.parser import text_string_to_metric_families
@@ -237,6 +246,7 @@ def main():
     b = sub.add_parser("browser"); b.add_argument("url"); b.add_argument("--tiles", type=int, required=True)
     b.add_argument("--ndjson", required=True); b.add_argument("--screenshot"); b.add_argument("--seconds", type=float, default=4)
     s = sub.add_parser("stall"); s.add_argument("url"); s.add_argument("--seconds", type=float, default=30); s.add_argument("--viewers", type=int, default=1)
+    s.add_argument("--mjpeg", help="also an MJPEG client of this URL that never reads")
     m = sub.add_parser("metrics"); m.add_argument("file")
     args = ap.parse_args()
     {"browser": browser, "stall": stall, "metrics": metrics}[args.cmd](args)
