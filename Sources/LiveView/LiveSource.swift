@@ -26,9 +26,8 @@ final class LiveSource: Sendable {
         var latencyCounts = [Int](repeating: 0, count: LiveSource.latencyBuckets.count + 1)
         var latencySum = 0.0
         var latencyCount = 0
-        /// The last frame's picture and its record, for a snapshot when nothing is being encoded.
+        /// The last frame's picture, for a snapshot when nothing is being encoded.
         var picture: ColourPicture?
-        var line: String?
         var frame = -1
         /// The last JPEG encoded (and for which frame).
         var jpeg: [UInt8]?
@@ -115,7 +114,6 @@ final class LiveSink: FrameSink {
         let now = DispatchTime.now().uptimeNanoseconds
         let wallMs = Date().timeIntervalSince1970 * 1000
         let r = frame.result
-        let line = writer.line(for: r)
         let latency = frame.capturedAt > 0 && now > frame.capturedAt ? Double(now - frame.capturedAt) / 1e9 : nil
         let interval = UInt64(1e9 / max(0.1, options.maxFPS) * 0.9)
         let encode = source.state.withLock { s -> Bool in
@@ -123,7 +121,6 @@ final class LiveSink: FrameSink {
             s.decoded = max(s.decoded, r.frame + 1)
             s.droppedBefore += frame.droppedBefore
             if let p = frame.picture { s.picture = p }
-            s.line = line
             s.frame = r.frame
             if frame.analysed {
                 s.analysed += 1
@@ -143,6 +140,8 @@ final class LiveSink: FrameSink {
         }
         guard encode, let picture = frame.picture else { return }
         guard let jpeg = encoder.withLock({ $0.encode(picture, maxWidth: options.maxWidth) }) else { return }
+        // The frame's own NDJSON line, made only for a frame someone will see.
+        let line = writer.line(for: r)
         source.state.withLock { s in
             s.jpeg = jpeg.bytes
             s.jpegFrame = r.frame
@@ -166,17 +165,22 @@ final class LiveSink: FrameSink {
 
 /// One frame as the page gets it, in one binary WebSocket message: a 24-byte header (big-endian:
 /// kind 1, 0, source id u16, frame u32, frame width u16, height u16, record length u32, the
-/// record's wall time in ms f64), the frame's NDJSON record (UTF-8), then the JPEG.
+/// record's wall time in ms f64), the frame's NDJSON record (UTF-8), then the JPEG. Made once,
+/// shared by every viewer (a `ByteBuffer` is copied on write only).
 struct FrameMessage: Sendable {
     let source: Int
     let frame: Int
-    let width: Int
-    let height: Int
-    let wallMs: Double
-    let record: String
     let jpeg: [UInt8]
+    let buffer: ByteBuffer
 
-    var buffer: ByteBuffer {
+    init(source: Int, frame: Int, width: Int, height: Int, wallMs: Double, record: String, jpeg: [UInt8]) {
+        self.source = source
+        self.frame = frame
+        self.jpeg = jpeg
+        buffer = Self.pack(source: source, frame: frame, width: width, height: height, wallMs: wallMs, record: record, jpeg: jpeg)
+    }
+
+    static func pack(source: Int, frame: Int, width: Int, height: Int, wallMs: Double, record: String, jpeg: [UInt8]) -> ByteBuffer {
         let rec = Array(record.utf8)
         var b = ByteBufferAllocator().buffer(capacity: 24 + rec.count + jpeg.count)
         b.writeInteger(UInt8(1))

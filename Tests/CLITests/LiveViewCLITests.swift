@@ -189,6 +189,13 @@ final class LiveViewCLITests: XCTestCase {
         let labels = families["fer_stream_labels"]?["samples"] as? [[Any]] ?? []
         XCTAssertFalse(labels.isEmpty, "label counts of the face")
 
+        // A client message over 4 KiB closes that viewer (1009, too big); the run and the server go on.
+        let big = try CLI.run("/usr/bin/env", ["python3", Self.client, "oversize", "ws://127.0.0.1:\(port)/ws"])
+        XCTAssertEqual(big.status, 0, big.stderr)
+        XCTAssertTrue(big.stdout.hasPrefix("closed"), big.stdout)
+        XCTAssertEqual(try Self.curl(["\(base)/healthz"]).status, 200)
+        XCTAssertTrue(run.process.isRunning)
+
         run.stop()
     }
 

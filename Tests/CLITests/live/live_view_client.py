@@ -231,6 +231,24 @@ def stall(args):
     for ws in socks:
         (ws.sock if hasattr(ws, "sock") else ws).close()
 
+def oversize(args):
+    """Sends a 64 KiB text message (the page's own are a few bytes): the server must close this viewer."""
+    websocket = need_websocket()
+    ws = websocket.create_connection(args.url, timeout=10, suppress_origin=True)
+    ws.send("x" * 65536)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            op, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketConnectionClosedException:
+            print("closed"); return
+        except (OSError, websocket.WebSocketException):
+            print("closed"); return
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+            print("closed %s" % code); return
+    fail("the server kept a viewer that sent a 64 KiB message")
+
 def metrics(args):
     from prometheus_client.parser import text_string_to_metric_families
     with open(args.file) as f:
@@ -248,8 +266,9 @@ def main():
     s = sub.add_parser("stall"); s.add_argument("url"); s.add_argument("--seconds", type=float, default=30); s.add_argument("--viewers", type=int, default=1)
     s.add_argument("--mjpeg", help="also an MJPEG client of this URL that never reads")
     m = sub.add_parser("metrics"); m.add_argument("file")
+    o = sub.add_parser("oversize"); o.add_argument("url")
     args = ap.parse_args()
-    {"browser": browser, "stall": stall, "metrics": metrics}[args.cmd](args)
+    {"browser": browser, "stall": stall, "metrics": metrics, "oversize": oversize}[args.cmd](args)
 
 if __name__ == "__main__":
     main()
