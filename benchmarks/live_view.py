@@ -13,6 +13,8 @@ the viewers are connected before the first frame), modes rotated in every round:
 Page latency: 4 inputs with --realtime --serve, the page open in headless Chromium for S seconds;
   from each frame's record time (the sink got it) to the frame painted (the page's
   requestAnimationFrame after drawing), loopback: p50, p95 over every painted frame.
+  Also the process's CPU ms per analysed frame (user + system, from wait4): on this shared machine
+  other programs' load moves frames/s by ±30 % from run to run; CPU per frame is what the view adds.
 Memory: peak RSS (VmHWM) of 4 --realtime inputs with 0 and with 16 reading viewers.
 
     python3 benchmarks/live_view.py [--rounds 3] [--seconds 12] [--binary .build/debug/fer-stream]
@@ -116,12 +118,16 @@ def throughput(binary, clip, mode):
         proc.stdin.write(f.read())
     proc.stdin.close()
     err = proc.stderr.read().decode()
-    proc.wait()
+    # The process's own CPU seconds (user + system): what the view costs, apart from the other
+    # programs on this shared machine (and from the viewers' clients, which are separate processes).
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     received = sum(viewers.frames) if isinstance(viewers, Readers) else None
     if viewers:
         viewers.close()
     stats = [json.loads(l) for l in err.splitlines() if l.startswith("{") and "frames_analysed" in l][-1]
     return {"fps": stats["frames_analysed"] / stats["wall_s"], "analysed": stats["frames_analysed"], "wall_s": stats["wall_s"],
+            "cpu_ms_per_frame": (usage.ru_utime + usage.ru_stime) * 1000 / stats["frames_analysed"],
             "dropped": stats.get("dropped"), "frames_to_viewers": received}
 
 
@@ -185,8 +191,13 @@ def main():
                 print(f"round {r + 1} {m}: {runs[m][-1]}", file=sys.stderr)
         med = {m: statistics.median(x["fps"] for x in runs[m]) for m in modes}
         ratios = {m: statistics.median(runs[m][i]["fps"] / runs["serve-0"][i]["fps"] for i in range(args.rounds)) for m in modes}
-        report["throughput"] = {"frames_analysed_per_s_median": med, "ratio_to_serve_0_median_of_paired": ratios,
-                                "runs": runs}
+        cpu = {m: statistics.median(x["cpu_ms_per_frame"] for x in runs[m]) for m in modes}
+        cpu_ratios = {m: statistics.median(runs[m][i]["cpu_ms_per_frame"] / runs["serve-0"][i]["cpu_ms_per_frame"] for i in range(args.rounds))
+                      for m in modes}
+        spread = {m: [round(min(x["fps"] for x in runs[m]), 1), round(max(x["fps"] for x in runs[m]), 1)] for m in modes}
+        report["throughput"] = {"frames_analysed_per_s_median": med, "frames_analysed_per_s_min_max": spread,
+                                "ratio_to_serve_0_median_of_paired": ratios,
+                                "cpu_ms_per_frame_median": cpu, "cpu_ratio_to_serve_0_median_of_paired": cpu_ratios, "runs": runs}
     if "latency" not in skip:
         clips = [make_clip(os.path.join(work, f"live-{i}.mp4"), 30) for i in range(1)]
         clips = [clips[0]] + [os.path.join(work, f"live-{i}.mp4") for i in range(1, 4)]
