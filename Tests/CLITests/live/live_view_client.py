@@ -115,7 +115,8 @@ def hex_rgb(c):
 
 def browser(args):
     lines = []
-    chrome = Chromium()
+    w, h = (int(x) for x in args.window.split("x"))
+    chrome = Chromium(w, h)
     samples = []
     try:
         chrome.call("Page.navigate", url=args.url)
@@ -263,6 +264,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("browser"); b.add_argument("url"); b.add_argument("--tiles", type=int, required=True)
     b.add_argument("--ndjson", required=True); b.add_argument("--screenshot"); b.add_argument("--seconds", type=float, default=4)
+    b.add_argument("--window", default="1400x1300", help="the browser window, WxH")
     s = sub.add_parser("stall"); s.add_argument("url"); s.add_argument("--seconds", type=float, default=30); s.add_argument("--viewers", type=int, default=1)
     s.add_argument("--mjpeg", help="also an MJPEG client of this URL that never reads")
     m = sub.add_parser("metrics"); m.add_argument("file")
