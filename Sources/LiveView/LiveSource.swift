@@ -21,6 +21,9 @@ final class LiveSource: Sendable {
     struct State {
         var attached = false
         var ended = false
+        /// Why it ended, when it failed; whether it was skipped without running.
+        var failure: String?
+        var wasSkipped = false
         var analysed = 0, faces = 0, skipped = 0, decoded = 0, encoded = 0, droppedBefore = 0
         var labels: [String: Int] = [:]
         var latencyCounts = [Int](repeating: 0, count: LiveSource.latencyBuckets.count + 1)
@@ -63,8 +66,9 @@ final class LiveSource: Sendable {
     /// ended, its viewers, and its `--stats` record (the same JSON as `--stats` prints).
     func json() -> String {
         let s = pipelineStats()
-        let (attached, ended, encoded, frame) = state.withLock { ($0.attached, $0.ended, $0.encoded, $0.frame) }
+        let (attached, ended, encoded, frame, failure, skipped) = state.withLock { ($0.attached, $0.ended, $0.encoded, $0.frame, $0.failure, $0.wasSkipped) }
         return "{\"id\":\(id),\"name\":\(jsonString(name)),\"input\":\(jsonString(input)),\"started\":\(attached),\"ended\":\(ended)"
+            + (failure.map { ",\"error\":\(jsonString($0))" } ?? "") + (skipped ? ",\"skipped\":true" : "")
             + ",\"frame\":\(frame),\"viewers\":\(watchers.load(ordering: .relaxed)),\"frames_encoded\":\(encoded),\"stats\":\(StatsRecord(s).json)}"
     }
 }

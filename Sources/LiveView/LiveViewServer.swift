@@ -125,6 +125,19 @@ public final class LiveViewServer: Sendable {
         return LiveSink(source: source, hub: hub, labels: labels, options: options)
     }
 
+    /// Tells the page that `input` has ended — also one that never ran: it failed to open
+    /// (`failure`, shown on its tile) or was skipped (e.g. its result exists already).
+    public func ended(_ input: String, failure: String? = nil, skipped: Bool = false) {
+        guard let source = hub.sources.first(where: { $0.input == input && !$0.state.withLock { $0.ended } })
+            ?? hub.sources.last(where: { $0.input == input }) else { return }
+        source.state.withLock { s in
+            s.ended = true
+            if let failure { s.failure = failure }
+            if skipped { s.wasSkipped = true }
+        }
+        hub.publishStatus()
+    }
+
     /// The URL of the page (with the token, when there is one).
     public var url: String {
         let host = options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1" : options.host

@@ -83,11 +83,12 @@ function update(sources) {
     const t = tileFor(s), st = s.stats || {};
     t.el.classList.toggle("ended", s.ended);
     t.el.classList.toggle("live", s.started && !s.ended);
-    t.badge.textContent = s.ended ? "ended" : (s.started ? "live" : "waiting");
+    t.badge.textContent = s.error ? "failed" : s.skipped ? "skipped" : s.ended ? "ended" : (s.started ? "live" : "waiting");
+    t.badge.title = s.error || "";
     const dropped = st.dropped ? Object.values(st.dropped).reduce((a, b) => a + b, 0) : 0;
     const p95 = st.latency_ms && st.latency_ms.p95 != null ? st.latency_ms.p95 : "–";
     const cpf = st.crops_per_face != null ? st.crops_per_face : "–";
-    t.stats.textContent = (st.frames_analysed || 0) + " analysed · " + (st.skipped || 0) + " skipped · p95 " + p95 +
+    t.stats.textContent = (s.error ? s.error + " · " : "") + (st.frames_analysed || 0) + " analysed · " + (st.skipped || 0) + " skipped · p95 " + p95 +
       " ms · " + cpf + " crops/face · " + dropped + " dropped" + (s.viewers ? " · " + s.viewers + " watching" : "");
   }
   sendWatch();

@@ -97,6 +97,7 @@ extension Stream {
                 }
             })
         }, periodicStats: periodic, finished: { outcome in
+            view?.ended(outcome.source.input, failure: outcome.error.map { "\($0)" }, skipped: outcome.stats == nil && outcome.error == nil)
             guard let error = outcome.error else { return }
             // The reader of stdout went away: nothing more can be written, so every input stops.
             if Self.isQuietStop(error) { group.stop(); return }

@@ -275,6 +275,27 @@ final class LiveViewCLITests: XCTestCase {
         print("stalled viewers: 200 frames in \(String(format: "%.1f", seconds)) s; \(stats)")
     }
 
+    /// An input that cannot be opened is shown as ended, with its error, while the others run.
+    func testAnInputThatFailsIsShownEndedWithItsError() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try Self.clips(1, in: dir, seconds: 10)[0]
+        let missing = dir.appendingPathComponent("missing.mp4").path
+        let port = try freePort()
+        let run = try Running(["--no-progress", "--realtime", "--serve", "127.0.0.1:\(port)", "-o", "/dev/null", clip, missing], in: dir)
+        defer { run.stop() }
+        try Self.waitForServer(port: port, process: run)
+        var shown: [[String: Any]] = []
+        XCTAssertTrue(eventually(30) {
+            guard let s = try? Self.curl(["http://127.0.0.1:\(port)/api/sources"]),
+                  let list = try? JSONSerialization.jsonObject(with: Data(s.body.utf8)) as? [[String: Any]] else { return false }
+            shown = list
+            return list.count == 2 && list[1]["ended"] as? Bool == true && list[0]["started"] as? Bool == true
+        }, "\(shown)")
+        XCTAssertEqual(shown.map { $0["name"] as? String }, ["face-1", "missing"])
+        XCTAssertTrue((shown[1]["error"] as? String ?? "").contains("missing.mp4"), "\(shown[1])")
+        XCTAssertEqual(shown[0]["ended"] as? Bool, false, "the other input goes on")
+    }
+
     // MARK: - Chromium
 
     private func browserCheck(inputs: Int, seconds: Int, screenshot: String) throws {
