@@ -275,6 +275,28 @@ final class LiveViewCLITests: XCTestCase {
         print("stalled viewers: 200 frames in \(String(format: "%.1f", seconds)) s; \(stats)")
     }
 
+    /// `--serve-viewers 1`: while one MJPEG client watches, another client is refused (503) and the run goes on.
+    func testViewersAreBounded() throws {
+        let dir = try CLI.tempDirectory()
+        let clip = try Self.clips(1, in: dir, seconds: 10)[0]
+        let port = try freePort()
+        let run = try Running(["--no-progress", "--realtime", "--serve", "127.0.0.1:\(port)", "--serve-viewers", "1", "-o", "/dev/null", clip], in: dir)
+        defer { run.stop() }
+        try Self.waitForServer(port: port, process: run)
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        first.arguments = ["-s", "--max-time", "6", "-o", "/dev/null", "http://127.0.0.1:\(port)/sources/face-1/mjpeg"]
+        try first.run()
+        defer { first.waitUntilExit() }
+        XCTAssertTrue(eventually(5) {
+            (try? Self.curl(["http://127.0.0.1:\(port)/metrics"]).body.contains("fer_stream_live_viewers 1")) ?? false
+        })
+        XCTAssertEqual(try Self.curl(["--max-time", "2", "-o", "/dev/null", "http://127.0.0.1:\(port)/sources/face-1/mjpeg"]).status, 503)
+        XCTAssertEqual(try Self.curl(["http://127.0.0.1:\(port)/ws"]).status, 503)
+        XCTAssertEqual(try Self.curl(["http://127.0.0.1:\(port)/healthz"]).status, 200)
+        XCTAssertTrue(run.process.isRunning)
+    }
+
     /// An input that cannot be opened is shown as ended, with its error, while the others run.
     func testAnInputThatFailsIsShownEndedWithItsError() throws {
         let dir = try CLI.tempDirectory()
