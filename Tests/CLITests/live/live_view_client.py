@@ -126,6 +126,8 @@ def browser(args):
             if s is not None and s >= args.tiles:
                 break
             time.sleep(0.25)
+        if not chrome.eval("typeof ferLive !== 'undefined'"):
+            fail("the page at %s did not load in Chromium" % args.url)
         start = time.time()
         while time.time() - start < args.seconds:
             samples.append(chrome.eval(SAMPLE))
