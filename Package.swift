@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream", "TestSupport"]),
-        .testTarget(name: "LiveViewTests", dependencies: ["LiveView", "Pipeline", "FERCore", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "LiveViewTests", dependencies: ["LiveView", "Pipeline", "FERCore", "FERStream", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "FERStreamTests", dependencies: ["FERStream", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -239,7 +239,9 @@ final class LiveViewCLITests: XCTestCase {
     }
 
     /// Viewers that stop reading (a tiny receive buffer, never read) and an MJPEG client that never
-    /// reads: the run still analyses every frame of the file, and in about the time it takes without them.
+    /// reads, connected before the first frame: the run still analyses every frame of the file and
+    /// exits 0 (a stall would hang it until the 180 s limit). The time is printed, not compared:
+    /// benchmarks/live_view.py compares it, interleaved.
     func testAViewerThatStopsReadingDoesNotStallTheRun() throws {
         let dir = try CLI.tempDirectory()
         let clip = try Self.clips(1, in: dir, seconds: 8, size: 480, container: "mkv")[0]

@@ -1,4 +1,5 @@
 import FERCore
+import FERStream
 import Hummingbird
 import Foundation
 @testable import LiveView
@@ -99,5 +100,16 @@ final class LiveViewTests: XCTestCase {
         XCTAssertThrowsError(try LiveViewServer(o)) { error in
             guard case LiveViewError.needsToken = error else { return XCTFail("\(error)") }
         }
+    }
+
+    /// docs/live.md's library example, as written there (compiled, not run: it would serve on 8080).
+    func librarySnippet() throws {
+        var options = StreamOptions()
+        options.keepsColour = true                        // pictures for the view
+        var view = LiveViewOptions()
+        view.port = 8080
+        let server = try LiveViewServer(view, inputs: ["a.mp4", "b.mp4"])
+        let group = StreamGroup(inputs: ["a.mp4", "b.mp4"], options: options, models: try SharedModels(options: options))
+        _ = group.run(plan: { _ in .run(sinks: { stream in [server.sink(for: stream)] }, done: { _, _, _ in }) })
     }
 }
