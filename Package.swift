@@ -11,11 +11,17 @@ let package = Package(
     products: [
         .executable(name: "fer-stream", targets: ["fer-stream"]),
         .library(name: "FERStream", targets: ["FERStream"]),
+        .library(name: "LiveView", targets: ["LiveView"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // `swift package generate-documentation --target FERStream` (the library's DocC catalog).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // --serve: the live view's HTTP and WebSocket server (Sources/LiveView).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -27,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(name: "FERCore"),
         .target(name: "Datasets", dependencies: ["FERCore", "CZlib"]),
         // FFmpeg error strings, frame planes and swscale ranges, shared by decoding and encoding.
@@ -44,13 +51,19 @@ let package = Package(
         // Sinks that send each frame's line and the label events to MQTT or Redis.
         .target(name: "Publishing", dependencies: ["FERCore", "Pipeline", "CMosquitto", "CHiredis"]),
         .target(name: "Annotation", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore", "Pipeline"]),
+        // --serve: a browser view of every input, MJPEG, /metrics; a set of sinks any stream can add.
+        .target(name: "LiveView", dependencies: ["FERCore", "Pipeline", "FERStream", "CTurboJPEG",
+                                                 .product(name: "NIOCore", package: "swift-nio"),
+                                                 .product(name: "Logging", package: "swift-log"),
+                                                 .product(name: "Hummingbird", package: "hummingbird"),
+                                                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")]),
         // The library: the whole pipeline in-process, one module to import (see Examples/LabelVideo).
         .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline", "Publishing", "SafeTensors"]),
         .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer", "SafeTensors"]),
         .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
             name: "fer-stream",
-            dependencies: ["FERStream", "Annotation", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FERStream", "Annotation", "LiveView", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The readers and writers as fuzz targets (scripts/fuzz.sh); built plainly it replays inputs.
         .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceDetection", "FERCore", "Pipeline", "Recognizer", "SafeTensors"]),
@@ -70,6 +83,7 @@ let package = Package(
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),
         .testTarget(name: "CLITests", dependencies: ["fer-stream", "TestSupport"]),
+        .testTarget(name: "LiveViewTests", dependencies: ["LiveView", "Pipeline", "FERCore", "FERStream", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "FERStreamTests", dependencies: ["FERStream", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

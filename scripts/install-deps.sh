@@ -13,6 +13,8 @@ packages=(
   libmosquitto-dev mosquitto mosquitto-clients       # MQTT publishing; the broker and mosquitto_sub for its tests
   libhiredis-dev redis-server                        # Redis publishing; the server for its tests
   slurm-wlm munge                                    # Slurm batch runs; a one-node cluster for their tests
+  libturbojpeg0-dev                                  # --serve: JPEG frames for the live view
+  chromium                                           # --serve: the live view's test in a real browser
 )
 missing=()
 for p in "${packages[@]}"; do

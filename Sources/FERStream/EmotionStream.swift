@@ -125,6 +125,11 @@ public final class EmotionStream: Sendable {
         source.cancel()
     }
 
+    /// What the run has done so far (nil before it starts): frames, skips, latencies, sinks (a live view's stats).
+    public var statsSoFar: PipelineStats? {
+        state.withLock { $0.pipeline }?.statsSoFar
+    }
+
     /// Per track, time on screen and class shares of what was produced (complete after the run).
     public var summary: TrackSummary {
         state.withLock { $0.pipeline?.summary } ?? TrackSummary(labels: labels)

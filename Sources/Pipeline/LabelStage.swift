@@ -24,8 +24,10 @@ struct LabelStage {
         let r = item.info
         let name = tagsSource ? source.input : nil
         guard r.analysed else {
-            return SinkFrame(source: source, result: FrameResult(frame: r.index, time: r.time, faces: shown, source: name),
-                             analysed: false, picture: r.picture)
+            var frame = SinkFrame(source: source, result: FrameResult(frame: r.index, time: r.time, faces: shown, source: name),
+                                  analysed: false, picture: r.picture)
+            frame.capturedAt = r.capturedAt
+            return frame
         }
         let faces = zip(item.faces, item.probabilities).map { face, raw in
             let s = smoother.update(track: face.track, raw: raw, time: r.time)
@@ -36,6 +38,8 @@ struct LabelStage {
         let result = FrameResult(frame: r.index, time: r.time, faces: faces, skipped: r.skippedBefore, source: name)
         shown = faces
         summary.add(result)
-        return SinkFrame(source: source, result: result, analysed: true, picture: r.picture)
+        var frame = SinkFrame(source: source, result: result, analysed: true, picture: r.picture)
+        frame.capturedAt = r.capturedAt
+        return frame
     }
 }

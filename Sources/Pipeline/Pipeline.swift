@@ -256,6 +256,9 @@ public final class Pipeline: Sendable {
         return currentStats()
     }
 
+    /// The stats so far, while it runs (complete after `run`); the wall time is left at 0 until the end.
+    public var statsSoFar: PipelineStats { currentStats() }
+
     /// The board's stats with the sinks' own.
     private func currentStats() -> PipelineStats {
         var s = board.stats

@@ -73,8 +73,11 @@ final class SinkFanOut: Sendable {
             let wantsAll = lane.sink.wantsEveryFrame
             if !frame.analysed && !wantsAll { continue }
             // Pictures are large: only the sinks that draw them keep them queued.
-            let item = wantsAll || frame.picture == nil ? frame
-                : SinkFrame(source: frame.source, result: frame.result, analysed: frame.analysed, picture: nil)
+            var item = frame
+            if !wantsAll && frame.picture != nil {
+                item = SinkFrame(source: frame.source, result: frame.result, analysed: frame.analysed, picture: nil)
+                item.capturedAt = frame.capturedAt
+            }
             if lane.lossless {
                 if !lane.queue.put(item) { return false }
             } else {

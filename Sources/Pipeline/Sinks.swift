@@ -22,6 +22,8 @@ public struct SinkFrame: Sendable {
     public let picture: ColourPicture?
     /// Frames this sink did not get just before this one because it fell behind (`.dropOldest`).
     public internal(set) var droppedBefore: Int
+    /// When the frame was read (`DispatchTime` uptime nanoseconds; 0: not known), for a sink's own latency.
+    public internal(set) var capturedAt: UInt64 = 0
 
     public init(source: SourceName, result: FrameResult, analysed: Bool = true, picture: ColourPicture? = nil, droppedBefore: Int = 0) {
         self.source = source

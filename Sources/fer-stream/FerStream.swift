@@ -2,6 +2,7 @@ import Annotation
 import ArgumentParser
 import FERStream
 import Foundation
+import LiveView
 import Plots
 
 /// A runtime failure already phrased for a person.
@@ -100,6 +101,9 @@ struct Stream: ParsableCommand {
     @OptionGroup(title: "Model")
     var network: ModelOptions
 
+    @OptionGroup(title: "Live view")
+    var live: ServeOptions
+
     @Flag(name: .shortAndLong, help: "Also show FFmpeg's own warnings on stderr (by default only fer-stream's one-line errors, which include FFmpeg's message).")
     var verbose = false
 
@@ -177,7 +181,7 @@ struct Stream: ParsableCommand {
         o.videoSize = videoSize
         o.framerate = framerate
         o.inputFormat = inputFormat
-        o.keepsColour = annotate != nil
+        o.keepsColour = annotate != nil || live.serve != nil
         o.log = { FileHandle.standardError.write(Data("fer-stream: \($0)\n".utf8)) }
         return o
     }
@@ -185,15 +189,17 @@ struct Stream: ParsableCommand {
     func run() throws {
         FFmpegLogLevel.current = verbose ? .warning : .quiet
         let (all, mine) = try inputList()
+        // --serve listens before any input is opened: a port in use fails here, nothing analysed.
+        let view = try live.start(inputs: mine)
         if all.count == 1 && outputDir == nil && shard == nil {
-            try runSingle(all[0])
+            try runSingle(all[0], view: view)
         } else {
-            try runMany(mine, all: all)
+            try runMany(mine, all: all, view: view)
         }
     }
 
     /// One input, as fer-stream has always run it: the output, the annotated video and the timeline are files of its own.
-    private func runSingle(_ input: String) throws {
+    private func runSingle(_ input: String, view: LiveViewServer? = nil) throws {
         // Outputs that could not be written fail now, not after the run; nothing is created yet.
         try OutputPath.checkAll([output, annotate, timeline])
         // The model, the detector, the brokers, then the input: any of them bad fails before an output file is touched.
@@ -222,6 +228,7 @@ struct Stream: ParsableCommand {
         // (that error decides the exit; a timeline failure on top of it is reported too).
         let result: PipelineStats
         let sinks = [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []) + publishers.map { $0.handle() }
+            + (view.map { [$0.sink(for: stream)] } ?? [])
         defer { finishPublishers(publishers) }
         do { result = try stream.run(sinks: sinks, progress: progress, periodicStats: periodic) } catch {
             do { try finish(stream, classes: classes) } catch { FileHandle.standardError.write(Data("fer-stream: \(error)\n".utf8)) }

@@ -1,6 +1,7 @@
 import Annotation
 import FERStream
 import Foundation
+import LiveView
 import Synchronization
 
 /// Several inputs in one process (`fer-stream A B C`, `--inputs-from`, `--output-dir`, `--shard`):
@@ -23,7 +24,7 @@ extension Stream {
     }
 
     /// `list`: this run's inputs; `all`: every input of the job (all shards), which `--output-dir` checks for clashes.
-    func runMany(_ list: [String], all: [String]) throws {
+    func runMany(_ list: [String], all: [String], view: LiveViewServer? = nil) throws {
         // Every output is checked before any input is opened.
         if outputDir == nil {
             if annotate != nil { throw RuntimeFailure(message: "--annotate with several inputs needs --output-dir (one video per input)") }
@@ -76,6 +77,7 @@ extension Stream {
             return .run(sinks: { stream throws(PipelineError) in
                 var sinks = publishers.map { $0.handle() }
                 if let stdout { sinks.insert(stdout.handle(), at: 0) }
+                if let view { sinks.append(view.sink(for: stream)) }
                 if let directory {
                     let result = try Self.pending(directory, source.input, format.rawValue)
                     pending.withLock { $0.append(result) }
@@ -95,6 +97,7 @@ extension Stream {
                 }
             })
         }, periodicStats: periodic, finished: { outcome in
+            view?.ended(outcome.source.input, failure: outcome.error.map { "\($0)" }, skipped: outcome.stats == nil && outcome.error == nil)
             guard let error = outcome.error else { return }
             // The reader of stdout went away: nothing more can be written, so every input stops.
             if Self.isQuietStop(error) { group.stop(); return }
