@@ -32,8 +32,12 @@ public final class EmotionStream: Sendable {
     public let frameRate: Double?
     /// Frames in the input, when the container says (files).
     public let estimatedFrameCount: Int?
-    /// The options of the run, after defaults that depend on the input (real time for live ones).
+    /// The pipeline's options as given (`StreamOptions.pipeline`); what the run settles on where
+    /// they leave a choice to the detector or the input is `realtime` and the pipeline's `tracker`.
     public let pipelineOptions: PipelineOptions
+    /// Whether the run keeps up with the source, skipping frames when busy: as chosen, else on
+    /// for live inputs.
+    public var realtime: Bool { pipelineOptions.realtime ?? isLive }
 
     /// The recognizer service (shared with other streams, or this stream's own), the detector and the cropper.
     public let models: SharedModels
@@ -80,7 +84,7 @@ public final class EmotionStream: Sendable {
         self.estimatedFrameCount = estimatedFrameCount
         self.models = models
         labels = models.labels
-        pipelineOptions = options.pipelineOptions(detector: models.detector, isLive: isLive)
+        pipelineOptions = options.pipeline
     }
 
     /// Runs to the end of the input (or `stop()`), handing each analysed frame to `writer` in

@@ -32,10 +32,10 @@ struct ClassifyStage {
     /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
     private var detectSeconds = 0.0
 
-    init(classifier: any FaceClassifier, options: PipelineOptions) {
+    init(classifier: any FaceClassifier, options: PipelineOptions, realtime: Bool) {
         self.classifier = classifier
         batchCrops = max(1, options.batch)
-        realtime = options.realtime
+        self.realtime = realtime
         latency = options.latency
         let full = classifier.cropsPerFace
         ensemble = TemporalEnsemble(specs: classifier.cropSpecs, maxAge: options.ensembleMaxAge)
@@ -44,7 +44,7 @@ struct ClassifyStage {
             fixedPerFace = min(max(1, n), full)
         case .auto:
             fixedPerFace = min(CropsPerFace.fileDefault, full)
-            if options.realtime { budget = CropBudget(cropCount: full) }
+            if realtime { budget = CropBudget(cropCount: full) }
         }
     }
 

@@ -16,12 +16,12 @@ struct DetectStage {
     private var tracker: FaceTracker
     private var sinceWholeFrame = Int.max - 1
 
-    init(detector: Detector, cropper: FaceCropper, options: PipelineOptions, keepsPictures: Bool) {
+    init(detector: Detector, cropper: FaceCropper, tracker: FaceTracker.Options, options: PipelineOptions, keepsPictures: Bool) {
         self.detector = detector
         self.cropper = cropper
         detectEvery = options.detectEvery
         self.keepsPictures = keepsPictures
-        tracker = FaceTracker(options: options.tracker)
+        self.tracker = FaceTracker(options: tracker)
     }
 
     mutating func process(_ captured: Captured) throws(PipelineError) -> Detected {

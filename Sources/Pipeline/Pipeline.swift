@@ -32,10 +32,10 @@ public struct PipelineOptions: Sendable {
     public var queueDepth = 8
     public var smoothing = Smoothing.tau(seconds: 0.25)
     public var labelRule = LabelRule(hold: 0.3, margin: 0.1)
-    /// A face is reported once detected in 3 consecutive analysed frames, and only a strong
-    /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on
-    /// background texture out. Set `minHits` 1 for pre-cropped input.
-    public var tracker = FaceTracker.Options(minHits: 3, minBirthStrength: 4)
+    /// How faces are followed from frame to frame; nil: the settings that suit the detector
+    /// (`Detector.trackerOptions`), whose detections' strengths differ in scale (a YuNet
+    /// confidence is 0–1, a Haar window count is ≥ 1), so no one value suits them all.
+    public var tracker: FaceTracker.Options?
     /// Scan the whole frame for faces every this many analysed frames (and whenever no face is
     /// tracked); in between, look only around the tracked faces, which costs a fraction as much
     /// and leaves the CPU to the network. 1: the whole frame every time.
@@ -47,7 +47,8 @@ public struct PipelineOptions: Sendable {
     /// Real time: never fall behind the source. The decoder hands frames over through a one-frame
     /// slot that keeps the newest frame when the stages behind are busy; each line reports how many
     /// frames were skipped before it (`skipped`). Files are read at their own pace (as if live).
-    public var realtime = false
+    /// nil: on for live sources (`FrameProducer.isLive`: cameras, network streams), off for files.
+    public var realtime: Bool?
     /// Called every `statsInterval` seconds with the stats so far (e.g. `--stats` on live input).
     public var periodicStats: (@Sendable (PipelineStats) -> Void)?
     public var statsInterval = 10.0
@@ -134,6 +135,9 @@ public final class Pipeline: Sendable {
     private let classifier: any FaceClassifier
     private let sinks: [any FrameSink]
     private let options: PipelineOptions
+    /// What this run uses: the options' own, else the detector's and the source's defaults.
+    public let tracker: FaceTracker.Options
+    public let realtime: Bool
     private let board: RunBoard
     private let fanOut: Mutex<SinkFanOut?> = Mutex(nil)
 
@@ -151,6 +155,8 @@ public final class Pipeline: Sendable {
         self.classifier = classifier
         self.sinks = sinks
         self.options = options
+        tracker = options.tracker ?? detector.trackerOptions
+        realtime = options.realtime ?? source.isLive
         board = RunBoard(labels: classifier.labels)
     }
 
@@ -174,7 +180,7 @@ public final class Pipeline: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         // In real time the queues are short, so that a busy network shows up as skipped frames
         // at once rather than as latency.
-        let depth = options.realtime ? 1 : options.queueDepth
+        let depth = realtime ? 1 : options.queueDepth
         let frames = BoundedQueue<Captured>(capacity: depth)
         let detected = BoundedQueue<Detected>(capacity: depth)
         let recognised = BoundedQueue<Recognised>(capacity: options.queueDepth)
@@ -192,13 +198,14 @@ public final class Pipeline: Sendable {
             }
         }
 
-        let decode = DecodeStage(source: source, every: options.every, realtime: options.realtime,
+        let decode = DecodeStage(source: source, every: options.every, realtime: realtime,
                                  passesEveryFrame: fanOut.wantsEveryFrame)
         stage("decode") { [board] in decode.run(into: frames, board: board) }
 
         stage("detect") { [self] () throws(PipelineError) in
             defer { detected.close() }
-            var detect = DetectStage(detector: detector, cropper: cropper, options: options, keepsPictures: fanOut.wantsEveryFrame)
+            var detect = DetectStage(detector: detector, cropper: cropper, tracker: tracker, options: options,
+                                     keepsPictures: fanOut.wantsEveryFrame)
             while let captured = frames.take() {
                 let item = try detect.process(captured)
                 board.update { $0.detectSeconds += item.detectSeconds }
@@ -208,7 +215,7 @@ public final class Pipeline: Sendable {
 
         stage("classify") { [self] () throws(PipelineError) in
             defer { recognised.close() }
-            var classify = ClassifyStage(classifier: classifier, options: options)
+            var classify = ClassifyStage(classifier: classifier, options: options, realtime: realtime)
             while let (batch, report) = try classify.next(from: detected) {
                 board.update { s in
                     s.recogniseSeconds += report.seconds

@@ -170,7 +170,7 @@ struct Stream: ParsableCommand {
         o.pipeline.smoothing = labels.smoothing
         o.pipeline.labelRule = labels.rule
         o.pipeline.keepsTimeline = timeline != nil
-        o.realtime = realtime
+        o.pipeline.realtime = realtime
         o.reconnect = reconnect
         o.timeout = timeout
         o.rtspTransport = rtspTransport
