@@ -95,7 +95,7 @@ public struct DetectorOptions: Sendable {
                 let network = try YuNetNetwork(path: path)
                 return .yunet(YuNetDetector(runner: network, options: .init(minFaceSize: minFaceSize)))
             } catch {
-                throw .recognizer(error)
+                throw .detector(error)
             }
         }
     }

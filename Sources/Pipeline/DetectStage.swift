@@ -40,7 +40,7 @@ struct DetectStage {
                     sinceWholeFrame += 1
                 }
             } catch {
-                throw PipelineError(error)
+                throw PipelineError(detecting: error)
             }
             faces = tracker.update(detections: detections, time: frame.time)
             crops = faces.map { cropper.crop(frame.image, face: $0) }
