@@ -69,9 +69,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 /// hold, are `null` (empty fields in CSV: `csvDecimal`), never a number that looks real.
 func decimal(_ value: Double, digits: Int) -> String {
     guard value.isFinite else { return "null" }
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = (abs(value) * scale).rounded()
+    let (scaled, scale) = decimalUnits(abs(value), digits)
     guard scaled < 9.0e15 else {
         // Past the integers a Double holds exactly (and Int's range): C prints every digit.
         var text = String(format: "%.\(digits)f", value)
