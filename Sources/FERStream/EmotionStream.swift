@@ -5,6 +5,7 @@ import FERCore
 import Foundation
 import FrameSource
 import Pipeline
+import Output
 import Recognizer
 import Synchronization
 

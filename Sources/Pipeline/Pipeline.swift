@@ -16,6 +16,12 @@ public protocol FrameAnnotator: AnyObject, Sendable {
     func finish() throws(PipelineError)
 }
 
+/// Told how far a run has got: `update` after each frame is written, `finish` once at the end.
+public protocol FrameProgress: Sendable {
+    func update(framesDone: Int)
+    func finish()
+}
+
 public struct PipelineOptions: Sendable {
     /// Analyse every Nth decoded frame.
     public var every = 1
@@ -52,8 +58,8 @@ public struct PipelineOptions: Sendable {
     /// Called every `statsInterval` seconds with the stats so far (e.g. `--stats` on live input).
     public var periodicStats: (@Sendable (PipelineStats) -> Void)?
     public var statsInterval = 10.0
-    /// Shown on stderr while running, if given.
-    public var progress: ProgressLine?
+    /// Told of each frame done, if given (e.g. `ProgressLine`, a line on stderr).
+    public var progress: (any FrameProgress)?
 
     public init() {}
 }
@@ -115,11 +121,6 @@ public struct PipelineStats: Sendable {
 
     /// Mean test-time crops per face and analysed frame.
     public var meanCropsPerFace: Double { faces > 0 ? Double(crops) / Double(faces) : 0 }
-
-    /// One JSON object, for `--stats` and the benchmarks.
-    public var json: String {
-        StatsRecord(self).json
-    }
 }
 
 /// Sources → detect, track and crop → classify (a shared `FaceClassifier`, batched) → smooth and
@@ -158,13 +159,6 @@ public final class Pipeline: Sendable {
         tracker = options.tracker ?? detector.trackerOptions
         realtime = options.realtime ?? source.isLive
         board = RunBoard(labels: classifier.labels)
-    }
-
-    /// One writer and, optionally, an annotated video.
-    public convenience init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: any FaceClassifier,
-                            writer: ResultWriter, annotator: FrameAnnotator? = nil, options: PipelineOptions = .init()) {
-        self.init(source: source, detector: detector, cropper: cropper, classifier: recognizer,
-                  sinks: [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []), options: options)
     }
 
     /// The run's classes: the model's; labels are indices into them.

@@ -1,5 +1,6 @@
 import Foundation
 import FERCore
+import Pipeline
 import Synchronization
 #if canImport(Glibc)
 import Glibc
