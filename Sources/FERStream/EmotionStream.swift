@@ -92,14 +92,14 @@ public final class EmotionStream: Sendable {
     /// order, and each picture to `annotator` if given. Everything written before a failure stays
     /// written. Blocks: call it from a thread of your own, or use `results()`.
     /// `progress` and `periodicStats`, when given, replace the options' own.
-    public func run(writer: any ResultWriter, annotator: (any FrameAnnotator)? = nil, progress: ProgressLine? = nil,
+    public func run(writer: any ResultWriter, annotator: (any FrameAnnotator)? = nil, progress: (any FrameProgress)? = nil,
                     periodicStats: (@Sendable (PipelineStats) -> Void)? = nil) throws(FERStreamError) -> PipelineStats {
         try run(sinks: [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []), progress: progress, periodicStats: periodicStats)
     }
 
     /// Runs to the end of the input (or `stop()`), handing each frame to every sink (see
     /// `FrameSink`: a writer, an annotated video, a publisher). Blocks, as `run(writer:)`.
-    public func run(sinks: [any FrameSink], tagsSource: Bool = false, progress: ProgressLine? = nil,
+    public func run(sinks: [any FrameSink], tagsSource: Bool = false, progress: (any FrameProgress)? = nil,
                     periodicStats: (@Sendable (PipelineStats) -> Void)? = nil) throws(FERStreamError) -> PipelineStats {
         var options = pipelineOptions
         options.tagsSource = tagsSource

@@ -63,6 +63,13 @@ public protocol ResultWriter: AnyObject, Sendable {
 
 public enum OutputFormat: String, CaseIterable, Sendable {
     case ndjson, csv
+
+    /// This format's writer into `sink`. `tagged`: results name their source (runs with several
+    /// inputs into one output): CSV then has a `source` column, NDJSON lines a `"source"` key
+    /// (from the result itself).
+    public func writer(into sink: LineSink, labels: LabelSet, tagged: Bool) -> any ResultWriter {
+        self == .csv ? CSVWriter(sink: sink, withSource: tagged, labels: labels) : NDJSONWriter(sink: sink, labels: labels)
+    }
 }
 
 /// Fixed-point decimal text without trailing zeros ("0.25", "1.0", "0.0001"): short, and never
