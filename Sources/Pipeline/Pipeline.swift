@@ -170,6 +170,8 @@ public final class Pipeline: Sendable {
     }
 
     /// Runs to the end of the input. Everything written before a failure stays written.
+    /// Composes the stages, each on its own thread (`StageRunner`) with a bounded queue before the
+    /// next, and nothing else: what each stage does is in its own type, the books in `RunBook`.
     public func run() throws(PipelineError) -> PipelineStats {
         let start = DispatchTime.now().uptimeNanoseconds
         // In real time the queues are short, so that a busy network shows up as skipped frames
@@ -186,69 +188,28 @@ public final class Pipeline: Sendable {
             frames.abort(); detected.abort(); recognised.abort(); fanOut.abort()
             source.cancel()
         }
-        func stage(_ label: String, _ body: @escaping @Sendable () throws(PipelineError) -> Void) {
-            DispatchQueue(label: "fer-stream.\(label)").async(group: group) {
-                do { try body() } catch { abort(PipelineError(error)) }
-            }
-        }
+        let book = RunBook(board: board, options: options, start: start, stats: { [self] in currentStats() })
+        let runner = StageRunner(group: group, fail: abort)
+        let (options, realtime, tracker, name, labels) = (self.options, self.realtime, self.tracker, self.name, self.labels)
+        let (detector, cropper, classifier, sourceIsLive) = (self.detector, self.cropper, self.classifier, source.isLive)
+        let keepsPictures = fanOut.wantsEveryFrame
 
-        let decode = DecodeStage(source: source, every: options.every, realtime: realtime,
-                                 passesEveryFrame: fanOut.wantsEveryFrame)
-        stage("decode") { [board] in decode.run(into: frames, board: board) }
-
-        stage("detect") { [self] () throws(PipelineError) in
-            defer { detected.close() }
-            var detect = DetectStage(detector: detector, cropper: cropper, tracker: tracker, options: options,
-                                     keepsPictures: fanOut.wantsEveryFrame)
-            while let captured = frames.take() {
-                let item = try detect.process(captured)
-                board.update { $0.detectSeconds += item.detectSeconds }
-                if !detected.put(item) { return }
-            }
-        }
-
-        stage("classify") { [self] () throws(PipelineError) in
-            defer { recognised.close() }
-            var classify = ClassifyStage(classifier: classifier, options: options, realtime: realtime)
-            while let (batch, report) = try classify.next(from: detected) {
-                board.update { s in
-                    s.recogniseSeconds += report.seconds
-                    s.networkCalls += report.calls
-                    s.crops += report.crops
-                }
-                for r in batch where !recognised.put(r) { return }
-            }
-        }
-
+        // In real time the decoder's hand-over keeps only the newest frame, counting the ones it drops.
+        let decoded: Outlet<Captured> = realtime ? .newest(frames) { new, dropped in
+            new.skippedBefore += dropped.skippedBefore + 1
+            book.skipped()
+        } : .lossless(frames)
+        runner.start("decode", { DecodeStage(every: options.every, realtime: realtime, sourceIsLive: sourceIsLive, passesEveryFrame: keepsPictures) },
+                     from: source.inlet(observer: book), to: decoded)
+        runner.start("detect", { DetectStage(detector: detector, cropper: cropper, tracker: tracker, options: options,
+                                            keepsPictures: keepsPictures, observer: book) },
+                     from: .queue(frames), to: .lossless(detected))
+        runner.start("classify", { ClassifyStage(classifier: classifier, options: options, realtime: realtime, observer: book) },
+                     from: .queue(detected), to: .lossless(recognised))
         fanOut.start(in: group, failed: abort)
-        stage("label") { [self] in
-            defer { fanOut.close() }
-            var label = LabelStage(source: name, labels: labels, options: options)
-            var lastReport = DispatchTime.now().uptimeNanoseconds
-            defer { board.summary = label.summary }
-            while let item = recognised.take() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                let frame = label.process(item)
-                if !fanOut.put(frame) { return }
-                options.progress?.update(framesDone: item.info.index + 1)
-                guard frame.analysed else { continue }
-                let latency = seconds(sinceNanos: item.info.capturedAt) * 1000
-                let busy = seconds(sinceNanos: t0)
-                board.update { s in
-                    s.recentLatenciesMs.append(latency)
-                    if s.recentLatenciesMs.count > 4096 { s.recentLatenciesMs.removeFirst(s.recentLatenciesMs.count - 4096) }
-                    s.framesAnalysed += 1
-                    s.faces += frame.result.faces.count
-                    s.writeSeconds += busy
-                }
-                if let report = options.periodicStats, seconds(sinceNanos: lastReport) >= options.statsInterval {
-                    lastReport = DispatchTime.now().uptimeNanoseconds
-                    var s = currentStats()
-                    s.wallSeconds = seconds(sinceNanos: start)
-                    report(s)
-                }
-            }
-        }
+        runner.start("label", { LabelStage(source: name, labels: labels, options: options, observer: book) },
+                     from: .queue(recognised), to: Outlet(put: { fanOut.put($0) }, close: { fanOut.close() }),
+                     ended: { [board] label in board.summary = label.summary })
 
         group.wait()
         options.progress?.finish()
@@ -268,5 +229,73 @@ public final class Pipeline: Sendable {
             s.annotateSeconds += sinks.filter(\.takesPictures).reduce(0) { $0 + $1.busySeconds }
         }
         return s
+    }
+}
+
+/// The books of one run, kept as the stages report (`StageObserver`): the stats on the board, the
+/// progress display, and the periodic stats of a long run.
+private final class RunBook: StageObserver {
+    private let board: RunBoard
+    private let progress: (any FrameProgress)?
+    private let periodicStats: (@Sendable (PipelineStats) -> Void)?
+    private let statsInterval: Double
+    private let start: UInt64
+    private let stats: @Sendable () -> PipelineStats
+    private let lastReport: Mutex<UInt64>
+
+    init(board: RunBoard, options: PipelineOptions, start: UInt64, stats: @escaping @Sendable () -> PipelineStats) {
+        self.board = board
+        progress = options.progress
+        periodicStats = options.periodicStats
+        statsInterval = options.statsInterval
+        self.start = start
+        self.stats = stats
+        lastReport = Mutex(DispatchTime.now().uptimeNanoseconds)
+    }
+
+    func read(seconds busy: Double, gotFrame: Bool) {
+        board.update { s in
+            if gotFrame { s.framesDecoded += 1 }
+            s.decodeSeconds += busy
+        }
+    }
+
+    func sourceFailed(_ error: PipelineError) { board.fail(error) }
+
+    func skipped() { board.update { $0.framesSkipped += 1 } }
+
+    func detected(seconds busy: Double) { board.update { $0.detectSeconds += busy } }
+
+    func classified(crops: Int, calls: Int, seconds busy: Double) {
+        board.update { s in
+            s.recogniseSeconds += busy
+            s.networkCalls += calls
+            s.crops += crops
+        }
+    }
+
+    func labelled(_ frame: SinkFrame, index: Int, capturedAt: UInt64, busy: Double) {
+        progress?.update(framesDone: index + 1)
+        guard frame.analysed else { return }
+        let latency = seconds(sinceNanos: capturedAt) * 1000
+        board.update { s in
+            s.recentLatenciesMs.append(latency)
+            if s.recentLatenciesMs.count > 4096 { s.recentLatenciesMs.removeFirst(s.recentLatenciesMs.count - 4096) }
+            s.framesAnalysed += 1
+            s.faces += frame.result.faces.count
+            s.writeSeconds += busy
+        }
+        if let report = periodicStats {
+            let due = lastReport.withLock { last in
+                guard seconds(sinceNanos: last) >= statsInterval else { return false }
+                last = DispatchTime.now().uptimeNanoseconds
+                return true
+            }
+            if due {
+                var s = stats()
+                s.wallSeconds = seconds(sinceNanos: start)
+                report(s)
+            }
+        }
     }
 }
