@@ -49,7 +49,8 @@ let package = Package(
         .target(name: "FaceDetectorDNNL", dependencies: ["FaceDetection", "FERCore", "SafeTensors", "RecognizerDNNL", "CDNNL"]),
         .target(name: "Pipeline", dependencies: ["FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "SafeTensors"]),
         // Sinks that send each frame's line and the label events to MQTT or Redis.
-        .target(name: "Publishing", dependencies: ["FERCore", "Pipeline", "CMosquitto", "CHiredis"]),
+        .target(name: "Output", dependencies: ["FERCore", "Pipeline", "FaceCrop", "FaceDetection", "Recognizer"]),
+        .target(name: "Publishing", dependencies: ["FERCore", "Pipeline", "Output", "CMosquitto", "CHiredis"]),
         .target(name: "Annotation", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore", "Pipeline"]),
         // --serve: a browser view of every input, MJPEG, /metrics; a set of sinks any stream can add.
         .target(name: "LiveView", dependencies: ["FERCore", "Pipeline", "FERStream", "CTurboJPEG",
@@ -58,7 +59,7 @@ let package = Package(
                                                  .product(name: "Hummingbird", package: "hummingbird"),
                                                  .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")]),
         // The library: the whole pipeline in-process, one module to import (see Examples/LabelVideo).
-        .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline", "Publishing", "SafeTensors"]),
+        .target(name: "FERStream", dependencies: ["FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "RecognizerDNNL", "FaceDetectorDNNL", "Pipeline", "Output", "Publishing", "SafeTensors"]),
         .target(name: "Evaluation", dependencies: ["FERCore", "Datasets", "Recognizer", "SafeTensors"]),
         .target(name: "Plots", dependencies: ["FERCore"]),
         .executableTarget(
@@ -66,7 +67,7 @@ let package = Package(
             dependencies: ["FERStream", "Annotation", "LiveView", "Evaluation", "Datasets", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The readers and writers as fuzz targets (scripts/fuzz.sh); built plainly it replays inputs.
-        .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceDetection", "FERCore", "Pipeline", "Recognizer", "SafeTensors"]),
+        .executableTarget(name: "fer-stream-fuzz", dependencies: ["Datasets", "FaceDetection", "FERCore", "Pipeline", "Output", "Recognizer", "SafeTensors"]),
         .target(name: "TestSupport", dependencies: ["FERCore"], path: "Tests/TestSupport"),
         .testTarget(name: "FERCoreTests", dependencies: ["FERCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
@@ -77,8 +78,9 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
         .testTarget(name: "RecognizerTests", dependencies: ["Recognizer", "SafeTensors", "TestSupport"]),
         .testTarget(name: "RecognizerDNNLTests", dependencies: ["RecognizerDNNL", "Recognizer", "SafeTensors"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "SafeTensors", "TestSupport"]),
-        .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Pipeline", "FERCore", "CMosquitto", "CHiredis", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FERCore", "FrameSource", "FaceDetection", "FaceTracking", "FaceCrop", "Recognizer", "SafeTensors", "Output", "TestSupport"]),
+        .testTarget(name: "OutputTests", dependencies: ["Output", "Pipeline", "FERCore", "Recognizer", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Pipeline", "Output", "FERCore", "CMosquitto", "CHiredis", "TestSupport"]),
         .testTarget(name: "AnnotationTests", dependencies: ["Annotation", "FrameSource", "Pipeline", "TestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Recognizer", "RecognizerDNNL"]),

@@ -11,6 +11,9 @@ scripts/install-deps.sh
 # dependency; plain `swift test` works too, only slower.)
 swift build --build-tests -Xswiftc -O
 swift test --skip-build
+# The documentation against the binary just built: every option of every command's --help in
+# docs/usage.md, the README's commands parse, every relative link resolves.
+scripts/check-docs.sh "$(swift build --show-bin-path -Xswiftc -O)/fer-stream"
 # The library as another package uses it: Examples/LabelVideo, built against this checkout, on a generated clip.
 scripts/example.sh
 if python3 -c "import torch" 2>/dev/null; then

@@ -29,14 +29,23 @@ extension JSONRecord {
     }
 }
 
+/// `x` in units of 10^-digits, rounded to a whole number (half away from zero), and 10^digits:
+/// the one rounding that the records (`roundedOrNil`) and the NDJSON and CSV writers' text
+/// (`decimal`) share, so that a record equals its decoded line.
+@inline(__always)
+public func decimalUnits(_ x: Double, _ digits: Int) -> (units: Double, scale: Double) {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    return ((x * scale).rounded(), scale)
+}
+
 /// `x` rounded to `digits` decimals, as the records hold numbers (and the NDJSON writer prints
 /// them, so a record equals its decoded line); nil (null) where `x` is not finite. Never -0.
 @inline(__always)
 public func roundedOrNil(_ x: Double, _ digits: Int) -> Double? {
     guard x.isFinite else { return nil }
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let r = (x * scale).rounded() / scale
+    let (units, scale) = decimalUnits(x, digits)
+    let r = units / scale
     // Past ~1e304 the scaling overflows; such a number has no decimals to round.
     return r.isFinite ? r + 0 : x
 }

@@ -5,6 +5,7 @@ import FERCore
 import Foundation
 import FrameSource
 import Pipeline
+import Output
 import Recognizer
 import Synchronization
 
@@ -32,8 +33,12 @@ public final class EmotionStream: Sendable {
     public let frameRate: Double?
     /// Frames in the input, when the container says (files).
     public let estimatedFrameCount: Int?
-    /// The options of the run, after defaults that depend on the input (real time for live ones).
+    /// The pipeline's options as given (`StreamOptions.pipeline`); what the run settles on where
+    /// they leave a choice to the detector or the input is `realtime` and the pipeline's `tracker`.
     public let pipelineOptions: PipelineOptions
+    /// Whether the run keeps up with the source, skipping frames when busy: as chosen, else on
+    /// for live inputs.
+    public var realtime: Bool { pipelineOptions.realtime ?? isLive }
 
     /// The recognizer service (shared with other streams, or this stream's own), the detector and the cropper.
     public let models: SharedModels
@@ -80,21 +85,21 @@ public final class EmotionStream: Sendable {
         self.estimatedFrameCount = estimatedFrameCount
         self.models = models
         labels = models.labels
-        pipelineOptions = options.pipelineOptions(detector: models.detector, isLive: isLive)
+        pipelineOptions = options.pipeline
     }
 
     /// Runs to the end of the input (or `stop()`), handing each analysed frame to `writer` in
     /// order, and each picture to `annotator` if given. Everything written before a failure stays
     /// written. Blocks: call it from a thread of your own, or use `results()`.
     /// `progress` and `periodicStats`, when given, replace the options' own.
-    public func run(writer: any ResultWriter, annotator: (any FrameAnnotator)? = nil, progress: ProgressLine? = nil,
+    public func run(writer: any ResultWriter, annotator: (any FrameAnnotator)? = nil, progress: (any FrameProgress)? = nil,
                     periodicStats: (@Sendable (PipelineStats) -> Void)? = nil) throws(FERStreamError) -> PipelineStats {
         try run(sinks: [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []), progress: progress, periodicStats: periodicStats)
     }
 
     /// Runs to the end of the input (or `stop()`), handing each frame to every sink (see
     /// `FrameSink`: a writer, an annotated video, a publisher). Blocks, as `run(writer:)`.
-    public func run(sinks: [any FrameSink], tagsSource: Bool = false, progress: ProgressLine? = nil,
+    public func run(sinks: [any FrameSink], tagsSource: Bool = false, progress: (any FrameProgress)? = nil,
                     periodicStats: (@Sendable (PipelineStats) -> Void)? = nil) throws(FERStreamError) -> PipelineStats {
         var options = pipelineOptions
         options.tagsSource = tagsSource

@@ -1,11 +1,12 @@
 // One module to import: the value types that travel between the stages (FERCore), the sources
-// (FrameSource), the recognizer's choices (Recognizer) and the pipeline's options, results,
-// writers and errors (Pipeline). The C modules (FFmpeg, oneDNN) stay behind them.
+// (FrameSource), the recognizer's choices (Recognizer), the pipeline's options, results and
+// errors (Pipeline), and its writers and records (Output). The C modules (FFmpeg, oneDNN) stay behind them.
 @_exported import FERCore
 @_exported import FaceCrop
 @_exported import FaceDetection
 @_exported import FaceTracking
 @_exported import FrameSource
+@_exported import Output
 @_exported import Pipeline
 @_exported import Publishing
 @_exported import Recognizer

@@ -55,7 +55,7 @@ public struct FaceAnalyzer: Sendable {
         do {
             detections = includingWeak ? try detector.detections(in: image) : try detector.confidentDetections(in: image)
         } catch {
-            throw FERStreamError(error)
+            throw FERStreamError(detecting: error)
         }
         return detections.map { Found(detection: $0, crop: cropper.crop(image, box: $0.box, landmarks: $0.landmarks)) }
     }

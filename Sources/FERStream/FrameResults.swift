@@ -1,6 +1,7 @@
 import FERCore
 import Foundation
 import Pipeline
+import Output
 import Synchronization
 
 /// An `EmotionStream`'s analysed frames as an `AsyncSequence`. The pipeline runs on a thread of

@@ -95,7 +95,7 @@ public struct DetectorOptions: Sendable {
                 let network = try YuNetNetwork(path: path)
                 return .yunet(YuNetDetector(runner: network, options: .init(minFaceSize: minFaceSize)))
             } catch {
-                throw .recognizer(error)
+                throw .detector(error)
             }
         }
     }
@@ -107,15 +107,10 @@ public struct StreamOptions: Sendable {
 
     public var recognizer = RecognizerOptions()
     public var faces = DetectorOptions()
-    /// Frames, batching, smoothing, label rule, timeline, stats; its `tracker` and `realtime`
-    /// count where changed from their defaults, below `tracker` and `realtime` here.
+    /// Frames, batching, crops, smoothing, label rule, the tracker, real time, stats. Its
+    /// `tracker` and `realtime`, left nil, become the detector's and the input's own when the
+    /// pipeline is made (`Pipeline.tracker`, `Pipeline.realtime`).
     public var pipeline = PipelineOptions()
-    /// How faces are followed from frame to frame; nil: `pipeline.tracker` if changed from its
-    /// default, else the settings that suit the detector (`Detector.trackerOptions`).
-    public var tracker: FaceTracker.Options?
-    /// Real time (never fall behind, skip frames when busy); nil: `pipeline.realtime` if set,
-    /// else on for live inputs only.
-    public var realtime: Bool?
     /// Live inputs: reconnect tries, with back-off, after the stream fails or ends (0: off).
     public var reconnect = 5
     /// Seconds before opening or reading a network input gives up; nil: 10 for network inputs.
@@ -131,16 +126,6 @@ public struct StreamOptions: Sendable {
     public var log: @Sendable (String) -> Void = { _ in }
 
     public init() {}
-
-    /// The pipeline's options for a run with `detector` on an input that is live or not: what
-    /// the caller chose, and where it chose nothing the defaults that suit the detector and input.
-    public func pipelineOptions(detector: Detector, isLive: Bool) -> PipelineOptions {
-        var p = pipeline
-        let callerTracker = p.tracker != PipelineOptions().tracker ? p.tracker : nil
-        p.tracker = tracker ?? callerTracker ?? detector.trackerOptions
-        p.realtime = realtime ?? (p.realtime || isLive)
-        return p
-    }
 
     /// The source options for `input`: time-outs for network inputs, the RTSP transport, camera settings.
     public func sourceOptions(for input: String) -> SourceOptions {

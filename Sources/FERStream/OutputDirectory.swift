@@ -1,4 +1,6 @@
 import Foundation
+import Output
+import Pipeline
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -131,4 +133,60 @@ public final class Pending: Sendable {
     }
 
     deinit { abandon() }
+}
+
+extension OutputDirectory {
+    /// An annotated copy of each input in the directory: its container (`mp4`, `mkv`, …) and how
+    /// to make the sink that writes it at a path (e.g. a `VideoAnnotator`, which this library
+    /// leaves to the caller).
+    public struct AnnotatedCopy: Sendable {
+        public let fileExtension: String
+        public let make: @Sendable (EmotionStream, _ path: String) throws(PipelineError) -> any FrameSink
+
+        public init(fileExtension: String, make: @escaping @Sendable (EmotionStream, _ path: String) throws(PipelineError) -> any FrameSink) {
+            self.fileExtension = fileExtension
+            self.make = make
+        }
+    }
+
+    /// What a `StreamGroup` does with `source` in a resumable corpus run: skip it when its results
+    /// are in place (`skipped` is told the result's path); else write its `format` result (and an
+    /// `annotated` copy) under temporary names beside the `alongside` sinks (e.g. publishers), and
+    /// move them into place when the input completes; a failed or interrupted input leaves none
+    /// under a final name. `extensions` should be `format`'s and the copy's.
+    public func plan(for source: SourceName, format: OutputFormat, labels: LabelSet, annotated: AnnotatedCopy? = nil,
+                     alongside: @escaping @Sendable (EmotionStream) -> [any FrameSink] = { _ in [] },
+                     skipped: @escaping @Sendable (_ result: String) -> Void = { _ in }) -> StreamGroup.Plan {
+        let input = source.input
+        if isDone(input) {
+            skipped(resultPath(for: input, extension: format.rawValue))
+            return .skip
+        }
+        let pending = Mutex<[Pending]>([])
+        return .run(sinks: { stream throws(PipelineError) in
+            let result = try self.pendingResult(for: input, extension: format.rawValue)
+            pending.withLock { $0.append(result) }
+            var sinks: [any FrameSink] = [WriterSink(format.writer(into: try LineSink(path: result.path), labels: labels, tagged: false))]
+            sinks += alongside(stream)
+            if let annotated {
+                let copy = try self.pendingResult(for: input, extension: annotated.fileExtension)
+                pending.withLock { $0.append(copy) }
+                sinks.append(try annotated.make(stream, copy.path))
+            }
+            return sinks
+        }, done: { _, failure, interrupted throws(PipelineError) in
+            // A complete input's files move into place; an incomplete one leaves none under a final name.
+            for p in pending.withLock({ $0 }) {
+                if failure != nil || interrupted { p.abandon(); continue }
+                do throws(CorpusError) { try p.commit() } catch { throw .output(path: p.finalPath, reason: error.description) }
+            }
+        })
+    }
+
+    /// `pending(for:extension:)` with its failure as the run's: the result's path and why.
+    private func pendingResult(for input: String, extension fileExtension: String) throws(PipelineError) -> Pending {
+        do { return try pending(for: input, extension: fileExtension) } catch {
+            throw .output(path: resultPath(for: input, extension: fileExtension), reason: error.description)
+        }
+    }
 }

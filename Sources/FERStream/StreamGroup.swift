@@ -48,9 +48,13 @@ public final class StreamGroup: Sendable {
 
     /// Runs every input to its end (or `stop()`), `plan` deciding per input; each result names
     /// its source when there is more than one input. Outcomes come back in input order;
-    /// `finished` is told of each as it ends (e.g. to print its error at once).
+    /// `finished` is told of each as it ends (e.g. to print its error at once). Per opened input,
+    /// `progress` gives its progress display, if any (e.g. a `ProgressLine` for a file), and
+    /// `periodicStats` what to call with its stats every `PipelineOptions.statsInterval`, if
+    /// anything (e.g. for live inputs only).
     public func run(tagsSource: Bool? = nil, plan: @escaping @Sendable (SourceName) -> Plan,
-                    periodicStats: (@Sendable (PipelineStats) -> Void)? = nil,
+                    progress: (@Sendable (EmotionStream) -> (any FrameProgress)?)? = nil,
+                    periodicStats: (@Sendable (EmotionStream) -> (@Sendable (PipelineStats) -> Void)?)? = nil,
                     finished: @escaping @Sendable (Outcome) -> Void = { _ in }) -> [Outcome] {
         let tags = tagsSource ?? (inputs.count > 1)
         let outcomes = Mutex([Outcome?](repeating: nil, count: inputs.count))
@@ -61,7 +65,7 @@ public final class StreamGroup: Sendable {
             let live = InputKind.isLive(source.input)
             if !live { places.wait() }
             let thread = Thread { [self] in
-                let outcome = runOne(source, tagsSource: tags, plan: plan(source), periodicStats: periodicStats)
+                let outcome = runOne(source, tagsSource: tags, plan: plan(source), progress: progress, periodicStats: periodicStats)
                 outcomes.withLock { $0[i] = outcome }
                 finished(outcome)
                 if !live { places.signal() }
@@ -88,8 +92,8 @@ public final class StreamGroup: Sendable {
         running.withLock { $0.forEach { $0.stop() } }
     }
 
-    private func runOne(_ source: SourceName, tagsSource: Bool, plan: Plan,
-                        periodicStats: (@Sendable (PipelineStats) -> Void)?) -> Outcome {
+    private func runOne(_ source: SourceName, tagsSource: Bool, plan: Plan, progress: (@Sendable (EmotionStream) -> (any FrameProgress)?)?,
+                        periodicStats: (@Sendable (EmotionStream) -> (@Sendable (PipelineStats) -> Void)?)?) -> Outcome {
         guard case let .run(makeSinks, done) = plan else { return Outcome(source: source, stats: nil, error: nil, summary: nil) }
         let stream: EmotionStream
         do { stream = try EmotionStream(source.input, options: options, models: models) } catch {
@@ -102,7 +106,7 @@ public final class StreamGroup: Sendable {
         var failure: PipelineError?
         do {
             let sinks = try makeSinks(stream)
-            stats = try stream.run(sinks: sinks, tagsSource: tagsSource, periodicStats: periodicStats)
+            stats = try stream.run(sinks: sinks, tagsSource: tagsSource, progress: progress?(stream), periodicStats: periodicStats?(stream))
         } catch {
             failure = error
         }

@@ -41,11 +41,6 @@ package func setRanges(_ ctx: OpaquePointer, sourceFull: Bool?, destinationFull:
                              brightness, contrast, saturation)
 }
 
-/// A C string FFmpeg owns (a format's or codec's name) as a Swift string; "" for NULL.
-package func cText(_ p: UnsafePointer<CChar>?) -> String {
-    p.map { String(cString: $0) } ?? ""
-}
-
 /// A reusable AVPacket; freed on deinit.
 package final class PacketBuffer {
     package let pointer: UnsafeMutablePointer<AVPacket>

@@ -26,7 +26,7 @@ public struct FaceCropper: Sendable, Equatable {
     /// y 18.3, mouth at 36.3 (so a 48-px face spans 2.67 such distances, centred 0.31 of the way).
     /// The default, 3.0 and 0.4, is about the square of YuNet's box with a 10% margin (the crop
     /// the network was measured best with on upright faces), turned with the eyes; chosen on
-    /// PublicTest through the whole path (README, "Framing of aligned crops").
+    /// PublicTest through the whole path (docs/faces.md, "Framing of aligned crops").
     public struct Alignment: Sendable, Equatable {
         public var scale: Double
         public var centre: Double

@@ -66,14 +66,14 @@ public struct HaarCascade: Sendable {
     public init(contentsOfFile path: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw FaceCropError.cascadeNotFound(path: path)
+            throw CascadeError.cascadeNotFound(path: path)
         }
-        if isDir.boolValue { throw FaceCropError.cascadeUnreadable(path: path, reason: "is a directory") }
+        if isDir.boolValue { throw CascadeError.cascadeUnreadable(path: path, reason: "is a directory") }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw FaceCropError.cascadeUnreadable(path: path, reason: "\(error.localizedDescription)")
+            throw CascadeError.cascadeUnreadable(path: path, reason: "\(error.localizedDescription)")
         }
         try self.init(xml: [UInt8](data), name: path)
     }
@@ -84,7 +84,7 @@ public struct HaarCascade: Sendable {
         do {
             doc = try MiniXML(bytes: bytes)
         } catch let e as MiniXML.ParseError {
-            throw FaceCropError.malformedCascade(path: name, reason: e.message)
+            throw CascadeError.malformedCascade(path: name, reason: e.message)
         }
         var p = CascadeParser(doc: doc, name: name)
         let r = try p.parse()
@@ -116,8 +116,8 @@ private struct CascadeParser {
         var leaves: [Float] = []
     }
 
-    func malformed(_ reason: String) -> FaceCropError { .malformedCascade(path: name, reason: reason) }
-    func unsupported(_ reason: String) -> FaceCropError { .unsupportedCascade(path: name, reason: reason) }
+    func malformed(_ reason: String) -> CascadeError { .malformedCascade(path: name, reason: reason) }
+    func unsupported(_ reason: String) -> CascadeError { .unsupportedCascade(path: name, reason: reason) }
 
     func require(_ parent: Int, _ key: StaticString, in what: String) throws -> Int {
         guard let c = doc.child(parent, key) else { throw malformed("missing <\(key)> in \(what)") }

@@ -10,7 +10,7 @@ import Recognizer
 /// real time, by deadline: a waiting frame joins the batch only if the batch still ends within
 /// the first frame's latency budget, and the crops per face follow the measured speed of the
 /// network (`CropBudget`) before any frame has to be skipped.
-struct ClassifyStage {
+struct ClassifyStage: Stage {
     /// What one batch did, for the run's stats.
     struct Report {
         var crops = 0
@@ -27,15 +27,16 @@ struct ClassifyStage {
     /// The network's measured time per call, for the budget and the deadlines.
     private var cost = CropCostModel()
     private let fixedPerFace: Int
-    /// A frame taken from the queue that did not fit the last batch: it starts the next one.
-    private var pending: Detected?
     /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
     private var detectSeconds = 0.0
 
-    init(classifier: any FaceClassifier, options: PipelineOptions) {
+    let observer: any StageObserver
+
+    init(classifier: any FaceClassifier, options: PipelineOptions, realtime: Bool, observer: any StageObserver) {
+        self.observer = observer
         self.classifier = classifier
         batchCrops = max(1, options.batch)
-        realtime = options.realtime
+        self.realtime = realtime
         latency = options.latency
         let full = classifier.cropsPerFace
         ensemble = TemporalEnsemble(specs: classifier.cropSpecs, maxAge: options.ensembleMaxAge)
@@ -44,22 +45,34 @@ struct ClassifyStage {
             fixedPerFace = min(max(1, n), full)
         case .auto:
             fixedPerFace = min(CropsPerFace.fileDefault, full)
-            if options.realtime { budget = CropBudget(cropCount: full) }
+            if realtime { budget = CropBudget(cropCount: full) }
         }
     }
 
     /// Crops per known face the next frame gets (the ladder's rung in real time).
     var perFace: Int { budget?.perFace ?? fixedPerFace }
 
-    /// Takes the next batch of frames from `input`, classifies them and returns them in order;
-    /// nil once `input` is closed and drained.
-    mutating func next(from input: BoundedQueue<Detected>) throws(PipelineError) -> ([Recognised], Report)? {
-        guard let first = pending ?? input.take() else { return nil }
-        pending = nil
+    /// Classifies `first` with the frames already waiting that fit its batch, emits them in order,
+    /// and goes on with the next batch while frames are waiting, so that none waits for the next
+    /// to arrive.
+    mutating func take(_ first: Detected, more: () -> Detected?, emit: (Recognised) -> Bool) throws(PipelineError) {
+        var next: Detected? = first
+        while let start = next {
+            let (batch, report, left) = try classify(from: start, more: more)
+            observer.classified(crops: report.crops, calls: report.calls, seconds: report.seconds)
+            for r in batch where !emit(r) { return }
+            next = left
+        }
+    }
+
+    /// One batch: `first` and the waiting frames that fit with it (in real time, within its
+    /// latency budget), classified in order; and the frame that did not fit, if one was taken.
+    private mutating func classify(from first: Detected, more input: () -> Detected?) throws(PipelineError) -> ([Recognised], Report, Detected?) {
+        var pending: Detected?
         var frames = [first]
         var plans = [plan(first)]
         var crops = plans[0].reduce(0) { $0 + $1.count }
-        while let more = input.poll() {
+        while let more = input() {
             let extra = estimate(more)
             if crops + extra > batchCrops || (realtime && !fits(crops + extra, within: first)) {
                 pending = more
@@ -99,7 +112,7 @@ struct ClassifyStage {
             if d.info.analysed { ensemble.forget(before: d.info.time) }
             results.append(Recognised(info: d.info, faces: d.faces, probabilities: probabilities))
         }
-        return (results, report)
+        return (results, report, pending)
     }
 
     /// Chooses (and commits to) the crops each face of `d` gets.

@@ -7,7 +7,7 @@ import FaceTracking
 /// The second stage: finds faces (the whole frame every `detectEvery` analysed frames and
 /// whenever none is tracked, otherwise only around the tracked faces, which costs a fraction as
 /// much), follows them with the tracker and cuts each out as the network's 48×48 face.
-struct DetectStage {
+struct DetectStage: Stage {
     let detector: Detector
     let cropper: FaceCropper
     let detectEvery: Int
@@ -16,12 +16,22 @@ struct DetectStage {
     private var tracker: FaceTracker
     private var sinceWholeFrame = Int.max - 1
 
-    init(detector: Detector, cropper: FaceCropper, options: PipelineOptions, keepsPictures: Bool) {
+    let observer: any StageObserver
+
+    init(detector: Detector, cropper: FaceCropper, tracker: FaceTracker.Options, options: PipelineOptions, keepsPictures: Bool,
+         observer: any StageObserver) {
+        self.observer = observer
         self.detector = detector
         self.cropper = cropper
         detectEvery = options.detectEvery
         self.keepsPictures = keepsPictures
-        tracker = FaceTracker(options: options.tracker)
+        self.tracker = FaceTracker(options: tracker)
+    }
+
+    mutating func take(_ captured: Captured, more: () -> Captured?, emit: (Detected) -> Bool) throws(PipelineError) {
+        let item = try process(captured)
+        observer.detected(seconds: item.detectSeconds)
+        _ = emit(item)
     }
 
     mutating func process(_ captured: Captured) throws(PipelineError) -> Detected {
@@ -40,7 +50,7 @@ struct DetectStage {
                     sinceWholeFrame += 1
                 }
             } catch {
-                throw PipelineError(error)
+                throw PipelineError(detecting: error)
             }
             faces = tracker.update(detections: detections, time: frame.time)
             crops = faces.map { cropper.crop(frame.image, face: $0) }

@@ -1,9 +1,10 @@
+import Dispatch
 import FERCore
 
 /// The fourth stage: smooths each track's probabilities over time, chooses its label by the label
 /// rule, and makes the frame every sink gets. Frames passed along only for their picture carry
 /// the latest analysed faces. Keeps the run's track summary.
-struct LabelStage {
+struct LabelStage: Stage {
     let source: SourceName
     /// Each result names its source (several inputs in one run).
     let tagsSource: Bool
@@ -12,12 +13,22 @@ struct LabelStage {
     /// The latest analysed frame's faces, for the frames in between.
     private var shown: [FaceResult] = []
 
-    init(source: SourceName, labels: LabelSet, options: PipelineOptions) {
+    let observer: any StageObserver
+
+    init(source: SourceName, labels: LabelSet, options: PipelineOptions, observer: any StageObserver) {
+        self.observer = observer
         self.source = source
         tagsSource = options.tagsSource
         smoother = TrackSmoother(options.smoothing, rule: options.labelRule)
         summary = TrackSummary(labels: labels)
         summary.keepsSeries = options.keepsTimeline
+    }
+
+    mutating func take(_ item: Recognised, more: () -> Recognised?, emit: (SinkFrame) -> Bool) throws(PipelineError) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let frame = process(item)
+        if !emit(frame) { return }
+        observer.labelled(frame, index: item.info.index, capturedAt: item.info.capturedAt, busy: seconds(sinceNanos: t0))
     }
 
     mutating func process(_ item: Recognised) -> SinkFrame {

@@ -16,6 +16,12 @@ public protocol FrameAnnotator: AnyObject, Sendable {
     func finish() throws(PipelineError)
 }
 
+/// Told how far a run has got: `update` after each frame is written, `finish` once at the end.
+public protocol FrameProgress: Sendable {
+    func update(framesDone: Int)
+    func finish()
+}
+
 public struct PipelineOptions: Sendable {
     /// Analyse every Nth decoded frame.
     public var every = 1
@@ -32,10 +38,10 @@ public struct PipelineOptions: Sendable {
     public var queueDepth = 8
     public var smoothing = Smoothing.tau(seconds: 0.25)
     public var labelRule = LabelRule(hold: 0.3, margin: 0.1)
-    /// A face is reported once detected in 3 consecutive analysed frames, and only a strong
-    /// detection (see `Detection.strength`) starts one: this keeps the detector's false hits on
-    /// background texture out. Set `minHits` 1 for pre-cropped input.
-    public var tracker = FaceTracker.Options(minHits: 3, minBirthStrength: 4)
+    /// How faces are followed from frame to frame; nil: the settings that suit the detector
+    /// (`Detector.trackerOptions`), whose detections' strengths differ in scale (a YuNet
+    /// confidence is 0–1, a Haar window count is ≥ 1), so no one value suits them all.
+    public var tracker: FaceTracker.Options?
     /// Scan the whole frame for faces every this many analysed frames (and whenever no face is
     /// tracked); in between, look only around the tracked faces, which costs a fraction as much
     /// and leaves the CPU to the network. 1: the whole frame every time.
@@ -47,12 +53,13 @@ public struct PipelineOptions: Sendable {
     /// Real time: never fall behind the source. The decoder hands frames over through a one-frame
     /// slot that keeps the newest frame when the stages behind are busy; each line reports how many
     /// frames were skipped before it (`skipped`). Files are read at their own pace (as if live).
-    public var realtime = false
+    /// nil: on for live sources (`FrameProducer.isLive`: cameras, network streams), off for files.
+    public var realtime: Bool?
     /// Called every `statsInterval` seconds with the stats so far (e.g. `--stats` on live input).
     public var periodicStats: (@Sendable (PipelineStats) -> Void)?
     public var statsInterval = 10.0
-    /// Shown on stderr while running, if given.
-    public var progress: ProgressLine?
+    /// Told of each frame done, if given (e.g. `ProgressLine`, a line on stderr).
+    public var progress: (any FrameProgress)?
 
     public init() {}
 }
@@ -114,11 +121,6 @@ public struct PipelineStats: Sendable {
 
     /// Mean test-time crops per face and analysed frame.
     public var meanCropsPerFace: Double { faces > 0 ? Double(crops) / Double(faces) : 0 }
-
-    /// One JSON object, for `--stats` and the benchmarks.
-    public var json: String {
-        StatsRecord(self).json
-    }
 }
 
 /// Sources → detect, track and crop → classify (a shared `FaceClassifier`, batched) → smooth and
@@ -134,6 +136,9 @@ public final class Pipeline: Sendable {
     private let classifier: any FaceClassifier
     private let sinks: [any FrameSink]
     private let options: PipelineOptions
+    /// What this run uses: the options' own, else the detector's and the source's defaults.
+    public let tracker: FaceTracker.Options
+    public let realtime: Bool
     private let board: RunBoard
     private let fanOut: Mutex<SinkFanOut?> = Mutex(nil)
 
@@ -151,14 +156,9 @@ public final class Pipeline: Sendable {
         self.classifier = classifier
         self.sinks = sinks
         self.options = options
+        tracker = options.tracker ?? detector.trackerOptions
+        realtime = options.realtime ?? source.isLive
         board = RunBoard(labels: classifier.labels)
-    }
-
-    /// One writer and, optionally, an annotated video.
-    public convenience init(source: FrameProducer, detector: Detector, cropper: FaceCropper, recognizer: any FaceClassifier,
-                            writer: ResultWriter, annotator: FrameAnnotator? = nil, options: PipelineOptions = .init()) {
-        self.init(source: source, detector: detector, cropper: cropper, classifier: recognizer,
-                  sinks: [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []), options: options)
     }
 
     /// The run's classes: the model's; labels are indices into them.
@@ -170,11 +170,13 @@ public final class Pipeline: Sendable {
     }
 
     /// Runs to the end of the input. Everything written before a failure stays written.
+    /// Composes the stages, each on its own thread (`StageRunner`) with a bounded queue before the
+    /// next, and nothing else: what each stage does is in its own type, the books in `RunBook`.
     public func run() throws(PipelineError) -> PipelineStats {
         let start = DispatchTime.now().uptimeNanoseconds
         // In real time the queues are short, so that a busy network shows up as skipped frames
         // at once rather than as latency.
-        let depth = options.realtime ? 1 : options.queueDepth
+        let depth = realtime ? 1 : options.queueDepth
         let frames = BoundedQueue<Captured>(capacity: depth)
         let detected = BoundedQueue<Detected>(capacity: depth)
         let recognised = BoundedQueue<Recognised>(capacity: options.queueDepth)
@@ -186,68 +188,28 @@ public final class Pipeline: Sendable {
             frames.abort(); detected.abort(); recognised.abort(); fanOut.abort()
             source.cancel()
         }
-        func stage(_ label: String, _ body: @escaping @Sendable () throws(PipelineError) -> Void) {
-            DispatchQueue(label: "fer-stream.\(label)").async(group: group) {
-                do { try body() } catch { abort(PipelineError(error)) }
-            }
-        }
+        let book = RunBook(board: board, options: options, start: start, stats: { [self] in currentStats() })
+        let runner = StageRunner(group: group, fail: abort)
+        let (options, realtime, tracker, name, labels) = (self.options, self.realtime, self.tracker, self.name, self.labels)
+        let (detector, cropper, classifier, sourceIsLive) = (self.detector, self.cropper, self.classifier, source.isLive)
+        let keepsPictures = fanOut.wantsEveryFrame
 
-        let decode = DecodeStage(source: source, every: options.every, realtime: options.realtime,
-                                 passesEveryFrame: fanOut.wantsEveryFrame)
-        stage("decode") { [board] in decode.run(into: frames, board: board) }
-
-        stage("detect") { [self] () throws(PipelineError) in
-            defer { detected.close() }
-            var detect = DetectStage(detector: detector, cropper: cropper, options: options, keepsPictures: fanOut.wantsEveryFrame)
-            while let captured = frames.take() {
-                let item = try detect.process(captured)
-                board.update { $0.detectSeconds += item.detectSeconds }
-                if !detected.put(item) { return }
-            }
-        }
-
-        stage("classify") { [self] () throws(PipelineError) in
-            defer { recognised.close() }
-            var classify = ClassifyStage(classifier: classifier, options: options)
-            while let (batch, report) = try classify.next(from: detected) {
-                board.update { s in
-                    s.recogniseSeconds += report.seconds
-                    s.networkCalls += report.calls
-                    s.crops += report.crops
-                }
-                for r in batch where !recognised.put(r) { return }
-            }
-        }
-
+        // In real time the decoder's hand-over keeps only the newest frame, counting the ones it drops.
+        let decoded: Outlet<Captured> = realtime ? .newest(frames) { new, dropped in
+            new.skippedBefore += dropped.skippedBefore + 1
+            book.skipped()
+        } : .lossless(frames)
+        runner.start("decode", { DecodeStage(every: options.every, realtime: realtime, sourceIsLive: sourceIsLive, passesEveryFrame: keepsPictures) },
+                     from: source.inlet(observer: book), to: decoded)
+        runner.start("detect", { DetectStage(detector: detector, cropper: cropper, tracker: tracker, options: options,
+                                            keepsPictures: keepsPictures, observer: book) },
+                     from: .queue(frames), to: .lossless(detected))
+        runner.start("classify", { ClassifyStage(classifier: classifier, options: options, realtime: realtime, observer: book) },
+                     from: .queue(detected), to: .lossless(recognised))
         fanOut.start(in: group, failed: abort)
-        stage("label") { [self] in
-            defer { fanOut.close() }
-            var label = LabelStage(source: name, labels: labels, options: options)
-            var lastReport = DispatchTime.now().uptimeNanoseconds
-            defer { board.summary = label.summary }
-            while let item = recognised.take() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                let frame = label.process(item)
-                if !fanOut.put(frame) { return }
-                options.progress?.update(framesDone: item.info.index + 1)
-                guard frame.analysed else { continue }
-                let latency = seconds(sinceNanos: item.info.capturedAt) * 1000
-                let busy = seconds(sinceNanos: t0)
-                board.update { s in
-                    s.recentLatenciesMs.append(latency)
-                    if s.recentLatenciesMs.count > 4096 { s.recentLatenciesMs.removeFirst(s.recentLatenciesMs.count - 4096) }
-                    s.framesAnalysed += 1
-                    s.faces += frame.result.faces.count
-                    s.writeSeconds += busy
-                }
-                if let report = options.periodicStats, seconds(sinceNanos: lastReport) >= options.statsInterval {
-                    lastReport = DispatchTime.now().uptimeNanoseconds
-                    var s = currentStats()
-                    s.wallSeconds = seconds(sinceNanos: start)
-                    report(s)
-                }
-            }
-        }
+        runner.start("label", { LabelStage(source: name, labels: labels, options: options, observer: book) },
+                     from: .queue(recognised), to: Outlet(put: { fanOut.put($0) }, close: { fanOut.close() }),
+                     ended: { [board] label in board.summary = label.summary })
 
         group.wait()
         options.progress?.finish()
@@ -270,5 +232,73 @@ public final class Pipeline: Sendable {
             s.annotateSeconds += sinks.filter(\.takesPictures).reduce(0) { $0 + $1.busySeconds }
         }
         return s
+    }
+}
+
+/// The books of one run, kept as the stages report (`StageObserver`): the stats on the board, the
+/// progress display, and the periodic stats of a long run.
+private final class RunBook: StageObserver {
+    private let board: RunBoard
+    private let progress: (any FrameProgress)?
+    private let periodicStats: (@Sendable (PipelineStats) -> Void)?
+    private let statsInterval: Double
+    private let start: UInt64
+    private let stats: @Sendable () -> PipelineStats
+    private let lastReport: Mutex<UInt64>
+
+    init(board: RunBoard, options: PipelineOptions, start: UInt64, stats: @escaping @Sendable () -> PipelineStats) {
+        self.board = board
+        progress = options.progress
+        periodicStats = options.periodicStats
+        statsInterval = options.statsInterval
+        self.start = start
+        self.stats = stats
+        lastReport = Mutex(DispatchTime.now().uptimeNanoseconds)
+    }
+
+    func read(seconds busy: Double, gotFrame: Bool) {
+        board.update { s in
+            if gotFrame { s.framesDecoded += 1 }
+            s.decodeSeconds += busy
+        }
+    }
+
+    func sourceFailed(_ error: PipelineError) { board.fail(error) }
+
+    func skipped() { board.update { $0.framesSkipped += 1 } }
+
+    func detected(seconds busy: Double) { board.update { $0.detectSeconds += busy } }
+
+    func classified(crops: Int, calls: Int, seconds busy: Double) {
+        board.update { s in
+            s.recogniseSeconds += busy
+            s.networkCalls += calls
+            s.crops += crops
+        }
+    }
+
+    func labelled(_ frame: SinkFrame, index: Int, capturedAt: UInt64, busy: Double) {
+        progress?.update(framesDone: index + 1)
+        guard frame.analysed else { return }
+        let latency = seconds(sinceNanos: capturedAt) * 1000
+        board.update { s in
+            s.recentLatenciesMs.append(latency)
+            if s.recentLatenciesMs.count > 4096 { s.recentLatenciesMs.removeFirst(s.recentLatenciesMs.count - 4096) }
+            s.framesAnalysed += 1
+            s.faces += frame.result.faces.count
+            s.writeSeconds += busy
+        }
+        if let report = periodicStats {
+            let due = lastReport.withLock { last in
+                guard seconds(sinceNanos: last) >= statsInterval else { return false }
+                last = DispatchTime.now().uptimeNanoseconds
+                return true
+            }
+            if due {
+                var s = stats()
+                s.wallSeconds = seconds(sinceNanos: start)
+                report(s)
+            }
+        }
     }
 }

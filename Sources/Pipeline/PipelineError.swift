@@ -9,8 +9,12 @@ public enum PipelineError: Error, CustomStringConvertible, Sendable {
     /// The reader of our output went away (e.g. `| head`): not an error worth a message.
     case outputClosed
     case source(FrameSourceError)
-    case faces(FaceCropError)
+    /// The Haar cascade (`--detector haar`) could not be loaded.
+    case cascade(CascadeError)
     case recognizer(RecognizerError)
+    /// The face detector's network (YuNet on oneDNN) failed to load or run: the same reader and
+    /// engine as the recognizer's, but a failure named for the detector.
+    case detector(RecognizerError)
     /// A bundled model or detector is nowhere it is looked for.
     case resource(ResourceNotFound)
     /// An error of a kind no stage declares: shown as it describes itself.
@@ -21,11 +25,16 @@ public enum PipelineError: Error, CustomStringConvertible, Sendable {
         switch error {
         case let e as PipelineError: self = e
         case let e as FrameSourceError: self = .source(e)
-        case let e as FaceCropError: self = .faces(e)
+        case let e as CascadeError: self = .cascade(e)
         case let e as RecognizerError: self = .recognizer(e)
         case let e as ResourceNotFound: self = .resource(e)
         default: self = .unexpected("\(error)")
         }
+    }
+
+    /// Wraps an error of the face detector: its network's errors are the detector's, not the recognizer's.
+    public init(detecting error: any Error) {
+        if let e = error as? RecognizerError { self = .detector(e) } else { self = PipelineError(error) }
     }
 
     public var description: String {
@@ -34,8 +43,10 @@ public enum PipelineError: Error, CustomStringConvertible, Sendable {
         case let .output(path, reason): "cannot write '\(path)': \(reason)"
         case .outputClosed: "output closed"
         case let .source(e): e.description
-        case let .faces(e): e.description
+        case let .cascade(e): e.description
         case let .recognizer(e): e.description
+        case let .detector(.backend(reason)): "face detector backend failed: \(reason)"
+        case let .detector(e): e.description
         case let .resource(e): e.description
         case let .unexpected(text): text
         }

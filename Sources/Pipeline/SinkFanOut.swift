@@ -104,24 +104,6 @@ final class SinkFanOut: Sendable {
     }
 }
 
-/// A `ResultWriter` (NDJSON, CSV, the library's result channel) as a lossless sink of analysed frames.
-public final class WriterSink: FrameSink {
-    public let writer: any ResultWriter
-    public let name: String
-    public var delivery: SinkDelivery { .lossless }
-
-    public init(_ writer: any ResultWriter, name: String = "output") {
-        self.writer = writer
-        self.name = name
-    }
-
-    public func consume(_ frame: SinkFrame) throws(PipelineError) {
-        try writer.write(frame.result)
-    }
-
-    public func finish() throws(PipelineError) {}
-}
-
 /// A `FrameAnnotator` (`--annotate`) as a lossless sink of every frame with its picture.
 public final class AnnotatorSink: FrameSink {
     public let annotator: any FrameAnnotator

@@ -44,10 +44,3 @@ struct Recognised: Sendable {
     let faces: [TrackedFace]
     let probabilities: [[Float]]
 }
-
-/// A picture for the annotator, with the faces to draw on it.
-struct ToAnnotate: Sendable {
-    let picture: ColourPicture
-    let time: Double
-    let faces: [FaceResult]
-}

@@ -58,20 +58,4 @@ public struct TrackSummary: Sendable {
 
     /// Seconds a track was on screen: its analysed frames × one frame's duration.
     public func seconds(_ t: Track) -> Double { step.isFinite ? Double(t.frames) * step : 0 }
-
-    public var text: String {
-        guard !tracks.isEmpty else { return "summary: no faces\n" }
-        var s = "summary: track, seconds on screen (first–last), then the share of time in each emotion\n"
-        for t in all {
-            let shares = t.labelFrames.indices.filter { t.labelFrames[$0] > 0 }
-                .sorted { t.labelFrames[$0] > t.labelFrames[$1] }
-                .map { "\(labels.name(at: $0)) \(decimal(t.shares[$0] * 100, digits: 1))%" }
-            s += "  #\(t.track)  \(decimal(seconds(t), digits: 2)) s (\(decimal(t.firstSeen, digits: 2))–\(decimal(t.lastSeen, digits: 2)))  "
-                + shares.joined(separator: ", ") + "\n"
-        }
-        return s
-    }
-
-    /// `{"tracks":[{"dominant":"happy","first":…,"frames":…,"last":…,"seconds":…,"shares":{…},"track":1}]}`: `SummaryRecord`.
-    public var json: String { SummaryRecord(self).json }
 }

@@ -1,6 +1,7 @@
 import FERCore
 import Foundation
 import Pipeline
+import Output
 import Synchronization
 
 /// Publishes each analysed frame's NDJSON line on `PREFIX/<source>/frame` and its label events on

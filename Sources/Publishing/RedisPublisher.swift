@@ -1,6 +1,7 @@
 import FERCore
 import Foundation
 import Pipeline
+import Output
 import Synchronization
 
 /// Appends each analysed frame to the Redis stream `KEY`

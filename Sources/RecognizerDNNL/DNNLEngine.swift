@@ -197,7 +197,7 @@ public final class DNNLEngine: InferenceEngine, @unchecked Sendable {
     /// `.auto` → int8 from AVX2 up, else f32; other precisions unchanged. With 8-bit dot products
     /// (AVX512-VNNI, AVX-VNNI, AMX) int8 is the obvious choice; on plain AVX2 oneDNN multiplies
     /// u8×s8 pairs into int16 (`vpmaddubsw`), which can saturate, so it halves the weights' scale
-    /// to stay clear of it. Measured on an AVX2-only Zen 3 (README, "Real time"): int8 runs
+    /// to stay clear of it. Measured on an AVX2-only Zen 3 (docs/performance.md, "Real time"): int8 runs
     /// about 2.4× f32 and scores the same on FER2013 PrivateTest. Below AVX2 (pre-2013 CPUs) int8's
     /// accuracy was not checked, so f32 stays the choice there. bf16 is never chosen: without AMX it measured
     /// slower than f32 here (about 0.6–0.8×), and with AMX, int8 is about twice bf16.

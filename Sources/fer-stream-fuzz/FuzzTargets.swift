@@ -3,6 +3,7 @@ import FaceDetection
 import FERCore
 import Foundation
 import Pipeline
+import Output
 import Recognizer
 import SafeTensors
 

@@ -1,6 +1,7 @@
 import FERCore
 import Foundation
 import Pipeline
+import Output
 
 /// Reads a writer's output back, as `jq` or pandas would, and says what differs from the result
 /// that was written (nil: nothing). The writers' contract: integers exact; a finite number to its

@@ -174,7 +174,7 @@ struct Stream: ParsableCommand {
         o.pipeline.smoothing = labels.smoothing
         o.pipeline.labelRule = labels.rule
         o.pipeline.keepsTimeline = timeline != nil
-        o.realtime = realtime
+        o.pipeline.realtime = realtime
         o.reconnect = reconnect
         o.timeout = timeout
         o.rtspTransport = rtspTransport
@@ -191,69 +191,22 @@ struct Stream: ParsableCommand {
         let (all, mine) = try inputList()
         // --serve listens before any input is opened: a port in use fails here, nothing analysed.
         let view = try live.start(inputs: mine)
-        if all.count == 1 && outputDir == nil && shard == nil {
-            try runSingle(all[0], view: view)
-        } else {
-            try runMany(mine, all: all, view: view)
-        }
-    }
-
-    /// One input, as fer-stream has always run it: the output, the annotated video and the timeline are files of its own.
-    private func runSingle(_ input: String, view: LiveViewServer? = nil) throws {
-        // Outputs that could not be written fail now, not after the run; nothing is created yet.
-        try OutputPath.checkAll([output, annotate, timeline])
-        // The model, the detector, the brokers, then the input: any of them bad fails before an output file is touched.
-        let options = streamOptions
-        let models = try SharedModels(options: options)
-        let publishers = try makePublishers(labels: models.labels)
-        let stream = try EmotionStream(input, options: options, models: models)
-        // Created only once the input has opened: a bad input leaves existing output files alone.
-        let sink = try output.map { path throws(PipelineError) in try LineSink(path: path) } ?? LineSink()
-        // Names, columns and colours are the model's classes (FER2013's seven, or e.g. CK+'s).
-        let classes = stream.labels
-        let annotator = try annotate.map { path throws(PipelineError) in try VideoAnnotator(path: path, frameRate: stream.frameRate, labels: classes) }
-        let writer = Self.writer(format, sink: sink, labels: classes, tagged: false)
-        var periodic: (@Sendable (PipelineStats) -> Void)?
-        if stats && stream.isLive {
-            periodic = { s in FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
-        }
-        var progress: ProgressLine?
-        if !stream.isLive && !noProgress { progress = ProgressLine(totalFrames: stream.estimatedFrameCount) }
-
-        // Ctrl-C / SIGTERM: stop reading, finish the frames in flight, flush, exit 0.
-        let signals = Self.onStopSignals { stream.stop() }
-        defer { signals.forEach { $0.cancel() } }
-
-        // The timeline and summary cover what was written, also when the run stops on an error
-        // (that error decides the exit; a timeline failure on top of it is reported too).
-        let result: PipelineStats
-        let sinks = [WriterSink(writer)] + (annotator.map { [AnnotatorSink($0)] } ?? []) + publishers.map { $0.handle() }
-            + (view.map { [$0.sink(for: stream)] } ?? [])
-        defer { finishPublishers(publishers) }
-        do { result = try stream.run(sinks: sinks, progress: progress, periodicStats: periodic) } catch {
-            do { try finish(stream, classes: classes) } catch { FileHandle.standardError.write(Data("fer-stream: \(error)\n".utf8)) }
-            throw error
-        }
-        if stats {
-            FileHandle.standardError.write(Data((result.json + "\n").utf8))
-        }
-        try finish(stream, classes: classes)
+        try runInputs(mine, all: all, view: view)
     }
 
     /// The timeline and the summaries at the end of a run; a timeline that cannot be written
     /// (checked at the start, but e.g. the disk filled up since) fails the run: exit 1.
-    private func finish(_ stream: EmotionStream, classes: LabelSet) throws(PipelineError) {
+    func finish(_ input: String, summary s: TrackSummary) throws(PipelineError) {
         var failure: PipelineError?
         if let timeline {
-            let s = stream.summary
             let series = s.series.keys.sorted().map { k in
                 Plots.Series(name: "track \(k)", times: s.series[k]!.times, values: s.series[k]!.values)
             }
-            let svg = Plots.timeline(series, classes: classes.names, title: "\(stream.input): smoothed probabilities per face")
+            let svg = Plots.timeline(series, classes: s.labels.names, title: "\(input): smoothed probabilities per face")
             do { try LineSink(path: timeline).write(svg) } catch { failure = error }
         }
-        if summary { FileHandle.standardError.write(Data(stream.summary.text.utf8)) }
-        if summaryJSON { FileHandle.standardError.write(Data((stream.summary.json + "\n").utf8)) }
+        if summary { FileHandle.standardError.write(Data(s.text.utf8)) }
+        if summaryJSON { FileHandle.standardError.write(Data((s.json + "\n").utf8)) }
         if let failure { throw failure }
     }
 }

@@ -45,7 +45,7 @@ func runCommand(_ type: ParsableCommand.Type, _ arguments: [String]) -> Never {
 // by starting again with it in the environment. fer-stream runs two oneDNN stages at once
 // (detection beside the network), each with an OpenMP team on every core; libgomp's default keeps
 // idle threads spinning, which takes the cores from the other team and from any other program.
-// Measured in real time on 2 cores (README, "Real time"): on an idle machine passive and the
+// Measured in real time on 2 cores (docs/performance.md, "Real time"): on an idle machine passive and the
 // default do the same; with another job beside it, passive analysed 95–96% of a 3-face clip's
 // frames against 80–88%. An environment that sets either variable is left as it is.
 if getenv("OMP_WAIT_POLICY") == nil && getenv("GOMP_SPINCOUNT") == nil {

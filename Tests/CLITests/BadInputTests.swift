@@ -4,7 +4,7 @@ import XCTest
 import Glibc
 #endif
 
-/// The README's bad-input table, row by row (rows for missing, empty and text files, junk weights,
+/// The bad-input table of docs/usage.md, row by row (rows for missing, empty and text files, junk weights,
 /// a missing cascade and some flags are in `CLIErrorTests`). Every input is made here with the
 /// ffmpeg CLI. A failure is one stderr line naming the input, with the documented exit code; what
 /// was read before a failure is written.

@@ -1,7 +1,7 @@
 import FERStream
 import XCTest
 
-/// No frames at all, live or not: enough to open a stream and read the options it settled on.
+/// No frames at all, live or not: enough to make a pipeline and read the settings it settled on.
 private final class NoFrames: FrameProducer {
     let isLive: Bool
     init(isLive: Bool) { self.isLive = isLive }
@@ -9,8 +9,8 @@ private final class NoFrames: FrameProducer {
     func cancel() {}
 }
 
-/// What the caller chose for the tracker and real time is what the stream runs with; only where
-/// it chose nothing do the detector's and the input's defaults apply.
+/// The tracker and real time have one home, `PipelineOptions`: what the caller chose there is
+/// what the pipeline runs with; where it chose nothing (nil) the detector's and the input's own apply.
 final class StreamOptionsTests: XCTestCase {
     private var base: StreamOptions {
         var o = StreamOptions()
@@ -20,54 +20,47 @@ final class StreamOptionsTests: XCTestCase {
         return o
     }
 
-    private func settled(_ options: StreamOptions, live: Bool) throws -> PipelineOptions {
-        try EmotionStream(frames: NoFrames(isLive: live), options: options).pipelineOptions
+    private func pipeline(_ options: StreamOptions, live: Bool) throws -> Pipeline {
+        let models = try SharedModels(options: options)
+        return Pipeline(source: NoFrames(isLive: live), detector: models.detector, cropper: models.cropper,
+                        classifier: models.service.client(), sinks: [], options: options.pipeline)
     }
 
     func testTheDetectorsTrackerOnlyWhereTheCallerChoseNone() throws {
+        XCTAssertNil(PipelineOptions().tracker, "no detector's settings are everyone's default")
         // Nothing chosen: the detector's (a full frame is always the face: reported at once).
-        XCTAssertEqual(try settled(base, live: false).tracker, Detector.fullFrame.trackerOptions)
-        XCTAssertNotEqual(Detector.fullFrame.trackerOptions, PipelineOptions().tracker, "else the cases below prove nothing")
+        XCTAssertEqual(try pipeline(base, live: false).tracker, Detector.fullFrame.trackerOptions)
 
         let chosen = FaceTracker.Options(maxMisses: 4, minHits: 5, minBirthStrength: 0.9)
-        var viaTracker = base
-        viaTracker.tracker = chosen
-        XCTAssertEqual(try settled(viaTracker, live: false).tracker, chosen)
-
-        var viaPipeline = base
-        viaPipeline.pipeline.tracker = chosen
-        XCTAssertEqual(try settled(viaPipeline, live: false).tracker, chosen, "the pipeline's tracker, changed, is kept")
-
-        // Both: the stream's own field is the explicit one.
-        var both = viaPipeline
-        both.tracker = FaceTracker.Options(minHits: 7)
-        XCTAssertEqual(try settled(both, live: false).tracker.minHits, 7)
+        var o = base
+        o.pipeline.tracker = chosen
+        XCTAssertEqual(try pipeline(o, live: false).tracker, chosen)
     }
 
     func testRealTimeAsChosenElseOnForLiveInputs() throws {
-        XCTAssertFalse(try settled(base, live: false).realtime)
-        XCTAssertTrue(try settled(base, live: true).realtime)
+        XCTAssertFalse(try pipeline(base, live: false).realtime)
+        XCTAssertTrue(try pipeline(base, live: true).realtime)
 
         var off = base
-        off.realtime = false
-        XCTAssertFalse(try settled(off, live: true).realtime, "a live input the caller wants at its own pace")
+        off.pipeline.realtime = false
+        XCTAssertFalse(try pipeline(off, live: true).realtime, "a live input the caller wants at its own pace")
         var on = base
-        on.realtime = true
-        XCTAssertTrue(try settled(on, live: false).realtime, "a file paced as if live")
+        on.pipeline.realtime = true
+        XCTAssertTrue(try pipeline(on, live: false).realtime, "a file paced as if live")
 
-        var viaPipeline = base
-        viaPipeline.pipeline.realtime = true
-        XCTAssertTrue(try settled(viaPipeline, live: false).realtime, "the pipeline's realtime, set, is kept")
-        viaPipeline.realtime = false
-        XCTAssertFalse(try settled(viaPipeline, live: false).realtime, "the stream's own field is the explicit one")
+        // The stream says the same as the pipeline it makes.
+        XCTAssertTrue(try EmotionStream(frames: NoFrames(isLive: true), options: base).realtime)
+        XCTAssertFalse(try EmotionStream(frames: NoFrames(isLive: true), options: off).realtime)
+        XCTAssertTrue(try EmotionStream(frames: NoFrames(isLive: false), options: on).realtime)
     }
 
-    func testOtherPipelineOptionsPassThrough() throws {
+    func testPipelineOptionsPassThroughTheStream() throws {
         var o = base
         o.pipeline.every = 3
         o.pipeline.smoothing = .window(4)
-        let p = try settled(o, live: true)
+        let p = try EmotionStream(frames: NoFrames(isLive: true), options: o).pipelineOptions
         XCTAssertEqual(p.every, 3)
         XCTAssertEqual(p.smoothing, .window(4))
+        XCTAssertNil(p.tracker)
     }
 }

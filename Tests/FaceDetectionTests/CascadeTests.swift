@@ -14,11 +14,11 @@ final class CascadeTests: XCTestCase {
         return url.path
     }
 
-    private func loadError(_ path: String) -> FaceCropError? {
+    private func loadError(_ path: String) -> CascadeError? {
         do {
             _ = try HaarCascade(contentsOfFile: path)
             return nil
-        } catch let e as FaceCropError {
+        } catch let e as CascadeError {
             return e
         } catch {
             XCTFail("unexpected error type \(error)")
@@ -80,7 +80,7 @@ final class CascadeTests: XCTestCase {
             }
             XCTAssertEqual(p, path)
             XCTAssertFalse(reason.isEmpty)
-            let d = FaceCropError.malformedCascade(path: p, reason: reason).description
+            let d = CascadeError.malformedCascade(path: p, reason: reason).description
             XCTAssertTrue(d.hasPrefix("face cascade \(path): malformed cascade XML: "), d)
             XCTAssertFalse(d.contains("\n"), "one line: \(d)")
         }
@@ -121,7 +121,7 @@ final class CascadeTests: XCTestCase {
             for tilted in [false, true] {
                 let xml = Self.tinyCascade(rects: [rect], tilted: tilted)
                 XCTAssertThrowsError(try HaarCascade(xml: Array(xml.utf8), name: "huge")) { error in
-                    guard case .malformedCascade(_, let reason)? = error as? FaceCropError else { return XCTFail("\(error)") }
+                    guard case .malformedCascade(_, let reason)? = error as? CascadeError else { return XCTFail("\(error)") }
                     XCTAssertTrue(reason.contains("outside"), reason)
                 }
             }
@@ -130,7 +130,7 @@ final class CascadeTests: XCTestCase {
             let xml = Self.tinyCascade().replacingOccurrences(of: "1 0 0 0.5 -1 -2 1 1.0", with: nodes)
             XCTAssertNotEqual(xml, Self.tinyCascade())
             XCTAssertThrowsError(try HaarCascade(xml: Array(xml.utf8), name: "huge")) { error in
-                guard case .malformedCascade? = error as? FaceCropError else { return XCTFail("\(error)") }
+                guard case .malformedCascade? = error as? CascadeError else { return XCTFail("\(error)") }
             }
         }
         for (tag, value) in [("width", big), ("height", min), ("maxCatCount", "1e300")] {

@@ -9,7 +9,7 @@ import XCTest
 /// move fast, with detector jitter, missed frames and weak detections. Counts id switches and
 /// fragments for the tracker and for the one it replaced (`PreviousTracker`), in the same run.
 ///
-/// `swift test --filter TrackerScenarioTests` prints the table the README quotes.
+/// `swift test --filter TrackerScenarioTests` prints the table docs/faces.md quotes.
 final class TrackerScenarioTests: XCTestCase {
     struct Truth { var id: Int; var box: Box }
 

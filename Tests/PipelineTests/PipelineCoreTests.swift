@@ -5,6 +5,7 @@ import FaceTracking
 import FrameSource
 import Foundation
 import Pipeline
+import Output
 import Recognizer
 import SafeTensors
 import Synchronization

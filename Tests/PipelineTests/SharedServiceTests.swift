@@ -6,6 +6,7 @@ import SafeTensors
 import FrameSource
 import Foundation
 import Pipeline
+import Output
 import Recognizer
 import Synchronization
 import XCTest

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FERCore
 @testable import Pipeline
+import Output
 
 final class SummaryTests: XCTestCase {
     private func face(_ track: Int, _ label: Emotion) -> FaceResult {
@@ -53,18 +54,5 @@ final class SummaryClassesTests: XCTestCase {
         XCTAssertEqual(Set((track["shares"] as! [String: Double]).keys), Set(ckplus.names))
         XCTAssertTrue(s.json.contains(#""shares":{"anger":0,"contempt":0.6667,"disgust":0,"#), s.json)
         XCTAssertTrue(s.text.contains("contempt 66.7%, sadness 33.3%"), s.text)
-    }
-}
-
-final class ProgressLineTests: XCTestCase {
-    func testLineShowsDoneTotalRateAndETA() {
-        XCTAssertEqual(ProgressLine.line(done: 120, total: 300, elapsed: 4), "frame 120/300 (40%)  30.0 frames/s  ETA 0:06")
-        XCTAssertEqual(ProgressLine.line(done: 50, total: nil, elapsed: 2), "frame 50  25.0 frames/s")
-    }
-
-    func testNothingIsDrawnWhenStderrIsNotATerminal() {
-        // Tests run with stderr redirected.
-        if isatty(STDERR_FILENO) == 0 { XCTAssertNil(ProgressLine(totalFrames: 10)) }
-        XCTAssertNotNil(ProgressLine(totalFrames: 10, force: true))
     }
 }

@@ -1,6 +1,7 @@
 import FERCore
 import Foundation
 import Pipeline
+import Output
 
 /// Frame results made up for the publishers: faces whose labels change and a track that leaves.
 enum Fixture {

@@ -1,6 +1,7 @@
 import FERCore
 import Foundation
 import Pipeline
+import Output
 import Publishing
 import TestSupport
 import XCTest

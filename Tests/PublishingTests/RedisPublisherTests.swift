@@ -2,6 +2,7 @@ import CHiredis
 import FERCore
 import Foundation
 import Pipeline
+import Output
 import Publishing
 import TestSupport
 import XCTest

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import Output
 @testable import Pipeline
 import TestSupport
 #if canImport(Glibc)

@@ -1,9 +1,10 @@
 import Foundation
+import Pipeline
 import Synchronization
 
 /// A one-line progress display on stderr for file inputs: frames done of the total, frames/s and
 /// the time left. Redrawn at most 4 times a second; only when stderr is a terminal.
-public final class ProgressLine: Sendable {
+public final class ProgressLine: FrameProgress {
     private let total: Int?
     private let start = Date()
     /// When the line was last drawn, and whether it ever was.

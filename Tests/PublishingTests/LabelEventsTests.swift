@@ -1,6 +1,6 @@
 import FERCore
 import Foundation
-import Pipeline
+import Publishing
 import XCTest
 
 final class LabelEventsTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import FERCore
+import Pipeline
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -62,6 +63,13 @@ public protocol ResultWriter: AnyObject, Sendable {
 
 public enum OutputFormat: String, CaseIterable, Sendable {
     case ndjson, csv
+
+    /// This format's writer into `sink`. `tagged`: results name their source (runs with several
+    /// inputs into one output): CSV then has a `source` column, NDJSON lines a `"source"` key
+    /// (from the result itself).
+    public func writer(into sink: LineSink, labels: LabelSet, tagged: Bool) -> any ResultWriter {
+        self == .csv ? CSVWriter(sink: sink, withSource: tagged, labels: labels) : NDJSONWriter(sink: sink, labels: labels)
+    }
 }
 
 /// Fixed-point decimal text without trailing zeros ("0.25", "1.0", "0.0001"): short, and never
@@ -69,9 +77,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 /// hold, are `null` (empty fields in CSV: `csvDecimal`), never a number that looks real.
 func decimal(_ value: Double, digits: Int) -> String {
     guard value.isFinite else { return "null" }
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = (abs(value) * scale).rounded()
+    let (scaled, scale) = decimalUnits(abs(value), digits)
     guard scaled < 9.0e15 else {
         // Past the integers a Double holds exactly (and Int's range): C prints every digit.
         var text = String(format: "%.\(digits)f", value)

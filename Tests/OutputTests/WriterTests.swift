@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import FERCore
+@testable import Output
 @testable import Pipeline
 import Recognizer
 import SafeTensors

@@ -1,5 +1,5 @@
 /// Why a cascade could not be loaded. `description` is one line naming the file and the cause.
-public enum FaceCropError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum CascadeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// No file at `path`.
     case cascadeNotFound(path: String)
     /// The file exists but could not be read (permissions, a directory, …).

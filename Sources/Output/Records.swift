@@ -1,4 +1,5 @@
 import FERCore
+import Pipeline
 
 // The JSON the command line writes, as Codable values: what a program reading fer-stream's
 // output (or the FERStream library's results) decodes. Stats and summary are written through

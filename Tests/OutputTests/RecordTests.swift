@@ -1,5 +1,6 @@
 import FERCore
 import Foundation
+@testable import Output
 @testable import Pipeline
 import TestSupport
 import XCTest
