@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "Publishing", dependencies: ["FERCore", "Pipeline", "Output", "CMosquitto", "CHiredis"]),
         .target(name: "Annotation", dependencies: ["CFFmpeg", "FFmpegSupport", "FERCore", "Pipeline"]),
         // --serve: a browser view of every input, MJPEG, /metrics; a set of sinks any stream can add.
-        .target(name: "LiveView", dependencies: ["FERCore", "Pipeline", "FERStream", "CTurboJPEG",
+        .target(name: "LiveView", dependencies: ["FERCore", "Pipeline", "Output", "FERStream", "CTurboJPEG",
                                                  .product(name: "NIOCore", package: "swift-nio"),
                                                  .product(name: "Logging", package: "swift-log"),
                                                  .product(name: "Hummingbird", package: "hummingbird"),

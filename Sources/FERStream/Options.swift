@@ -9,7 +9,7 @@ import RecognizerDNNL
 /// Which network classifies the faces, and how it runs.
 public struct RecognizerOptions: Sendable {
     /// Model weights (.safetensors, a VGG19 or a ResNet18 export); nil: `$FER_STREAM_MODEL`, else
-    /// the bundled `vgg19-fer2013.safetensors` (see `Resources`).
+    /// the bundled `vgg19-ferplus.safetensors` (see `Resources`).
     public var model: String?
     public var engine: EngineKind = .auto
     public var precision: Precision = .auto

@@ -4,7 +4,11 @@ import Pipeline
 /// Finds the files a run needs when the user names none: the bundled emotion model and face
 /// detector.
 public enum Resources {
-    public static let modelFileName = "vgg19-fer2013.safetensors"
+    /// The default network: the VGG19 trained on FER2013's faces against FER+'s ten annotators'
+    /// votes, whose labels people agree with more than with FER2013's own (Models/README.md).
+    public static let modelFileName = "vgg19-ferplus.safetensors"
+    /// The VGG19 trained on FER2013's own labels, still shipped (`--model`).
+    public static let fer2013ModelFileName = "vgg19-fer2013.safetensors"
     public static let detectorFileName = "yunet.safetensors"
 
     /// A bundled file that is nowhere it is looked for.

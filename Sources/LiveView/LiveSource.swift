@@ -2,6 +2,7 @@ import Dispatch
 import FERCore
 import Foundation
 import NIOCore
+import Output
 import Pipeline
 import Synchronization
 

@@ -1,3 +1,4 @@
+import Output
 import Pipeline
 
 /// `/metrics`: the Prometheus text exposition format (0.0.4), per input (`source` is its short name).

@@ -16,7 +16,8 @@ struct Stream: ParsableCommand {
         abstract: "Per-face emotion labels from video, streamed as NDJSON or CSV.",
         discussion: """
         Decodes video with FFmpeg, finds faces (YuNet), classifies each into angry, disgust, \
-        fear, happy, sad, surprise or neutral with a VGG19 trained on FER2013 (or into the classes \
+        fear, happy, sad, surprise or neutral with a VGG19 trained on FER2013's faces as FER+'s \
+        annotators labelled them (or into the classes \
         another model's metadata names, e.g. CK+'s contempt), smooths the labels per \
         face over time, and writes one line per analysed frame. INPUT is a file, '-' for stdin, \
         any URL FFmpeg reads (rtsp://, http://, …) or a camera (v4l2:/dev/video0). Several inputs \

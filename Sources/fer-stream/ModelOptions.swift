@@ -4,7 +4,7 @@ import Foundation
 
 /// The options that choose and run the network, shared by every command.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model weights (.safetensors), a VGG19 or a ResNet18 export (its metadata says which). Default: the bundled Models/vgg19-fer2013.safetensors (or $FER_STREAM_MODEL).")
+    @Option(help: "Model weights (.safetensors), a VGG19 or a ResNet18 export (its metadata says which). Default: the bundled Models/vgg19-ferplus.safetensors, labels as FER+'s annotators give them (or $FER_STREAM_MODEL); Models/vgg19-fer2013.safetensors is the one trained on FER2013's own labels.")
     var model: String?
 
     @Option(help: "Network engine: auto (oneDNN), onednn, or reference (plain Swift, slow).")

@@ -488,11 +488,11 @@ final class CLIInstalledLayoutTests: XCTestCase {
         // directory has no Models/. A stand-in model in share/ proves that is where it looked first.
         let prefix = try prefix()
         let share = prefix.appendingPathComponent("share/fer-stream")
-        try Data("not a model".utf8).write(to: share.appendingPathComponent("vgg19-fer2013.safetensors"))
+        try Data("not a model".utf8).write(to: share.appendingPathComponent("vgg19-ferplus.safetensors"))
         let env = ["PATH": prefix.path + "/bin:/usr/bin:/bin"]
         let r = try CLI.run("/bin/sh", ["-c", "cd / && exec fer-stream image /nonexistent.png"], environment: env)
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains(share.path + "/vgg19-fer2013.safetensors"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(share.path + "/vgg19-ferplus.safetensors"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
     }
 
