@@ -48,9 +48,12 @@ def sections(text):
     return out
 
 def options(text):
-    """Long and short option names of one command's help (the synopsis column of OPTIONS)."""
+    """Long and short option names of one command's help: the synopsis column of OPTIONS and of
+    every option group's section (LABELS, FACES, MODEL, LIVE VIEW, …)."""
     names = set()
-    for line in sections(text).get("OPTIONS", []):
+    lines = [l for name, body in sections(text).items()
+             if name not in ("OVERVIEW", "USAGE", "ARGUMENTS", "SUBCOMMANDS") for l in body]
+    for line in lines:
         if not re.match(r"^\s+-", line):
             continue
         synopsis = re.split(r"\s{2,}", line.strip())[0]
