@@ -113,15 +113,24 @@ public enum Evaluator {
             throw .badInput(reason: "\(images.count) images for \(truths.count) labels, or a label outside the model's \(classes.count) classes")
         }
         var result = EvaluationResult(classes: classes)
+        try inBatches(recognizer, images, facesPerCall: facesPerCall, progress: progress) { i, p in
+            result.add(truth: truths[i], probabilities: p)
+        }
+        return result
+    }
+
+    /// Runs `recognizer` over `images`, `facesPerCall` at a time, handing each face's index and
+    /// probabilities to `body`; `progress` gets the number of faces done after each call.
+    static func inBatches(_ recognizer: Recognizer, _ images: [GrayImage], facesPerCall: Int, progress: ((Int) -> Void)?,
+                          _ body: (Int, [Float]) -> Void) throws(RecognizerError) {
         var start = 0
         while start < images.count {
             let end = min(images.count, start + max(1, facesPerCall))
             let probs = try recognizer.probabilities(for: Array(images[start..<end]))
-            for (truth, p) in zip(truths[start..<end], probs) { result.add(truth: truth, probabilities: p) }
+            for (i, p) in zip(start..<end, probs) { body(i, p) }
             start = end
             progress?(start)
         }
-        return result
     }
 }
 

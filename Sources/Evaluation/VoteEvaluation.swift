@@ -70,13 +70,8 @@ extension Evaluator {
             throw .badInput(reason: "none of the model's classes (\(classes.joined(separator: ","))) is one of FER+'s emotions")
         }
         var result = VoteEvaluationResult(classes: classes)
-        var start = 0
-        while start < images.count {
-            let end = min(images.count, start + max(1, facesPerCall))
-            let probs = try recognizer.probabilities(for: Array(images[start..<end]))
-            for (v, p) in zip(votes[start..<end], probs) { result.add(votes: v, probabilities: p, emotionOfClass: emotionOfClass) }
-            start = end
-            progress?(start)
+        try inBatches(recognizer, images, facesPerCall: facesPerCall, progress: progress) { i, p in
+            result.add(votes: votes[i], probabilities: p, emotionOfClass: emotionOfClass)
         }
         return result
     }

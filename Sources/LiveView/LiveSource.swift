@@ -74,22 +74,8 @@ final class LiveSource: Sendable {
     }
 }
 
-/// A JSON string literal.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for u in text.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
+/// A JSON string literal, escaped as the NDJSON lines are.
+func jsonString(_ text: String) -> String { NDJSONWriter.string(text) }
 
 /// The live view's sink for one input: keeps its latest picture, record and counts, and — only
 /// while someone watches that input — encodes at most `maxFPS` JPEGs a second, at most

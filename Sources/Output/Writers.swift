@@ -138,8 +138,8 @@ public final class NDJSONWriter: ResultWriter, Sendable {
         return s + "]}"
     }
 
-    /// A JSON string literal.
-    static func string(_ text: String) -> String {
+    /// A JSON string literal (also the live view's).
+    public static func string(_ text: String) -> String {
         var out = "\""
         for u in text.unicodeScalars {
             switch u {

@@ -119,11 +119,7 @@ struct Eval: ParsableCommand {
                                             facesPerCall: max(1, 64 / recognizer.cropsPerFace))
         } catch { throw PipelineError.recognizer(error) }
         let seconds = Date().timeIntervalSince(start)
-        if let plot {
-            let title = "\(images == nil ? split.rawValue : "images"), \(tta.rawValue): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
-            try LineSink(path: plot).write(Plots.confusion(result.confusion, classes: result.classes, title: title))
-        }
-        try drawReliability(result, title: "\(images == nil ? split.rawValue : "images"), \(tta.rawValue)")
+        try drawPlots(result, title: "\(images == nil ? split.rawValue : "images"), \(tta.rawValue)", accuracy: result.accuracy, count: result.count)
         // Through the detector, faces it missed count as wrong: accuracy over all of them.
         let overall = Double(result.correct) / Double(result.count + missed)
         if format == .json {
@@ -138,10 +134,17 @@ struct Eval: ParsableCommand {
         }
     }
 
-    private func drawReliability(_ result: EvaluationResult, title: String) throws {
-        guard let reliability else { return }
-        let ece = result.ece.map { String(format: ", ECE %.4f", $0) } ?? ""
-        try LineSink(path: reliability).write(Plots.reliability(result.reliability, title: title + ece))
+    /// `--plot` (the confusion matrix, titled with the overall accuracy of `count` faces) and
+    /// `--reliability` (the reliability diagram, titled with the ECE).
+    private func drawPlots(_ result: EvaluationResult, title: String, accuracy: Double, count: Int) throws {
+        if let plot {
+            let heading = title + ": accuracy \(String(format: "%.2f", accuracy * 100))% of \(count)"
+            try LineSink(path: plot).write(Plots.confusion(result.confusion, classes: result.classes, title: heading))
+        }
+        if let reliability {
+            let ece = result.ece.map { String(format: ", ECE %.4f", $0) } ?? ""
+            try LineSink(path: reliability).write(Plots.reliability(result.reliability, title: title + ece))
+        }
     }
 
     /// `--ferplus`: the split's FER2013 faces joined to their votes by row, measured against them.
@@ -167,11 +170,7 @@ struct Eval: ParsableCommand {
                                             facesPerCall: max(1, 64 / recognizer.cropsPerFace))
         } catch { throw PipelineError.recognizer(error) }
         let seconds = Date().timeIntervalSince(start)
-        if let plot {
-            let title = "\(split.rawValue) vs FER+ majority, \(tta.rawValue): accuracy \(String(format: "%.2f", result.accuracy * 100))% of \(result.count)"
-            try LineSink(path: plot).write(Plots.confusion(result.majority.confusion, classes: result.majority.classes, title: title))
-        }
-        try drawReliability(result.majority, title: "\(split.rawValue) vs FER+ majority, \(tta.rawValue)")
+        try drawPlots(result.majority, title: "\(split.rawValue) vs FER+ majority, \(tta.rawValue)", accuracy: result.accuracy, count: result.count)
         if format == .json {
             print(VoteEvaluationRecord(result).json)
         } else {
