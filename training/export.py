@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fer2013  # noqa: E402
 from evaluate import checkpoint_weights, metrics, predict_probs  # noqa: E402
-from model import (BN_EPS, CHANNELS, CLASSES, CROP_FROM, FORMATS, INPUT_SIZE, NORM_MEAN, NORM_STD,  # noqa: E402
+from model import (BN_EPS, CHANNELS, CLASSES, STUDENT_CHANNELS, CROP_FROM, FORMATS, INPUT_SIZE, NORM_MEAN, NORM_STD,  # noqa: E402
                    RESNET_BLOCKS, RESNET_POOL, RESNET_STAGES, VGG19FER, arch_of, build, load_safetensors,
                    normalize, stored_outputs)
 
@@ -51,8 +51,8 @@ def base_metadata(arch: str = "vgg19") -> dict[str, str]:
         "norm_std": str(NORM_STD),
         "bn_eps": "1e-05" if BN_EPS == 1e-5 else repr(BN_EPS),
     }
-    if arch == "vgg19":
-        meta["channels"] = ",".join(str(c) for c in CHANNELS)
+    if arch in ("vgg19", "vgg"):
+        meta["channels"] = ",".join(str(c) for c in (CHANNELS if arch == "vgg19" else STUDENT_CHANNELS))
     else:
         meta["stages"] = ",".join(f"{c}:{s}" for c, s in RESNET_STAGES)
         meta["blocks"] = str(RESNET_BLOCKS)

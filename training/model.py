@@ -25,12 +25,41 @@ def normalize(pixels: torch.Tensor) -> torch.Tensor:
     return (pixels.float() / 255.0 - NORM_MEAN) / NORM_STD
 
 
+# The distilled student (--arch vgg): the same chain of 3x3 conv+BN+ReLU and 2x2 max-pools, 8
+# convolutions, 60.7 M multiply-adds a 44x44 crop against the VGG19's 673.5 M (1/11). Pooling
+# right after the first convolution is what keeps the 44x44 stage cheap.
+STUDENT_CHANNELS = [32, "M", 64, "M", 128, 128, "M", 256, 256, "M", 256, "M"]
+
+
+def parse_layout(text: str) -> list:
+    """"64,64,M,..." -> [64, 64, "M", ...] (the metadata's `channels`)."""
+    return [c if c == "M" else int(c) for c in (t.strip() for t in text.split(","))]
+
+
+def multiply_adds(layout: list, side: int = INPUT_SIZE, c_in: int = 1, classes: int = 7) -> int:
+    """Multiply-adds of one crop through a VGG layout and its classifier."""
+    total = 0
+    for c in layout:
+        if c == "M":
+            side //= 2
+            continue
+        total += side * side * 9 * c_in * c
+        c_in = c
+    return total + c_in * side * side * classes
+
+
 class VGG19FER(nn.Module):
-    def __init__(self, num_classes: int = 7, in_channels: int = 1, dropout: float = 0.5):
+    """The reference VGG19, or with `channels` any VGG layout (numbers: conv widths, "M": pool)."""
+
+    def __init__(self, num_classes: int = 7, in_channels: int = 1, dropout: float = 0.5, channels=None):
         super().__init__()
+        self.channels = list(channels or CHANNELS)
         c_in = in_channels
         i = 0
-        for c in CHANNELS:
+        side = INPUT_SIZE
+        for c in self.channels:
+            if c == "M":
+                side //= 2
             if c == "M":
                 continue
             setattr(self, f"conv{i}", nn.Conv2d(c_in, c, 3, padding=1, bias=True))
@@ -39,12 +68,12 @@ class VGG19FER(nn.Module):
             i += 1
         self.num_convs = i
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(c_in, num_classes)
+        self.classifier = nn.Linear(c_in * side * side, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 1, 44, 44) normalised input -> (N, 7) logits."""
         i = 0
-        for c in CHANNELS:
+        for c in self.channels:
             if c == "M":
                 x = F.max_pool2d(x, 2, 2)
             else:
@@ -108,18 +137,27 @@ class ResNet18FER(nn.Module):
         return self.classifier(self.dropout(x))
 
 
-ARCHS = {"vgg19": VGG19FER, "resnet18": ResNet18FER}
-FORMATS = {"vgg19": "fer-stream-vgg19", "resnet18": "fer-stream-resnet18"}
+class VGGFER(VGG19FER):
+    """A VGG of another layout (the student by default): `--arch vgg`, format fer-stream-vgg."""
+
+    def __init__(self, num_classes: int = 7, in_channels: int = 1, dropout: float = 0.5, channels=None):
+        super().__init__(num_classes, in_channels, dropout, channels or STUDENT_CHANNELS)
+
+
+ARCHS = {"vgg19": VGG19FER, "resnet18": ResNet18FER, "vgg": VGGFER}
+FORMATS = {"vgg19": "fer-stream-vgg19", "resnet18": "fer-stream-resnet18", "vgg": "fer-stream-vgg"}
 
 
 def build(arch: str = "vgg19", **kw) -> nn.Module:
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(ARCHS)})")
+    if arch != "vgg":
+        kw.pop("channels", None)
     return ARCHS[arch](**kw)
 
 
 def arch_of(model: nn.Module) -> str:
-    return next(k for k, v in ARCHS.items() if isinstance(model, v))
+    return next(k for k, v in reversed(list(ARCHS.items())) if isinstance(model, v))
 
 
 def arch_from_metadata(meta: dict) -> str:
@@ -138,7 +176,8 @@ def load_safetensors(path, device: str = "cpu"):
         meta = dict(f.metadata() or {})
         state = {k: f.get_tensor(k).float() for k in f.keys()}
     classes = meta.get("classes")
-    m = build(arch_from_metadata(meta), num_classes=len(classes.split(",")) if classes else 7)
+    layout = parse_layout(meta["channels"]) if "channels" in meta else None
+    m = build(arch_from_metadata(meta), num_classes=len(classes.split(",")) if classes else 7, channels=layout)
     sd = m.state_dict()
     for k in list(sd):
         if k.endswith("num_batches_tracked"):
@@ -162,7 +201,7 @@ def stored_outputs(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     outs = []
     if isinstance(model, VGG19FER):
         i = 0
-        for c in CHANNELS:
+        for c in model.channels:
             if c == "M":
                 x = F.max_pool2d(x, 2, 2)
                 continue

@@ -234,6 +234,29 @@ def log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
+def load_teacher(path: str) -> dict[int, np.ndarray]:
+    """`fer-stream eval --probabilities` output: {data row: probabilities}."""
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        if header[0] != "row" or len(header) != 8:
+            raise SystemExit(f"{path}: expected a header 'row' and 7 classes, not {header}")
+        table = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
+    return {int(r[0]): r[1:].astype(np.float32) for r in table}
+
+
+def distillation_targets(labels: torch.Tensor, rows: torch.Tensor, teacher: dict[int, np.ndarray],
+                         weight: float) -> torch.Tensor:
+    """(1-weight) x the labels (class indices, or (N,7) votes) + weight x the teacher's probabilities
+    of the same faces: soft cross-entropy against it is the two losses weighted."""
+    missing = [int(r) for r in rows if int(r) not in teacher]
+    if missing:
+        raise SystemExit(f"the teacher has no probabilities for {len(missing)} Training rows (first: {missing[0]})")
+    t = torch.from_numpy(np.stack([teacher[int(r)] for r in rows]))
+    t = t / t.sum(1, keepdim=True)
+    y = labels if labels.ndim == 2 else F.one_hot(labels.long(), t.shape[1]).float()
+    return (1 - weight) * y.float() + weight * t
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--run", default="main", help="run name: ~/.cache/fer-stream/train/<run>/")
@@ -265,6 +288,11 @@ def main(argv=None):
                     help="keep the first K convolutions (and their BatchNorm statistics) as loaded: no "
                          "backward pass through them (VGG19: 8 = stages 1-3, about 1.7x the images/s)")
     ap.add_argument("--ferplus", default=None, help="fer2013plus.csv (default ../shared/data/ferplus/)")
+    ap.add_argument("--teacher", default=None, metavar="CSV",
+                    help="distillation: a teacher's probabilities on the Training rows, as `fer-stream eval "
+                         "--split Training --probabilities CSV` writes them (row, then one column per class); "
+                         "the target becomes (1-W) x the labels (or votes) + W x the teacher's")
+    ap.add_argument("--teacher-weight", type=float, default=0.7, metavar="W")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="auto", choices=["auto", "f32", "bf16"],
@@ -313,16 +341,21 @@ def main(argv=None):
     data = fer2013.load(a.data)
     x_tr, y_tr = (torch.from_numpy(v) for v in data["Training"])
     x_pub, y_pub = data["PublicTest"]
+    train_rows = torch.arange(len(y_tr))  # each face's data row (Training comes first in the file)
     if a.targets == "ferplus":
         # y_tr becomes (N,7) vote distributions: F.cross_entropy takes class probabilities as targets.
         fp = ferplus.load(a.ferplus, {k: len(v[1]) for k, v in data.items()})
         tr, pub = fp["Training"], fp["PublicTest"]
         keep = ferplus.trainable(tr)
-        x_tr = x_tr[torch.from_numpy(tr["index"][keep])]
+        train_rows = torch.from_numpy(tr["index"][keep])
+        x_tr = x_tr[train_rows]
         y_tr = torch.from_numpy(tr["targets"][keep])
         keep = ferplus.trainable(pub)
         x_pub, y_pub = x_pub[pub["index"][keep]], pub["majority"][keep]
         a.label_smoothing = 0.0  # the votes are already soft
+    if a.teacher:
+        y_tr = distillation_targets(y_tr, train_rows, load_teacher(a.teacher), a.teacher_weight)
+        a.label_smoothing = 0.0  # the teacher's probabilities are soft already
     if a.limit:
         x_tr, y_tr = x_tr[:a.limit], y_tr[:a.limit]
     x_tr, y_tr = x_tr.to(dev), y_tr.to(dev)  # 66 MB: the whole set stays on the device

@@ -106,8 +106,10 @@ public enum Evaluator {
 
     /// Runs `recognizer` over `images` in batches of `facesPerCall` and tallies argmax against
     /// `truths` (indices into the model's classes, which name the result's rows and columns).
+    /// `each`, when given, gets every face's index and probabilities as they come.
     public static func evaluate(_ recognizer: Recognizer, images: [GrayImage], truths: [Int], facesPerCall: Int = 8,
-                                progress: ((Int) -> Void)? = nil) throws(RecognizerError) -> EvaluationResult {
+                                progress: ((Int) -> Void)? = nil,
+                                each: ((Int, [Float]) -> Void)? = nil) throws(RecognizerError) -> EvaluationResult {
         let classes = recognizer.weights.classes
         guard images.count == truths.count, truths.allSatisfy(classes.indices.contains) else {
             throw .badInput(reason: "\(images.count) images for \(truths.count) labels, or a label outside the model's \(classes.count) classes")
@@ -115,6 +117,7 @@ public enum Evaluator {
         var result = EvaluationResult(classes: classes)
         try inBatches(recognizer, images, facesPerCall: facesPerCall, progress: progress) { i, p in
             result.add(truth: truths[i], probabilities: p)
+            each?(i, p)
         }
         return result
     }

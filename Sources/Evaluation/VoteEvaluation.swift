@@ -61,8 +61,10 @@ public struct VoteEvaluationResult: Sendable, Equatable {
 extension Evaluator {
     /// Runs `recognizer` over `images` (the faces of `votes`, in the same order) in batches of
     /// `facesPerCall` and measures it against the votes.
+    /// `each`, when given, gets every face's index and probabilities as they come.
     public static func evaluate(_ recognizer: Recognizer, images: [GrayImage], votes: [FERPlus.Votes], facesPerCall: Int = 8,
-                                progress: ((Int) -> Void)? = nil) throws(RecognizerError) -> VoteEvaluationResult {
+                                progress: ((Int) -> Void)? = nil,
+                                each: ((Int, [Float]) -> Void)? = nil) throws(RecognizerError) -> VoteEvaluationResult {
         guard images.count == votes.count else { throw .badInput(reason: "\(images.count) images for \(votes.count) vote rows") }
         let classes = recognizer.weights.classes
         let emotionOfClass = classes.map(FERPlus.emotion(forClass:))
@@ -72,6 +74,7 @@ extension Evaluator {
         var result = VoteEvaluationResult(classes: classes)
         try inBatches(recognizer, images, facesPerCall: facesPerCall, progress: progress) { i, p in
             result.add(votes: votes[i], probabilities: p, emotionOfClass: emotionOfClass)
+            each?(i, p)
         }
         return result
     }

@@ -9,7 +9,9 @@ import SafeTensors
 /// earlier one (or the input) and may add another's before their ReLU, so one engine runs either.
 public struct NetworkWeights: Sendable {
     public enum Architecture: String, Sendable, CaseIterable {
-        case vgg19, resnet18
+        /// `vgg`: a VGG of another layout (the metadata's `channels`, required), such as the
+        /// distilled student.
+        case vgg19, resnet18, vgg
 
         /// The `format` entry of an export of this architecture.
         public var format: String { "fer-stream-\(rawValue)" }
@@ -143,6 +145,10 @@ public struct NetworkWeights: Sendable {
         switch architecture {
         case .vgg19:
             try builder.vgg19(layout: meta["channels"] ?? Self.referenceLayout)
+            head = .flatten
+        case .vgg:
+            guard let layout = meta["channels"] else { throw .incompatibleModel(path: path, reason: "format '\(format)' needs metadata 'channels' (its layout)") }
+            try builder.vgg19(layout: layout)
             head = .flatten
         case .resnet18:
             try builder.resnet(stages: meta["stages"] ?? Self.referenceStages, blocks: try whole("blocks", default: 2, in: 1...64))

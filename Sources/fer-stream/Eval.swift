@@ -59,6 +59,9 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Also draw a reliability diagram (share right per bin of the top probability, against the diagonal) into this SVG file.", valueName: "FILE"))
     var reliability: String?
 
+    @Option(help: ArgumentHelp("Also write every face's probabilities to this CSV: its data row in the FER2013 file (0-based, as FER+'s 'row'), then one column per class. For FER2013 and --ferplus; what a distilled network learns from.", valueName: "FILE"))
+    var probabilities: String?
+
     @Option(help: ArgumentHelp("FER2013 through the whole face path: each face enlarged N times and pasted on a grey canvas, found by the detector, cropped (aligned), then classified. Faces not found count as wrong.", valueName: "N"))
     var paste: Int?
 
@@ -74,19 +77,21 @@ struct Eval: ParsableCommand {
     mutating func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, not \(limit)") }
         if images != nil && fer2013 != nil { throw ValidationError("give --fer2013 or --images, not both") }
+        if probabilities != nil && (images != nil || paste != nil) { throw ValidationError("--probabilities writes FER2013's faces by row: not with --images or --paste") }
         if ferplus != nil && (images != nil || paste != nil) { throw ValidationError("--ferplus measures FER2013's faces: it goes with --fer2013, not --images or --paste") }
         if let paste, !(1...8).contains(paste) { throw ValidationError("--paste must be 1…8, not \(paste)") }
         guard (0...90).contains(turn) else { throw ValidationError("--turn must be 0…90 degrees, not \(turn)") }
     }
 
     func run() throws {
-        try OutputPath.checkAll([plot, reliability])  // before the minutes of work, without creating them
+        try OutputPath.checkAll([plot, reliability, probabilities])  // before the minutes of work, without creating them
         // The model first: its classes decide which folders count and whether FER2013 applies.
         let recognizer = try network.recognizerOptions(tta: tta).makeRecognizer()
         let classes = recognizer.weights.classes
         let modelPath = (try? network.modelPath()) ?? "?"
         if let ferplus { return try evaluateVotes(ferplus, recognizer: recognizer, modelPath: modelPath) }
         var faces: [(image: GrayImage, truth: Int)]
+        var dataRows: [Int] = []
         let setName: String
         if let images {
             faces = try loadFolder(images, recognizer: recognizer)
@@ -99,13 +104,14 @@ struct Eval: ParsableCommand {
             guard let path = fer2013 ?? FER2013.defaultPath() else {
                 throw RuntimeFailure(message: "no FER2013 file: pass --fer2013 PATH or set FER2013_CSV (download fer2013.csv from Kaggle)")
             }
-            let rows: [LabelledFace]
-            do { rows = try FER2013.load(path: path, split: split, limit: limit ?? .max) } catch {
+            let rows: [(row: Int, face: LabelledFace)]
+            do { rows = try FER2013.loadRows(path: path, split: split, limit: limit ?? .max) } catch {
                 throw RuntimeFailure(message: error.description)
             }
             guard !rows.isEmpty else { throw RuntimeFailure(message: "'\(path)' has no \(split.rawValue) rows") }
             // FER2013's labels are the model's output indices (same classes, same order).
-            faces = rows.map { ($0.image, $0.label.rawValue) }
+            faces = rows.map { ($0.face.image, $0.face.label.rawValue) }
+            dataRows = rows.map(\.row)
             setName = "\(split.rawValue) of \(path)"
         }
         var missed = 0
@@ -114,10 +120,13 @@ struct Eval: ParsableCommand {
         }
         let start = Date()
         let result: EvaluationResult
+        let table = try probabilities.map { try ProbabilityTable(path: $0, classes: classes) }
         do {
             result = try Evaluator.evaluate(recognizer, images: faces.map(\.image), truths: faces.map(\.truth),
-                                            facesPerCall: max(1, 64 / recognizer.cropsPerFace))
+                                            facesPerCall: max(1, 64 / recognizer.cropsPerFace),
+                                            each: table.map { t in { i, p in t.add(row: dataRows[i], p) } })
         } catch { throw PipelineError.recognizer(error) }
+        try table?.finish()
         let seconds = Date().timeIntervalSince(start)
         try drawPlots(result, title: "\(images == nil ? split.rawValue : "images"), \(tta.rawValue)", accuracy: result.accuracy, count: result.count)
         // Through the detector, faces it missed count as wrong: accuracy over all of them.
@@ -165,10 +174,13 @@ struct Eval: ParsableCommand {
         joined = Array(joined.prefix(limit ?? .max))
         let start = Date()
         let result: VoteEvaluationResult
+        let table = try probabilities.map { try ProbabilityTable(path: $0, classes: recognizer.weights.classes) }
         do {
             result = try Evaluator.evaluate(recognizer, images: joined.map(\.image), votes: joined.map(\.votes),
-                                            facesPerCall: max(1, 64 / recognizer.cropsPerFace))
+                                            facesPerCall: max(1, 64 / recognizer.cropsPerFace),
+                                            each: table.map { t in { i, p in t.add(row: joined[i].votes.row, p) } })
         } catch { throw PipelineError.recognizer(error) }
+        try table?.finish()
         let seconds = Date().timeIntervalSince(start)
         try drawPlots(result.majority, title: "\(split.rawValue) vs FER+ majority, \(tta.rawValue)", accuracy: result.accuracy, count: result.count)
         if format == .json {
@@ -236,5 +248,34 @@ struct Eval: ParsableCommand {
         }
         guard !out.isEmpty else { throw RuntimeFailure(message: "no usable face images in '\(directory)'") }
         return out
+    }
+}
+
+/// `eval --probabilities`: a CSV of each face's data row and probabilities, written as faces are
+/// scored (a write error is kept and reported at the end, so the scoring loop stays simple).
+private final class ProbabilityTable {
+    private let sink: LineSink
+    private var lines: [String] = []
+    private var failure: PipelineError?
+
+    init(path: String, classes: [String]) throws {
+        sink = try LineSink(path: path)
+        try sink.write((["row"] + classes).joined(separator: ",") + "\n")
+    }
+
+    func add(row: Int, _ p: [Float]) {
+        lines.append(String(row) + p.map { String(format: ",%.6f", $0) }.joined() + "\n")
+        if lines.count >= 512 { flush() }
+    }
+
+    private func flush() {
+        guard failure == nil, !lines.isEmpty else { return }
+        do { try sink.write(lines.joined()) } catch { failure = error }
+        lines.removeAll(keepingCapacity: true)
+    }
+
+    func finish() throws {
+        flush()
+        if let failure { throw failure }
     }
 }
