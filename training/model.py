@@ -25,7 +25,7 @@ def normalize(pixels: torch.Tensor) -> torch.Tensor:
     return (pixels.float() / 255.0 - NORM_MEAN) / NORM_STD
 
 
-# The distilled student (--arch vgg): the same chain of 3x3 conv+BN+ReLU and 2x2 max-pools, 8
+# The distilled student (--arch vgg): the same chain of 3x3 conv+BN+ReLU and 2x2 max-pools, 7
 # convolutions, 60.7 M multiply-adds a 44x44 crop against the VGG19's 673.5 M (1/11). Pooling
 # right after the first convolution is what keeps the 44x44 stage cheap.
 STUDENT_CHANNELS = [32, "M", 64, "M", 128, 128, "M", 256, 256, "M", 256, "M"]

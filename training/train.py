@@ -293,6 +293,7 @@ def main(argv=None):
                          "--split Training --probabilities CSV` writes them (row, then one column per class); "
                          "the target becomes (1-W) x the labels (or votes) + W x the teacher's")
     ap.add_argument("--teacher-weight", type=float, default=0.7, metavar="W")
+    ap.add_argument("--dropout", type=float, default=0.5, help="before the classifier")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="auto", choices=["auto", "f32", "bf16"],
@@ -368,7 +369,7 @@ def main(argv=None):
     if last_p.exists():
         # A resumed run keeps the network it was started with.
         a.arch = torch.load(last_p, map_location="cpu", weights_only=False)["args"].get("arch", "vgg19")
-    model = build(a.arch).to(dev).to(memory_format=torch.channels_last)
+    model = build(a.arch, dropout=getattr(a, "dropout", 0.5)).to(dev).to(memory_format=torch.channels_last)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)

@@ -739,3 +739,75 @@ def test_calibration_fits_the_temperature_that_minimises_nll():
     grid = [calibrate.nll(logits, y, x) for x in (t * 0.8, t, t * 1.25)]
     assert grid[1] <= grid[0] and grid[1] <= grid[2]
     assert calibrate.ece(calibrate.mean_probs(logits, t), y) < calibrate.ece(calibrate.mean_probs(logits, 1.0), y)
+
+
+# ---------------------------------------------------------------- the distilled student
+
+def test_student_layout_costs_a_tenth_of_the_vgg19_and_exports_its_layout(tmp_path):
+    from model import CHANNELS, STUDENT_CHANNELS, arch_from_metadata, build, multiply_adds, parse_layout
+
+    assert multiply_adds(CHANNELS) == 673_518_080  # the VGG19 at 44x44, classifier included
+    assert multiply_adds(STUDENT_CHANNELS) * 10 <= multiply_adds(CHANNELS)
+    torch.manual_seed(3)
+    m = build("vgg")
+    with torch.no_grad():
+        for k, v in m.state_dict().items():
+            if k.endswith("running_var"):
+                v.uniform_(0.5, 1.5)
+            elif k.endswith("running_mean"):
+                v.normal_(0, 0.1)
+    out = tmp_path / "student.safetensors"
+    export_model(m.state_dict(), out, {"epoch": 1}, arch="vgg")
+    m2, meta = load_safetensors(out)
+    assert meta["format"] == "fer-stream-vgg" and arch_from_metadata(meta) == "vgg"
+    assert parse_layout(meta["channels"]) == STUDENT_CHANNELS and m2.channels == STUDENT_CHANNELS
+    x = torch.randn(3, 1, 44, 44)
+    m.eval()
+    m2.eval()
+    half = {k: (v.half().float() if v.is_floating_point() else v) for k, v in m.state_dict().items()}
+    m.load_state_dict(half)
+    torch.testing.assert_close(m2(x), m(x), rtol=1e-4, atol=1e-4)
+    golden = tmp_path / "student.golden.safetensors"
+    write_golden(out, golden)
+    _check_golden(out, golden)
+
+
+def test_distillation_targets_mix_labels_and_teacher(tmp_path):
+    teacher_csv = tmp_path / "t.csv"
+    teacher_csv.write_text("row,angry,disgust,fear,happy,sad,surprise,neutral\n"
+                           "0,0.1,0,0,0.9,0,0,0\n3,0,0,0,0,0,0.5,0.5\n")
+    teacher = train.load_teacher(str(teacher_csv))
+    assert sorted(teacher) == [0, 3]
+    labels = torch.tensor([6, 2])  # class indices (FER2013 labels)
+    t = train.distillation_targets(labels, torch.tensor([0, 3]), teacher, 0.75)
+    torch.testing.assert_close(t[0], torch.tensor([0.075, 0, 0, 0.675, 0, 0, 0.25]))
+    torch.testing.assert_close(t[1], torch.tensor([0, 0, 0.25, 0, 0, 0.375, 0.375]))
+    votes = torch.tensor([[0, 0, 0, 0.5, 0, 0, 0.5]])
+    torch.testing.assert_close(train.distillation_targets(votes, torch.tensor([3]), teacher, 0.5)[0],
+                               torch.tensor([0, 0, 0, 0.25, 0, 0.25, 0.5]))
+    with pytest.raises(SystemExit, match="no probabilities for 1"):
+        train.distillation_targets(labels, torch.tensor([0, 1]), teacher, 0.5)
+
+
+def test_student_learns_from_a_teacher_file(tmp_path, monkeypatch):
+    """A short distillation run of the student: it trains on the teacher's probabilities and resumes
+    as a student."""
+    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
+    rng = np.random.default_rng(7)
+    rows = [(i % 7, rng.integers(0, 256, (48, 48)), "Training") for i in range(32)]
+    rows += [(i % 7, rng.integers(0, 256, (48, 48)), "PublicTest") for i in range(8)]
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(_tiny_csv_text(rows))
+    teacher = tmp_path / "teacher.csv"
+    teacher.write_text("row,angry,disgust,fear,happy,sad,surprise,neutral\n"
+                       + "".join(f"{i},0,0,0,1,0,0,0\n" for i in range(32)))
+    common = ["--data", str(csv), "--arch", "vgg", "--teacher", str(teacher), "--teacher-weight", "1",
+              "--batch", "16", "--init", "", "--run-dir", str(tmp_path / "r"), "--augment", "light",
+              "--lr", "0.05", "--warmup-epochs", "0.1", "--dropout", "0.1", "--no-eval"]
+    train.main(common + ["--epochs", "1"])
+    train.main(common + ["--epochs", "8"])
+    ck = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
+    assert ck["args"]["arch"] == "vgg" and "conv6.weight" in ck["model"] and "conv7.weight" not in ck["model"]
+    recs = [json.loads(l) for l in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    # Every target says happy: the student learns to say it.
+    assert recs[-1]["train_loss"] < recs[0]["train_loss"] and recs[-1]["train_acc"] == 1.0
