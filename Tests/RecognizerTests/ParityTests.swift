@@ -90,3 +90,22 @@ final class FERPlusParityTests: ParityTests {
         for (folded, raw) in zip(weights.classifierBias, stored) { XCTAssertEqual(folded, raw / t, accuracy: 1e-5) }
     }
 }
+
+/// The distilled student (format fer-stream-vgg): a VGG of its own layout, calibrated.
+final class StudentParityTests: ParityTests {
+    override class var modelName: String { "student-ferplus" }
+
+    override func testShippedModelLoadsWithReferenceArchitecture() throws {
+        let (weights, golden) = try load()
+        XCTAssertEqual(weights.architecture, .vgg)
+        XCTAssertEqual(weights.convs.map(\.outChannels), [32, 64, 128, 128, 256, 256, 256])
+        XCTAssertEqual(weights.convs.filter(\.poolAfter).count, 5)
+        XCTAssertEqual(weights.features, 256)
+        XCTAssertEqual(weights.classes, Emotion.names)
+        XCTAssertNotEqual(weights.temperature, 1)
+        // At most a tenth of the VGG19's multiply-adds a crop.
+        let vgg19 = try NetworkWeights.load(path: Self.models.appendingPathComponent("vgg19-ferplus.safetensors").path)
+        XCTAssertLessThanOrEqual(weights.macsPerCrop * 10, vgg19.macsPerCrop)
+        XCTAssertEqual(golden.metadata["format"], "fer-stream-vgg-golden")
+    }
+}

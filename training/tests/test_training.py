@@ -345,7 +345,7 @@ def test_golden_reproducible_from_export(tmp_path):
 COMMITTED = REPO / "Models" / "vgg19-fer2013.safetensors"
 
 
-@pytest.mark.parametrize("name", ["vgg19-fer2013", "vgg19-ferplus"])
+@pytest.mark.parametrize("name", ["vgg19-fer2013", "vgg19-ferplus", "resnet18-fer2013", "student-ferplus"])
 def test_committed_golden_matches_committed_model(name):
     model = REPO / "Models" / f"{name}.safetensors"
     if not model.exists():
