@@ -93,6 +93,9 @@ struct Stream: ParsableCommand {
     @Option(help: ArgumentHelp("Real time: milliseconds from reading a frame to its line that batching and the crops per face aim for.", valueName: "ms"))
     var latency: Double = 100
 
+    @Option(name: .customLong("fast-model"), help: ArgumentHelp("Real time: the cheap network that scores faces when even one crop per face of the model does not fit, before frames are skipped. Default: the bundled Models/student-ferplus.safetensors (or $FER_STREAM_FAST_MODEL), only with the default model; none: no cheap network.", valueName: "file|none"))
+    var fastModel: String?
+
     @OptionGroup(title: "Labels")
     var labels: LabelOptions
 
@@ -166,6 +169,11 @@ struct Stream: ParsableCommand {
     var streamOptions: StreamOptions {
         var o = StreamOptions()
         o.recognizer = network.recognizerOptions(tta: tta)
+        o.recognizer.fastModel = switch fastModel {
+        case nil: .auto
+        case "none"?: .none
+        case let path?: .file(path)
+        }
         o.faces = faces.detectorOptions
         o.pipeline.every = every
         o.pipeline.detectEvery = detectEvery
