@@ -61,7 +61,7 @@ struct CropCostModel: Sendable {
 }
 
 /// Real time's crop budget: before each frame, the network and the crops per face, from a ladder
-/// of rungs (each network's 10 → 4 → 2 → 1, the best network's first), whose predicted network
+/// of rungs (the VGG19's 10 → 4 → 2 → 1, then the student's 4 → 2 → 1), whose predicted network
 /// time fits the time the frame may take; new tracks first (they get their whole set), every
 /// other face at least one crop. With a second, cheaper network (the distilled student), faces are
 /// scored by it once even one crop per face of the first does not fit; frames are skipped only
@@ -69,7 +69,7 @@ struct CropCostModel: Sendable {
 /// spare, so it does not flap between two rungs (or two networks).
 struct CropBudget: Sendable {
     /// One rung: which network (an index into the budget's networks) and how many crops a face.
-    struct Rung: Sendable, Equatable {
+    struct Rung: Sendable, Hashable {
         let network: Int
         let perFace: Int
     }
@@ -91,11 +91,19 @@ struct CropBudget: Sendable {
         var s = ladder.map { min($0, cropCount) }.filter { $0 >= 1 }
         s = s.enumerated().filter { i, n in !s[..<i].contains(n) }.map(\.element)
         if s.isEmpty { s = [1] }
-        let networks = max(1, relativeCost.count)
-        rungs = (0..<networks).flatMap { k in s.map { Rung(network: k, perFace: $0) } }
+        let relative = relativeCost.isEmpty ? [1] : relativeCost.map { $0 > 0 ? $0 : 1 }
+        // A cheaper network's rungs start below the previous network's last one (the student's
+        // 10 crops cost more than the VGG19's 1): each rung costs less than the one above, so
+        // stepping up one rung from the cheap network's top leads back to the better network.
+        var all: [Rung] = []
+        for k in relative.indices {
+            let below = all.last.map { Double($0.perFace) * relative[$0.network] } ?? .infinity
+            all += s.filter { Double($0) * relative[k] < below }.map { Rung(network: k, perFace: $0) }
+        }
+        rungs = all
         // Start on the rung files use: 2 (when the set has it) of the first network, until calls are measured.
         rung = s.firstIndex(of: min(CropsPerFace.fileDefault, cropCount)) ?? s.count - 1
-        self.relativeCost = relativeCost.isEmpty ? [1] : relativeCost
+        self.relativeCost = relative
         self.utilisation = utilisation
         self.headroom = headroom
     }
@@ -127,10 +135,11 @@ struct CropBudget: Sendable {
         while rung < rungs.count - 1 && predicted(rung) > target { rung += 1 }
         // Up with room to spare; while only one batch size of that network was seen, the
         // proportional guess already overestimates a larger batch, so trying it needs only to fit.
+        // Back to the better network always needs the room: a guess that just fits would flap.
         if rung > 0 {
             let up = rungs[rung - 1].network
-            let fitted = up < costs.count && costs[up].isFitted
-            if predicted(rung - 1) <= target * (fitted ? headroom : 1) { rung -= 1 }
+            let roomy = (up < costs.count && costs[up].isFitted) || up != rungs[rung].network
+            if predicted(rung - 1) <= target * (roomy ? headroom : 1) { rung -= 1 }
         }
         return rungs[rung]
     }
