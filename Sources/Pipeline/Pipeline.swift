@@ -35,7 +35,7 @@ public struct PipelineOptions: Sendable {
     /// Seconds a face's crop score stays in its probabilities (`TemporalEnsemble.maxAge`).
     public var ensembleMaxAge = 0.5
     /// How a face's crop scores follow a change of expression (`TemporalEnsemble.Onset`).
-    public var ensembleOnset = TemporalEnsemble.Onset.none
+    public var ensembleOnset = TemporalEnsemble.Onset.default
     /// Capacity of each queue between stages, in frames.
     public var queueDepth = 8
     public var smoothing = Smoothing.tau(seconds: 0.25)

@@ -28,6 +28,8 @@ public struct TemporalEnsemble: Sendable {
         public init(halfLife: Double? = nil, margin: Double? = nil) { self.halfLife = halfLife; self.margin = margin }
         /// Every crop weighs the same, nothing is re-scored: the mean of the set.
         public static let none = Onset()
+        /// The default (`PipelineOptions.ensembleOnset`): see docs/performance.md for how it was chosen.
+        public static let `default` = Onset(halfLife: 0.05)
     }
 
     /// Crops in the full set (`Recognizer.cropsPerFace`).
