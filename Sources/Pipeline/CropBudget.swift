@@ -30,8 +30,12 @@ struct CropCostModel: Sendable {
     /// How much each earlier call still counts, per call.
     let decay = 0.8
 
+    /// Calls seen.
+    private(set) var calls = 0
+
     mutating func observe(crops: Int, seconds: Double) {
         guard crops > 0, seconds.isFinite, seconds >= 0 else { return }
+        calls += 1
         let n = Double(crops)
         weight = decay * weight + 1
         sumN = decay * sumN + n
@@ -41,6 +45,9 @@ struct CropCostModel: Sendable {
     }
 
     var hasObservations: Bool { weight > 0 }
+
+    /// The recent calls' typical size (weighted as the fit is).
+    var typicalCrops: Int? { weight > 0 ? max(1, Int((sumN / weight).rounded())) : nil }
 
     /// Whether calls of more than one size were seen, so the overhead per call is known.
     var isFitted: Bool { weight > 0 && sumNN / weight - (sumN / weight) * (sumN / weight) > 0.25 }
@@ -83,6 +90,14 @@ struct CropBudget: Sendable {
     /// Per network, its cost per crop relative to the first's: a guess used only until its own
     /// calls are measured (the student's ~1/6 of the VGG19's, `ClassifyStage`).
     let relativeCost: [Double]
+    /// A network not running is not measured: its cost model is as it was when it was left. The
+    /// machine's load since (a busy neighbour gone) shows in the running network's cost, so the
+    /// others' predictions scale with it: this is the running network's cost of a reference call
+    /// once it had settled (a few calls after the switch), at its typical call size then.
+    private var anchor: (network: Int, crops: Int, seconds: Double)?
+    /// The running network's calls when it started running (its model may be older than that).
+    private var callsAtSwitch = 0
+    static let settledCalls = 3
 
     /// `cropCount`: a face's full set (the same for every network); `relativeCost`: one per
     /// network, the first's 1.
@@ -128,6 +143,11 @@ struct CropBudget: Sendable {
     mutating func choose(faces: Int, newFaces: Int, fullSet: Int, period: Double, busy: Double = 0, deadline: Double,
                          costs: [CropCostModel]) -> Rung {
         guard costs.contains(where: \.hasObservations), faces > newFaces else { return rungs[rung] }
+        let running = network
+        if anchor?.network != running, running < costs.count, costs[running].calls - callsAtSwitch >= Self.settledCalls,
+           let n = costs[running].typicalCrops, let t = costs[running].seconds(for: n), t > 0 {
+            anchor = (running, n, t)
+        }
         let target = min(period * utilisation - busy, deadline)
         func predicted(_ r: Int) -> Double {
             seconds(crops: newFaces * fullSet + (faces - newFaces) * rungs[r].perFace, network: rungs[r].network, costs: costs)
@@ -141,13 +161,21 @@ struct CropBudget: Sendable {
             let roomy = (up < costs.count && costs[up].isFitted) || up != rungs[rung].network
             if predicted(rung - 1) <= target * (roomy ? headroom : 1) { rung -= 1 }
         }
+        if network != running {
+            anchor = nil
+            callsAtSwitch = network < costs.count ? costs[network].calls : 0
+        }
         return rungs[rung]
     }
 
     /// A network's predicted time for `crops` crops: its own cost model, else (not yet run) another
     /// network's scaled by their relative cost.
     private func seconds(crops: Int, network k: Int, costs: [CropCostModel]) -> Double {
-        if k < costs.count, let t = costs[k].seconds(for: crops) { return t }
+        if k < costs.count, let t = costs[k].seconds(for: crops) {
+            guard k != network, let anchor, anchor.network == network,
+                  let now = costs[network].seconds(for: anchor.crops) else { return t }
+            return t * now / anchor.seconds
+        }
         for (j, c) in costs.enumerated() where j != k && j < relativeCost.count {
             if let t = c.seconds(for: crops) { return t * cost(k) / cost(j) }
         }

@@ -136,4 +136,18 @@ final class CropBudgetTests: XCTestCase {
         XCTAssertEqual(alone.choose(faces: 30, newFaces: 0, fullSet: 10, period: 1.0 / 20, deadline: 0.1, costs: [vgg]),
                        .init(network: 0, perFace: 1))
     }
+
+    func testTheVGGComesBackWhenTheMachineGetsFasterUnderTheStudent() {
+        // A busy neighbour: the VGG19 at 1.5 ms a crop, the student at 0.25 ms; 24 faces go to the student.
+        var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
+        var costs = [CropCostModel(), CropCostModel()]
+        for _ in 0..<5 { _ = frame(&budget, &costs, faces: 12, perCrop: [0.0015, 0.00025]) }
+        var chosen = (0..<10).map { _ in frame(&budget, &costs, faces: 24, perCrop: [0.0015, 0.00025]) }
+        XCTAssertEqual(chosen.last?.network, 1)
+        // The neighbour goes: everything takes half as long. The VGG19 is not running, so not
+        // measured; the student's speed-up says it would fit (24 crops: 19 ms) with room to spare.
+        chosen = (0..<20).map { _ in frame(&budget, &costs, faces: 24, perCrop: [0.00075, 0.000125]) }
+        XCTAssertEqual(chosen.last?.network, 0, "back to the VGG19: \(chosen)")
+        XCTAssertEqual(Set(chosen.suffix(5).map(\.network)), [0], "and it stays")
+    }
 }
