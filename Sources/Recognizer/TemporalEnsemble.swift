@@ -29,7 +29,7 @@ public struct TemporalEnsemble: Sendable {
         /// Every crop weighs the same, nothing is re-scored: the mean of the set.
         public static let none = Onset()
         /// The default (`PipelineOptions.ensembleOnset`): see docs/performance.md for how it was chosen.
-        public static let `default` = Onset(halfLife: 0.05)
+        public static let `default` = Onset(halfLife: 0.02)
     }
 
     /// Crops in the full set (`Recognizer.cropsPerFace`).
