@@ -3,7 +3,8 @@ import Foundation
 /// Test-time augmentation spread over time: a tracked face's crops (e.g. the 10 of `10crop`) are
 /// scored a few per frame in a fixed rotation, and each crop's latest score is kept, so that the
 /// face's probabilities in every frame are the mean over the whole set. A still face scored 2
-/// crops a frame thus equals exact 10-crop after 5 frames, at a fifth of the cost per frame.
+/// crops a frame thus equals exact 10-crop after 5 frames (with the plain mean, `Onset.none`; the
+/// pipeline's default weighs newer crops more, see below), at a fifth of the cost per frame.
 ///
 /// A track with no fresh score (a new face, or one back after a gap) gets the whole set in its
 /// first frame, so its first label is as good as 10-crop. A score counts for `maxAge` seconds of
