@@ -150,11 +150,12 @@ public final class EmotionStream: Sendable {
 /// time) and the cropper.
 public final class SharedModels: Sendable {
     public let service: RecognizerService
-    /// The cheap network's file (nil: none), loaded for the first real-time stream.
-    public let fastModelPath: String?
     private let options: RecognizerOptions
     private let batch: Int
-    private let fast = Mutex<RecognizerService?>(nil)
+    /// The cheap network: looked for and loaded by the first real-time stream (a file run never
+    /// needs it, so a missing one must not fail it), then shared.
+    private enum Fast { case notLoaded, loaded(RecognizerService?) }
+    private let fast = Mutex(Fast.notLoaded)
     public let detector: Detector
     public let cropper: FaceCropper
     public var labels: LabelSet { service.labels }
@@ -173,9 +174,7 @@ public final class SharedModels: Sendable {
         self.options = options.recognizer
         batch = max(1, options.pipeline.batch)
         service = RecognizerService(recognizer, options: Self.serviceOptions(batch: batch))
-        // Files never use it: not even looked for unless real time may be on.
-        fastModelPath = options.pipeline.realtime == false ? nil : try options.recognizer.fastModelPath()
-        // Asked for real time: a bad cheap network fails here, before any output is touched.
+        // Asked for real time: a missing or bad cheap network fails here, before any output is touched.
         if options.pipeline.realtime == true { _ = try fastService() }
     }
 
@@ -186,17 +185,21 @@ public final class SharedModels: Sendable {
     }
 
     /// The cheap network's service (loaded on first use, then shared by every stream), or nil for
-    /// none. Its classes and crop set must be the model's: their scores are mixed per face.
+    /// none (`RecognizerOptions.FastModel`). Its classes and crop set must be the model's: their
+    /// scores are mixed per face.
     public func fastService() throws(FERStreamError) -> RecognizerService? {
-        guard let path = fastModelPath else { return nil }
-        return try fast.withLock { (loaded: inout RecognizerService?) throws(FERStreamError) -> RecognizerService in
-            if let loaded { return loaded }
+        try fast.withLock { (state: inout Fast) throws(FERStreamError) -> RecognizerService? in
+            if case .loaded(let service) = state { return service }
+            guard let path = try options.fastModelPath() else {
+                state = .loaded(nil)
+                return nil
+            }
             let recognizer = try options.makeRecognizer(path: path)
             guard recognizer.labels == service.labels, recognizer.cropSpecs.count == service.cropSpecs.count else {
                 throw .recognizer(.incompatibleModel(path: path, reason: "the cheap network's classes (\(recognizer.labels.names.joined(separator: ","))) must be the model's (\(service.labels.names.joined(separator: ",")))"))
             }
             let s = RecognizerService(recognizer, options: Self.serviceOptions(batch: batch))
-            loaded = s
+            state = .loaded(s)
             return s
         }
     }
