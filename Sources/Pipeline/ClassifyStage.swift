@@ -35,6 +35,11 @@ struct ClassifyStage: Stage {
     private var budget: CropBudget?
     /// Each network's measured time per call, for the budget and the deadlines.
     private var costs: [CropCostModel]
+    /// Per network, the call sizes it has run. An engine builds its network for a batch size on
+    /// the first call of that size (oneDNN: primitives and reorders), many times a warm call's
+    /// time: measured, it would make the network look slow for long, and a network left for the
+    /// student is not measured again.
+    private var sizesSeen: [Set<Int>]
     private let fixedPerFace: Int
     /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
     private var detectSeconds = 0.0
@@ -64,6 +69,7 @@ struct ClassifyStage: Stage {
         }
         self.networks = networks
         costs = networks.map { _ in CropCostModel() }
+        sizesSeen = networks.map { _ in [] }
     }
 
     /// Crops per known face the next frame gets (the ladder's rung in real time).
@@ -115,7 +121,7 @@ struct ClassifyStage: Stage {
             if crops > 0 { report.byNetwork[networks[k].networkName, default: 0] += crops }
             report.calls += calls
             report.crops += crops
-            if calls == 1 { costs[k].observe(crops: crops, seconds: busy) }
+            if calls == 1 && !sizesSeen[k].insert(crops).inserted { costs[k].observe(crops: crops, seconds: busy) }
         }
         report.seconds = seconds(sinceNanos: t0)
 
