@@ -150,7 +150,8 @@ struct CropBudget: Sendable {
         }
         let target = min(period * utilisation - busy, deadline)
         func predicted(_ r: Int) -> Double {
-            seconds(crops: newFaces * fullSet + (faces - newFaces) * rungs[r].perFace, network: rungs[r].network, costs: costs)
+            seconds(crops: newFaces * fullSet + (faces - newFaces) * rungs[r].perFace, network: rungs[r].network,
+                    running: running, costs: costs)
         }
         while rung < rungs.count - 1 && predicted(rung) > target { rung += 1 }
         // Up with room to spare; while only one batch size of that network was seen, the
@@ -168,12 +169,13 @@ struct CropBudget: Sendable {
         return rungs[rung]
     }
 
-    /// A network's predicted time for `crops` crops: its own cost model, else (not yet run) another
-    /// network's scaled by their relative cost.
-    private func seconds(crops: Int, network k: Int, costs: [CropCostModel]) -> Double {
+    /// A network's predicted time for `crops` crops: its own cost model (scaled, when it is not
+    /// the `running` one, by how the running one's cost moved since it settled), else (not yet
+    /// run) another network's scaled by their relative cost.
+    private func seconds(crops: Int, network k: Int, running: Int, costs: [CropCostModel]) -> Double {
         if k < costs.count, let t = costs[k].seconds(for: crops) {
-            guard k != network, let anchor, anchor.network == network,
-                  let now = costs[network].seconds(for: anchor.crops) else { return t }
+            guard k != running, let anchor, anchor.network == running,
+                  let now = costs[running].seconds(for: anchor.crops) else { return t }
             return t * now / anchor.seconds
         }
         for (j, c) in costs.enumerated() where j != k && j < relativeCost.count {
