@@ -18,6 +18,16 @@ The dev-set ones are skipped, with a message, where ../shared/devset is absent.
 
 The baseline binary is built from --baseline-rev in .build-baseline/ (a git worktree) unless
 --baseline names one; the contender is .build/release/fer-stream with --args.
+
+    python3 benchmarks/realtime.py --ladder [--rounds 3] [--busy] [--isa AVX2] [--clips 6faces-1080p 3faces-640x480]
+
+--ladder compares the VGG19 alone (`--fast-model none`) with the ladder of two networks (the
+default: the student takes over when one VGG19 crop per face does not fit), one binary, under
+ONEDNN_MAX_CPU_ISA=--isa, idle or (--busy) beside a one-core busy loop. Besides frames analysed
+and p95 latency it prints each network's crops and how often a real-time line's labels agree with
+10-crop VGG19 on every frame of the same clip read as a file (`--crops-per-face 10 --fast-model
+none`, no --realtime): per face of an analysed frame, matched to the file run's face of that frame
+with the most overlap (IoU ≥ 0.5).
 """
 import argparse
 import json
@@ -83,16 +93,72 @@ def build_baseline(rev):
     return binary
 
 
-def run(binary, args, clip):
-    p = subprocess.run([binary, "--realtime", "--stats", "--no-progress", "--output", "/dev/null", *args, clip],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def run(binary, args, clip, env=None, lines=None):
+    p = subprocess.run([binary, "--realtime", "--stats", "--no-progress", *args, clip],
+                       stdout=subprocess.PIPE if lines is not None else subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, env=env)
     if p.returncode != 0:
         raise SystemExit(f"{binary} {' '.join(args)} {clip}: exit {p.returncode}: {p.stderr.strip()}")
     s = json.loads(p.stderr.strip().splitlines()[-1])
+    if lines is not None:
+        lines += [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
     analysed = s["frames_analysed"] / max(1, s["frames_decoded"])
     cpf = s.get("crops_per_face", s["crops"] / s["faces"] if s["faces"] else 0)
     return {"analysed": analysed, "p50": s["latency_ms"]["p50"], "p95": s["latency_ms"]["p95"],
-            "faces": s["faces"] / max(1, s["frames_analysed"]), "cpf": cpf}
+            "faces": s["faces"] / max(1, s["frames_analysed"]), "cpf": cpf, "by": s.get("crops_by_network", {})}
+
+
+def iou(a, b):
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / float(aw * ah + bw * bh - w * h) if w * h else 0.0
+
+
+def agreement(lines, reference):
+    """Share of the real-time run's face-frames whose label is 10-crop VGG19's on that frame."""
+    frames = {r["frame"]: r["faces"] for r in reference}
+    n = agree = 0
+    for r in lines:
+        for f in r["faces"]:
+            best = max(frames.get(r["frame"], []), key=lambda g: iou(f["box"], g["box"]), default=None)
+            if best is None or iou(f["box"], best["box"]) < 0.5:
+                continue
+            n += 1
+            agree += f["label"] == best["label"]
+    return agree / n if n else float("nan")
+
+
+def ladder(a, clips):
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA=a.isa)
+    contenders = [("VGG19 alone", ["--fast-model", "none"]), ("ladder", [])]
+    references = {}
+    for clip, path in clips.items():
+        p = subprocess.run([a.binary, "--no-progress", "--crops-per-face", "10", "--fast-model", "none", path],
+                           capture_output=True, text=True, env=env, check=True)
+        references[clip] = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if a.busy else None
+    try:
+        results = {(c, n): [] for c in clips for n, _ in contenders}
+        for _ in range(a.rounds):
+            for clip, path in clips.items():
+                for name, args in contenders:
+                    lines = []
+                    r = run(a.binary, args + a.args.split(), path, env=env, lines=lines)
+                    r["agree"] = agreement(lines, references[clip])
+                    results[(clip, name)].append(r)
+    finally:
+        if busy:
+            busy.kill()
+    print(f"{'clip':16} {'contender':12} {'analysed':>9} {'p95 ms':>8} {'label = 10-crop VGG19':>22}  crops by network")
+    for clip in clips:
+        for name, _ in contenders:
+            rs = results[(clip, name)]
+            m = {k: statistics.median(x[k] for x in rs) for k in ("analysed", "p95", "agree")}
+            by = {k: sum(x["by"].get(k, 0) for x in rs) // len(rs) for x in rs for k in x["by"]}
+            print(f"{clip:16} {name:12} {m['analysed'] * 100:8.1f}% {m['p95']:8.1f} {m['agree'] * 100:21.1f}%  {by}")
+    print(f"rounds: {a.rounds}; ONEDNN_MAX_CPU_ISA={a.isa}; {'beside a one-core busy loop' if a.busy else 'idle'}; {a.binary} {a.args}")
 
 
 def main():
@@ -103,9 +169,14 @@ def main():
     ap.add_argument("--baseline", help="the previous default's binary (else built from --baseline-rev)")
     ap.add_argument("--baseline-rev", default="88afcd1")
     ap.add_argument("--baseline-args", default="")
-    ap.add_argument("--clips", nargs="*", default=["1face-480p", "3faces-640x480", "6faces-1080p", "gen-1080p-3"])
+    ap.add_argument("--clips", nargs="*")
+    ap.add_argument("--ladder", action="store_true", help="the VGG19 alone against the ladder of two networks")
+    ap.add_argument("--busy", action="store_true", help="--ladder: beside a one-core busy loop")
+    ap.add_argument("--isa", default="AVX2", help="--ladder: ONEDNN_MAX_CPU_ISA")
     a = ap.parse_args()
-    clips = make_clips(a.clips)
+    if a.ladder:
+        return ladder(a, make_clips(a.clips or ["6faces-1080p", "3faces-640x480"]))
+    clips = make_clips(a.clips or ["1face-480p", "3faces-640x480", "6faces-1080p", "gen-1080p-3"])
     base = a.baseline or build_baseline(a.baseline_rev)
     contenders = [("previous default", base, a.baseline_args.split()), ("default", a.binary, a.args.split())]
     results = {(c, n): [] for c in clips for n, _, _ in contenders}

@@ -11,6 +11,8 @@ scored; then the totals.
 
     python3 benchmarks/tta_agreement.py [CLIP ...]   (default: ../shared/devset/*, all 20 clips)
             [--binary .build/release/fer-stream] [--args "--precision f32"] [--other "--crops-per-face 4"]
+            [--cache DIR]   (keep each clip's 10-crop run there and reuse it: it does not change
+                             with the contender, so comparing several contenders runs it once)
 """
 import argparse
 import glob
@@ -22,12 +24,21 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(binary, args, clip):
+def run(binary, args, clip, cache=None):
+    stored = cache and os.path.join(cache, os.path.basename(clip) + "." + "_".join(args).replace("/", "_") + ".json")
+    if stored and os.path.exists(stored):
+        with open(stored) as f:
+            return tuple(json.load(f))
     p = subprocess.run([binary, "--stats", "--no-progress", *args, clip], capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"{clip}: exit {p.returncode}: {p.stderr.strip()}")
     lines = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
-    return lines, json.loads(p.stderr.strip().splitlines()[-1])
+    result = lines, json.loads(p.stderr.strip().splitlines()[-1])
+    if stored:
+        os.makedirs(cache, exist_ok=True)
+        with open(stored, "w") as f:
+            json.dump(result, f)
+    return result
 
 
 def argmax(d):
@@ -51,6 +62,8 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/fer-stream"))
     ap.add_argument("--args", default="", help="arguments for both runs")
     ap.add_argument("--other", default="--crops-per-face auto", help="the contender's arguments (default: the default)")
+    ap.add_argument("--cache", help="a folder to keep (and reuse) the 10-crop runs in")
+    ap.add_argument("--reference-binary", help="the binary of the 10-crop runs (default: --binary)")
     a = ap.parse_args()
     clips = a.clips or sorted(p for p in glob.glob(os.path.join(ROOT, "..", "shared", "devset", "*")) if not p.endswith(".md"))
     if not clips:
@@ -59,7 +72,7 @@ def main():
     print(f"{'clip':46} {'face-frames':>11} {'label agree':>11} {'raw agree':>9} {'sw/min new':>10} {'sw/min 10crop':>13} {'crops new/10crop':>16}")
     for clip in clips:
         new, sn = run(a.binary, a.args.split() + a.other.split(), clip)
-        ref, sr = run(a.binary, a.args.split() + ["--crops-per-face", "10"], clip)
+        ref, sr = run(a.reference_binary or a.binary, a.args.split() + ["--crops-per-face", "10"], clip, a.cache)
         n = lab = raw = 0
         for x, y in zip(new, ref):
             assert x["frame"] == y["frame"], clip

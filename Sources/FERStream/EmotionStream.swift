@@ -107,8 +107,11 @@ public final class EmotionStream: Sendable {
         if let periodicStats { options.periodicStats = periodicStats }
         let client = models.service.client()
         defer { client.close() }
+        // The cheap network only where real time's budget may fall back to it.
+        let fast = realtime && options.cropsPerFace == .auto ? try models.fastService()?.client() : nil
+        defer { fast?.close() }
         let pipeline = Pipeline(source: source, name: SourceName(input), detector: models.detector, cropper: models.cropper,
-                                classifier: client, sinks: sinks, options: options)
+                                classifier: client, fast: fast, sinks: sinks, options: options)
         let first = state.withLock { s in
             defer { s.started = true }
             if !s.started { s.pipeline = pipeline }
@@ -142,10 +145,17 @@ public final class EmotionStream: Sendable {
 }
 
 /// The models a process loads once and shares among its streams: the network behind one
-/// `RecognizerService` (one thread owns it; every stream's crops batch together), the face
-/// detector (its network takes one caller at a time) and the cropper.
+/// `RecognizerService` (one thread owns it; every stream's crops batch together), in real time
+/// the cheap network behind a second one, the face detector (its network takes one caller at a
+/// time) and the cropper.
 public final class SharedModels: Sendable {
     public let service: RecognizerService
+    private let options: RecognizerOptions
+    private let batch: Int
+    /// The cheap network: looked for and loaded by the first real-time stream (a file run never
+    /// needs it, so a missing one must not fail it), then shared.
+    private enum Fast { case notLoaded, loaded(RecognizerService?) }
+    private let fast = Mutex(Fast.notLoaded)
     public let detector: Detector
     public let cropper: FaceCropper
     public var labels: LabelSet { service.labels }
@@ -161,8 +171,36 @@ public final class SharedModels: Sendable {
         let recognizer = try options.recognizer.makeRecognizer()
         detector = try options.faces.makeDetector()
         cropper = options.faces.cropper
+        self.options = options.recognizer
+        batch = max(1, options.pipeline.batch)
+        service = RecognizerService(recognizer, options: Self.serviceOptions(batch: batch))
+        // Asked for real time: a missing or bad cheap network fails here, before any output is touched.
+        if options.pipeline.realtime == true { _ = try fastService() }
+    }
+
+    private static func serviceOptions(batch: Int) -> RecognizerService.Options {
         var o = RecognizerService.Options()
-        o.maxCrops = max(1, options.pipeline.batch)
-        service = RecognizerService(recognizer, options: o)
+        o.maxCrops = batch
+        return o
+    }
+
+    /// The cheap network's service (loaded on first use, then shared by every stream), or nil for
+    /// none (`RecognizerOptions.FastModel`). Its classes and crop set must be the model's: their
+    /// scores are mixed per face.
+    public func fastService() throws(FERStreamError) -> RecognizerService? {
+        try fast.withLock { (state: inout Fast) throws(FERStreamError) -> RecognizerService? in
+            if case .loaded(let service) = state { return service }
+            guard let path = try options.fastModelPath() else {
+                state = .loaded(nil)
+                return nil
+            }
+            let recognizer = try options.makeRecognizer(path: path)
+            guard recognizer.labels == service.labels, recognizer.cropSpecs.count == service.cropSpecs.count else {
+                throw .recognizer(.incompatibleModel(path: path, reason: "the cheap network's classes (\(recognizer.labels.names.joined(separator: ","))) must be the model's (\(service.labels.names.joined(separator: ",")))"))
+            }
+            let s = RecognizerService(recognizer, options: Self.serviceOptions(batch: batch))
+            state = .loaded(s)
+            return s
+        }
     }
 }

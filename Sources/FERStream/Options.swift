@@ -17,8 +17,34 @@ public struct RecognizerOptions: Sendable {
     public var threads = 0
     /// Test-time augmentation: 10 crops (the default), the centre and its mirror, or the centre.
     public var tta: TestTimeAugmentation = .tenCrop
+    /// The cheap network real time falls back to before skipping frames (`CropBudget`).
+    public var fastModel = FastModel.auto
+
+    /// Which cheap network real time uses when even one crop per face of the model does not fit.
+    public enum FastModel: Sendable, Equatable {
+        /// The bundled student (`$FER_STREAM_FAST_MODEL`, else `Resources.fastModelFileName`),
+        /// only with the default model: a model named by `model` or `$FER_STREAM_MODEL` runs alone.
+        case auto
+        /// None: real time skips frames once one crop per face of the model does not fit.
+        case none
+        /// This file, with whatever model.
+        case file(String)
+    }
 
     public init() {}
+
+    /// The cheap network's file for real time, or nil for none (see `FastModel`).
+    public func fastModelPath(environment: [String: String] = ProcessInfo.processInfo.environment) throws(PipelineError) -> String? {
+        switch fastModel {
+        case .none: return nil
+        case .file(let path): return path
+        case .auto:
+            guard model == nil, (environment["FER_STREAM_MODEL"] ?? "").isEmpty else { return nil }
+            do { return try Resources.defaultFastModelPath(environment: environment) } catch {
+                throw .unexpected(error.description(remedy: "name the cheap network (--fast-model FILE), turn it off (--fast-model none) or set FER_STREAM_FAST_MODEL"))
+            }
+        }
+    }
 
     public var threadCount: Int { threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads }
 
@@ -30,7 +56,11 @@ public struct RecognizerOptions: Sendable {
 
     /// Loads the weights and builds the engine; failures are one line naming the model file.
     public func loadNetwork() throws(PipelineError) -> (NetworkWeights, any InferenceEngine) {
-        let path = try modelPath()
+        try loadNetwork(path: try modelPath())
+    }
+
+    /// Loads the weights at `path` and builds the engine the options choose.
+    public func loadNetwork(path: String) throws(PipelineError) -> (NetworkWeights, any InferenceEngine) {
         do {
             let weights = try NetworkWeights.load(path: path)
             let network = try Engines.make(weights: weights, kind: engine, precision: precision, threads: threadCount, modelPath: path)
@@ -42,8 +72,19 @@ public struct RecognizerOptions: Sendable {
 
     /// The recognizer: weights, engine and test-time crops.
     public func makeRecognizer() throws(PipelineError) -> Recognizer {
-        let (weights, engine) = try loadNetwork()
-        return Recognizer(weights: weights, engine: engine, tta: tta)
+        try makeRecognizer(path: try modelPath())
+    }
+
+    /// The recognizer of the model at `path` (e.g. the cheap network), named after its file.
+    public func makeRecognizer(path: String) throws(PipelineError) -> Recognizer {
+        let (weights, engine) = try loadNetwork(path: path)
+        return Recognizer(weights: weights, engine: engine, tta: tta, name: Self.networkName(path: path))
+    }
+
+    /// A model file's name without its folder and `.safetensors`: what `--stats` calls the network.
+    public static func networkName(path: String) -> String {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        return file.hasSuffix(".safetensors") ? String(file.dropLast(".safetensors".count)) : file
     }
 }
 

@@ -68,6 +68,9 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
     public var frames_analysed: Int
     public var faces: Int
     public var crops: Int
+    /// Crops each network scored, by name (e.g. `{"vgg19-ferplus": N, "student-ferplus": M}` in
+    /// real time with the ladder); absent when nothing was scored.
+    public var crops_by_network: [String: Int]?
     /// Mean test-time crops per face and analysed frame (see `CropsPerFace`).
     @Nullable public var crops_per_face: Double?
     public var network_calls: Int
@@ -87,6 +90,7 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
 
     public init(_ s: PipelineStats) {
         frames_decoded = s.framesDecoded; frames_analysed = s.framesAnalysed; faces = s.faces; crops = s.crops
+        crops_by_network = s.cropsByNetwork.isEmpty ? nil : s.cropsByNetwork
         crops_per_face = roundedOrNil(s.meanCropsPerFace, 2)
         network_calls = s.networkCalls
         wall_s = roundedOrNil(s.wallSeconds, 3)

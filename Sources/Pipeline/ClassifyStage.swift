@@ -8,49 +8,74 @@ import Recognizer
 /// whole set at once, a known one `perFace` crops a frame in rotation. Frames are batched into
 /// network calls: for files, by count (up to `PipelineOptions.batch` crops, for throughput); in
 /// real time, by deadline: a waiting frame joins the batch only if the batch still ends within
-/// the first frame's latency budget, and the crops per face follow the measured speed of the
-/// network (`CropBudget`) before any frame has to be skipped.
+/// the first frame's latency budget, and the crops per face (and, given a `fast` network, which
+/// network scores them) follow the measured speed of each network (`CropBudget`) before any frame
+/// has to be skipped.
 struct ClassifyStage: Stage {
     /// What one batch did, for the run's stats.
     struct Report {
         var crops = 0
         var calls = 0
         var seconds = 0.0
+        /// Crops per network (`FaceClassifier.networkName`).
+        var byNetwork: [String: Int] = [:]
     }
 
-    let classifier: any FaceClassifier
+    /// The networks, best first: the model, then in real time the cheap one, if any.
+    let networks: [any FaceClassifier]
+    var classifier: any FaceClassifier { networks[0] }
     let batchCrops: Int
     let realtime: Bool
     let latency: Double
+    /// One ensemble for both networks: a crop's slot holds whichever network scored it last.
+    /// Both are temperature-calibrated over the same classes and crop set, so their scores mix;
+    /// at a switch a track's mean moves over to the other network crop by crop, instead of
+    /// needing the other's whole set (a burst of crops just when time is short).
     private var ensemble: TemporalEnsemble
     private var budget: CropBudget?
-    /// The network's measured time per call, for the budget and the deadlines.
-    private var cost = CropCostModel()
+    /// Each network's measured time per call, for the budget and the deadlines.
+    private var costs: [CropCostModel]
+    /// Per network, the call sizes it has run. An engine builds its network for a batch size on
+    /// the first call of that size (oneDNN: primitives and reorders), many times a warm call's
+    /// time: measured, it would make the network look slow for long, and a network left for the
+    /// student is not measured again.
+    private var sizesSeen: [Set<Int>]
     private let fixedPerFace: Int
     /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
     private var detectSeconds = 0.0
 
     let observer: any StageObserver
 
-    init(classifier: any FaceClassifier, options: PipelineOptions, realtime: Bool, observer: any StageObserver) {
+    /// `fast`: a cheaper network over the same classes and crop set (the student), used only in
+    /// real time with `.auto` crops, when even one crop per face of `classifier` does not fit.
+    init(classifier: any FaceClassifier, fast: (any FaceClassifier)? = nil, options: PipelineOptions, realtime: Bool,
+         observer: any StageObserver) {
         self.observer = observer
-        self.classifier = classifier
         batchCrops = max(1, options.batch)
         self.realtime = realtime
         latency = options.latency
         let full = classifier.cropsPerFace
-        ensemble = TemporalEnsemble(specs: classifier.cropSpecs, maxAge: options.ensembleMaxAge)
+        ensemble = TemporalEnsemble(specs: classifier.cropSpecs, maxAge: options.ensembleMaxAge, onset: options.ensembleOnset)
+        var networks: [any FaceClassifier] = [classifier]
         switch options.cropsPerFace {
         case .fixed(let n):
             fixedPerFace = min(max(1, n), full)
         case .auto:
             fixedPerFace = min(CropsPerFace.fileDefault, full)
-            if realtime { budget = CropBudget(cropCount: full) }
+            if realtime {
+                if let fast, fast.cropsPerFace == full, fast.labels == classifier.labels { networks.append(fast) }
+                budget = CropBudget(cropCount: full, relativeCost: Array([1, CropsPerFace.studentRelativeCost].prefix(networks.count)))
+            }
         }
+        self.networks = networks
+        costs = networks.map { _ in CropCostModel() }
+        sizesSeen = networks.map { _ in [] }
     }
 
     /// Crops per known face the next frame gets (the ladder's rung in real time).
     var perFace: Int { budget?.perFace ?? fixedPerFace }
+    /// The network the next frame's faces are scored by.
+    var network: Int { budget?.network ?? 0 }
 
     /// Classifies `first` with the frames already waiting that fit its batch, emits them in order,
     /// and goes on with the next batch while frames are waiting, so that none waits for the next
@@ -59,7 +84,7 @@ struct ClassifyStage: Stage {
         var next: Detected? = first
         while let start = next {
             let (batch, report, left) = try classify(from: start, more: more)
-            observer.classified(crops: report.crops, calls: report.calls, seconds: report.seconds)
+            observer.classified(crops: report.crops, calls: report.calls, seconds: report.seconds, byNetwork: report.byNetwork)
             for r in batch where !emit(r) { return }
             next = left
         }
@@ -71,7 +96,7 @@ struct ClassifyStage: Stage {
         var pending: Detected?
         var frames = [first]
         var plans = [plan(first)]
-        var crops = plans[0].reduce(0) { $0 + $1.count }
+        var crops = plans[0].crops.reduce(0) { $0 + $1.count }
         while let more = input() {
             let extra = estimate(more)
             if crops + extra > batchCrops || (realtime && !fits(crops + extra, within: first)) {
@@ -80,32 +105,31 @@ struct ClassifyStage: Stage {
             }
             frames.append(more)
             plans.append(plan(more))
-            crops += plans.last!.reduce(0) { $0 + $1.count }
+            crops += plans.last!.crops.reduce(0) { $0 + $1.count }
         }
 
-        // Network calls of at most `batchCrops` crops (a face's crops stay in one call).
-        let faces = zip(frames, plans).flatMap { d, p in zip(d.crops, p) }
-        var scores: [[[Float]]] = []
+        // Per network, calls of at most `batchCrops` crops (a face's crops stay in one call).
+        let faces = zip(frames, plans).flatMap { d, p in zip(d.crops, p.crops).map { (image: $0, crops: $1, network: p.network) } }
+        var scores = [[[Float]]](repeating: [], count: faces.count)
         var report = Report()
         let t0 = DispatchTime.now().uptimeNanoseconds
-        var i = 0
-        while i < faces.count {
-            var j = i, n = 0
-            while j < faces.count && (j == i || n + faces[j].1.count <= batchCrops) { n += faces[j].1.count; j += 1 }
-            let chunk = faces[i..<j]
-            do { scores += try classifier.cropProbabilities(for: chunk.map(\.0), crops: chunk.map(\.1)) } catch { throw PipelineError(error) }
-            if n > 0 { report.calls += 1 }
-            report.crops += n
-            i = j
+        for k in networks.indices {
+            let mine = faces.indices.filter { faces[$0].network == k }
+            guard !mine.isEmpty else { continue }
+            let (part, calls, crops, busy) = try score(mine.map { faces[$0] }, network: k)
+            for (i, p) in zip(mine, part) { scores[i] = p }
+            if crops > 0 { report.byNetwork[networks[k].networkName, default: 0] += crops }
+            report.calls += calls
+            report.crops += crops
+            if calls == 1 && !sizesSeen[k].insert(crops).inserted { costs[k].observe(crops: crops, seconds: busy) }
         }
         report.seconds = seconds(sinceNanos: t0)
-        if report.calls == 1 { cost.observe(crops: report.crops, seconds: report.seconds) }
 
         var results: [Recognised] = []
         var k = 0
         for (d, p) in zip(frames, plans) {
             var probabilities: [[Float]] = []
-            for (face, list) in zip(d.faces, p) {
+            for (face, list) in zip(d.faces, p.crops) {
                 probabilities.append(ensemble.record(track: face.track, time: d.info.time, crops: list, probabilities: scores[k]))
                 k += 1
             }
@@ -115,8 +139,28 @@ struct ClassifyStage: Stage {
         return (results, report, pending)
     }
 
-    /// Chooses (and commits to) the crops each face of `d` gets.
-    private mutating func plan(_ d: Detected) -> [[Int]] {
+    /// Scores `faces` with network `k` in calls of at most `batchCrops` crops: their scores, and
+    /// the calls, crops and seconds it took.
+    private func score(_ faces: [(image: GrayImage, crops: [Int], network: Int)], network k: Int) throws(PipelineError)
+        -> ([[[Float]]], Int, Int, Double) {
+        var scores: [[[Float]]] = []
+        var calls = 0, crops = 0
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var i = 0
+        while i < faces.count {
+            var j = i, n = 0
+            while j < faces.count && (j == i || n + faces[j].crops.count <= batchCrops) { n += faces[j].crops.count; j += 1 }
+            let chunk = faces[i..<j]
+            do { scores += try networks[k].cropProbabilities(for: chunk.map(\.image), crops: chunk.map(\.crops)) } catch { throw PipelineError(error) }
+            if n > 0 { calls += 1 }
+            crops += n
+            i = j
+        }
+        return (scores, calls, crops, seconds(sinceNanos: t0))
+    }
+
+    /// Chooses (and commits to) the network and the crops each face of `d` gets.
+    private mutating func plan(_ d: Detected) -> (network: Int, crops: [[Int]]) {
         let full = classifier.cropsPerFace
         let time = d.info.time
         if budget != nil && d.info.analysed {
@@ -124,9 +168,9 @@ struct ClassifyStage: Stage {
             let new = d.faces.filter { ensemble.needsFullSet(track: $0.track, time: time) }.count
             let left = latency - seconds(sinceNanos: d.info.capturedAt)
             _ = budget!.choose(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period,
-                               busy: detectSeconds, deadline: left, cost: cost)
+                               busy: detectSeconds, deadline: left, costs: costs)
         }
-        return d.faces.map { ensemble.plan(track: $0.track, time: time, count: perFace) }
+        return (network, d.faces.map { ensemble.plan(track: $0.track, time: time, count: perFace) })
     }
 
     /// Crops `d` would take now (without committing to them).
@@ -136,7 +180,7 @@ struct ClassifyStage: Stage {
 
     /// Whether `crops` crops, run now, would finish within `first`'s latency budget.
     private func fits(_ crops: Int, within first: Detected) -> Bool {
-        guard let t = cost.seconds(for: crops) else { return true }
+        guard let t = costs[network].seconds(for: crops) else { return true }
         return seconds(sinceNanos: first.info.capturedAt) + t <= latency
     }
 }

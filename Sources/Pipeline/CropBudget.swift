@@ -1,8 +1,8 @@
 /// How many test-time crops a tracked face gets per analysed frame.
 public enum CropsPerFace: Sendable, Equatable, CustomStringConvertible {
     /// Files: 2 a frame (the whole set over 5 frames, see `TemporalEnsemble`). Real time: as
-    /// many as the measured speed of the network allows, on a ladder (10 → 4 → 2 → 1), before
-    /// any frame is skipped.
+    /// many as the measured speed of the network allows, on a ladder (10 → 4 → 2 → 1), then (given
+    /// a cheap network) the cheap network's ladder, before any frame is skipped.
     case auto
     /// This many every frame (at most the set's size; the full set is 10-crop on every frame).
     case fixed(Int)
@@ -11,6 +11,9 @@ public enum CropsPerFace: Sendable, Equatable, CustomStringConvertible {
     public static let fileDefault = 2
     /// `auto`'s steps in real time, most first.
     public static let ladder = [10, 4, 2, 1]
+    /// The distilled student's guessed cost per crop relative to the VGG19's (it scores ~6× the
+    /// crops a second), until its own calls are measured.
+    static let studentRelativeCost = 1.0 / 6
 
     public var description: String {
         switch self {
@@ -27,8 +30,12 @@ struct CropCostModel: Sendable {
     /// How much each earlier call still counts, per call.
     let decay = 0.8
 
+    /// Calls seen.
+    private(set) var calls = 0
+
     mutating func observe(crops: Int, seconds: Double) {
         guard crops > 0, seconds.isFinite, seconds >= 0 else { return }
+        calls += 1
         let n = Double(crops)
         weight = decay * weight + 1
         sumN = decay * sumN + n
@@ -38,6 +45,9 @@ struct CropCostModel: Sendable {
     }
 
     var hasObservations: Bool { weight > 0 }
+
+    /// The recent calls' typical size (weighted as the fit is).
+    var typicalCrops: Int? { weight > 0 ? max(1, Int((sumN / weight).rounded())) : nil }
 
     /// Whether calls of more than one size were seen, so the overhead per call is known.
     var isFitted: Bool { weight > 0 && sumNN / weight - (sumN / weight) * (sumN / weight) > 0.25 }
@@ -57,48 +67,122 @@ struct CropCostModel: Sendable {
     }
 }
 
-/// Real time's crop budget: before each frame, the most crops per face on the ladder whose
-/// predicted network time fits the time the frame may take; new tracks first (they get their
-/// whole set), every other face at least one crop. Frames are skipped only once even one crop
-/// per face does not fit. Steps up one rung at a time and only with room to spare, so it does
-/// not flap between two rungs.
+/// Real time's crop budget: before each frame, the network and the crops per face, from a ladder
+/// of rungs (the VGG19's 10 → 4 → 2 → 1, then the student's 4 → 2 → 1), whose predicted network
+/// time fits the time the frame may take; new tracks first (they get their whole set), every
+/// other face at least one crop. With a second, cheaper network (the distilled student), faces are
+/// scored by it once even one crop per face of the first does not fit; frames are skipped only
+/// once the last rung does not fit either. Steps up one rung at a time and only with room to
+/// spare, so it does not flap between two rungs (or two networks).
 struct CropBudget: Sendable {
-    let steps: [Int]
+    /// One rung: which network (an index into the budget's networks) and how many crops a face.
+    struct Rung: Sendable, Hashable {
+        let network: Int
+        let perFace: Int
+    }
+    let rungs: [Rung]
     private(set) var rung: Int
     /// Share of a frame's period the network may take (detection, decoding and writing share
     /// the same cores).
     let utilisation: Double
     /// Stepping up needs the higher rung to fit within this share of the target.
     let headroom: Double
+    /// Per network, its cost per crop relative to the first's: a guess used only until its own
+    /// calls are measured (the student's ~1/6 of the VGG19's, `ClassifyStage`).
+    let relativeCost: [Double]
+    /// A network not running is not measured: its cost model is as it was when it was left. The
+    /// machine's load since (a busy neighbour gone) shows in the running network's cost, so the
+    /// others' predictions scale with it: this is the running network's cost of a reference call
+    /// once it had settled (a few calls after the switch), at its typical call size then.
+    private var anchor: (network: Int, crops: Int, seconds: Double)?
+    /// The running network's calls when it started running (its model may be older than that).
+    private var callsAtSwitch = 0
+    static let settledCalls = 3
 
-    init(cropCount: Int, ladder: [Int] = CropsPerFace.ladder, utilisation: Double = 0.75, headroom: Double = 0.8) {
+    /// `cropCount`: a face's full set (the same for every network); `relativeCost`: one per
+    /// network, the first's 1.
+    init(cropCount: Int, ladder: [Int] = CropsPerFace.ladder, relativeCost: [Double] = [1],
+         utilisation: Double = 0.75, headroom: Double = 0.8) {
         var s = ladder.map { min($0, cropCount) }.filter { $0 >= 1 }
         s = s.enumerated().filter { i, n in !s[..<i].contains(n) }.map(\.element)
-        steps = s.isEmpty ? [1] : s
-        // Start on the rung files use: 2 (when the set has it), until calls are measured.
-        rung = steps.firstIndex(of: min(CropsPerFace.fileDefault, cropCount)) ?? steps.count - 1
+        if s.isEmpty { s = [1] }
+        let relative = relativeCost.isEmpty ? [1] : relativeCost.map { $0 > 0 ? $0 : 1 }
+        // A cheaper network's rungs start below the previous network's last one (the student's
+        // 10 crops cost more than the VGG19's 1): each rung costs less than the one above, so
+        // stepping up one rung from the cheap network's top leads back to the better network.
+        var all: [Rung] = []
+        for k in relative.indices {
+            let below = all.last.map { Double($0.perFace) * relative[$0.network] } ?? .infinity
+            all += s.filter { Double($0) * relative[k] < below }.map { Rung(network: k, perFace: $0) }
+        }
+        rungs = all
+        // Start on the rung files use: 2 (when the set has it) of the first network, until calls are measured.
+        rung = s.firstIndex(of: min(CropsPerFace.fileDefault, cropCount)) ?? s.count - 1
+        self.relativeCost = relative
         self.utilisation = utilisation
         self.headroom = headroom
     }
 
-    var perFace: Int { steps[rung] }
+    /// The first network's crops per face on each rung, most first.
+    var steps: [Int] { rungs.filter { $0.network == 0 }.map(\.perFace) }
+    var perFace: Int { rungs[rung].perFace }
+    /// The network the next frame's (known) faces are scored by.
+    var network: Int { rungs[rung].network }
 
-    /// Picks the crops per (not new) face for a frame with `faces` faces of which `newFaces`
-    /// need their whole set (`fullSet` crops each): the frame's network time should fit
-    /// `period` × `utilisation` (the time until the next frame arrives) less `busy` (what the
-    /// other stages take of the same cores per frame), and `deadline` (what is left of the
-    /// latency budget), as `cost` predicts it.
+    /// One network's choice (`choose(…costs:)` with one cost model).
     mutating func choose(faces: Int, newFaces: Int, fullSet: Int, period: Double, busy: Double = 0, deadline: Double,
                          cost: CropCostModel) -> Int {
-        guard cost.hasObservations, faces > newFaces else { return perFace }
-        let target = min(period * utilisation - busy, deadline)
-        func predicted(_ rung: Int) -> Double {
-            cost.seconds(for: newFaces * fullSet + (faces - newFaces) * steps[rung]) ?? 0
-        }
-        while rung < steps.count - 1 && predicted(rung) > target { rung += 1 }
-        // Up with room to spare; while only one batch size was seen, the proportional guess
-        // already overestimates a larger batch, so trying it needs only to fit.
-        if rung > 0 && predicted(rung - 1) <= target * (cost.isFitted ? headroom : 1) { rung -= 1 }
-        return perFace
+        choose(faces: faces, newFaces: newFaces, fullSet: fullSet, period: period, busy: busy, deadline: deadline, costs: [cost]).perFace
     }
+
+    /// Picks the rung for a frame with `faces` faces of which `newFaces` need their whole set
+    /// (`fullSet` crops each): the frame's network time should fit `period` × `utilisation` (the
+    /// time until the next frame arrives) less `busy` (what the other stages take of the same
+    /// cores per frame), and `deadline` (what is left of the latency budget), as `costs` (one per
+    /// network) predict it.
+    mutating func choose(faces: Int, newFaces: Int, fullSet: Int, period: Double, busy: Double = 0, deadline: Double,
+                         costs: [CropCostModel]) -> Rung {
+        guard costs.contains(where: \.hasObservations), faces > newFaces else { return rungs[rung] }
+        let running = network
+        if anchor?.network != running, running < costs.count, costs[running].calls - callsAtSwitch >= Self.settledCalls,
+           let n = costs[running].typicalCrops, let t = costs[running].seconds(for: n), t > 0 {
+            anchor = (running, n, t)
+        }
+        let target = min(period * utilisation - busy, deadline)
+        func predicted(_ r: Int) -> Double {
+            seconds(crops: newFaces * fullSet + (faces - newFaces) * rungs[r].perFace, network: rungs[r].network,
+                    running: running, costs: costs)
+        }
+        while rung < rungs.count - 1 && predicted(rung) > target { rung += 1 }
+        // Up with room to spare; while only one batch size of that network was seen, the
+        // proportional guess already overestimates a larger batch, so trying it needs only to fit.
+        // Back to the better network always needs the room: a guess that just fits would flap.
+        if rung > 0 {
+            let up = rungs[rung - 1].network
+            let roomy = (up < costs.count && costs[up].isFitted) || up != rungs[rung].network
+            if predicted(rung - 1) <= target * (roomy ? headroom : 1) { rung -= 1 }
+        }
+        if network != running {
+            anchor = nil
+            callsAtSwitch = network < costs.count ? costs[network].calls : 0
+        }
+        return rungs[rung]
+    }
+
+    /// A network's predicted time for `crops` crops: its own cost model (scaled, when it is not
+    /// the `running` one, by how the running one's cost moved since it settled), else (not yet
+    /// run) another network's scaled by their relative cost.
+    private func seconds(crops: Int, network k: Int, running: Int, costs: [CropCostModel]) -> Double {
+        if k < costs.count, let t = costs[k].seconds(for: crops) {
+            guard k != running, let anchor, anchor.network == running,
+                  let now = costs[running].seconds(for: anchor.crops) else { return t }
+            return t * now / anchor.seconds
+        }
+        for (j, c) in costs.enumerated() where j != k && j < relativeCost.count {
+            if let t = c.seconds(for: crops) { return t * cost(k) / cost(j) }
+        }
+        return 0
+    }
+
+    private func cost(_ k: Int) -> Double { k < relativeCost.count && relativeCost[k] > 0 ? relativeCost[k] : 1 }
 }

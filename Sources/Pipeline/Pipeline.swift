@@ -34,6 +34,8 @@ public struct PipelineOptions: Sendable {
     public var latency = 0.1
     /// Seconds a face's crop score stays in its probabilities (`TemporalEnsemble.maxAge`).
     public var ensembleMaxAge = 0.5
+    /// How a face's crop scores follow a change of expression (`TemporalEnsemble.Onset`).
+    public var ensembleOnset = TemporalEnsemble.Onset.default
     /// Capacity of each queue between stages, in frames.
     public var queueDepth = 8
     public var smoothing = Smoothing.tau(seconds: 0.25)
@@ -70,6 +72,9 @@ public struct PipelineStats: Sendable {
     public var framesAnalysed = 0
     public var faces = 0
     public var crops = 0
+    /// Crops each network scored, by its name (`FaceClassifier.networkName`): in real time with
+    /// the ladder, the model's and the cheap network's.
+    public var cropsByNetwork: [String: Int] = [:]
     public var networkCalls = 0
     /// Busy seconds per stage.
     public var decodeSeconds = 0.0
@@ -95,6 +100,7 @@ public struct PipelineStats: Sendable {
         var t = PipelineStats()
         for r in runs {
             t.framesDecoded += r.framesDecoded; t.framesAnalysed += r.framesAnalysed; t.faces += r.faces; t.crops += r.crops
+            t.cropsByNetwork.merge(r.cropsByNetwork, uniquingKeysWith: +)
             t.networkCalls += r.networkCalls; t.decodeSeconds += r.decodeSeconds; t.detectSeconds += r.detectSeconds
             t.recogniseSeconds += r.recogniseSeconds; t.writeSeconds += r.writeSeconds; t.annotateSeconds += r.annotateSeconds
             t.framesSkipped += r.framesSkipped
@@ -134,6 +140,7 @@ public final class Pipeline: Sendable {
     private let detector: Detector
     private let cropper: FaceCropper
     private let classifier: any FaceClassifier
+    private let fast: (any FaceClassifier)?
     private let sinks: [any FrameSink]
     private let options: PipelineOptions
     /// What this run uses: the options' own, else the detector's and the source's defaults.
@@ -146,9 +153,13 @@ public final class Pipeline: Sendable {
     public var summary: TrackSummary { board.summary }
 
     /// `classifier`: a `Recognizer` (run on the classify stage's thread) or a client of a
-    /// `RecognizerService` shared with other pipelines.
+    /// `RecognizerService` shared with other pipelines. `fast`: a cheaper network over the same
+    /// classes (the distilled student) that real time falls back to before skipping frames
+    /// (`CropBudget`); never used for files or fixed crops per face.
     public init(source: FrameProducer, name: SourceName = SourceName("input"), detector: Detector, cropper: FaceCropper,
-                classifier: any FaceClassifier, sinks: [any FrameSink], options: PipelineOptions = .init()) {
+                classifier: any FaceClassifier, fast: (any FaceClassifier)? = nil, sinks: [any FrameSink],
+                options: PipelineOptions = .init()) {
+        self.fast = fast
         self.name = name
         self.source = source
         self.detector = detector
@@ -191,7 +202,7 @@ public final class Pipeline: Sendable {
         let book = RunBook(board: board, options: options, start: start, stats: { [self] in currentStats() })
         let runner = StageRunner(group: group, fail: abort)
         let (options, realtime, tracker, name, labels) = (self.options, self.realtime, self.tracker, self.name, self.labels)
-        let (detector, cropper, classifier, sourceIsLive) = (self.detector, self.cropper, self.classifier, source.isLive)
+        let (detector, cropper, classifier, fast, sourceIsLive) = (self.detector, self.cropper, self.classifier, self.fast, source.isLive)
         let keepsPictures = fanOut.wantsEveryFrame
 
         // In real time the decoder's hand-over keeps only the newest frame, counting the ones it drops.
@@ -204,7 +215,7 @@ public final class Pipeline: Sendable {
         runner.start("detect", { DetectStage(detector: detector, cropper: cropper, tracker: tracker, options: options,
                                             keepsPictures: keepsPictures, observer: book) },
                      from: .queue(frames), to: .lossless(detected))
-        runner.start("classify", { ClassifyStage(classifier: classifier, options: options, realtime: realtime, observer: book) },
+        runner.start("classify", { ClassifyStage(classifier: classifier, fast: fast, options: options, realtime: realtime, observer: book) },
                      from: .queue(detected), to: .lossless(recognised))
         fanOut.start(in: group, failed: abort)
         runner.start("label", { LabelStage(source: name, labels: labels, options: options, observer: book) },
@@ -269,8 +280,9 @@ private final class RunBook: StageObserver {
 
     func detected(seconds busy: Double) { board.update { $0.detectSeconds += busy } }
 
-    func classified(crops: Int, calls: Int, seconds busy: Double) {
+    func classified(crops: Int, calls: Int, seconds busy: Double, byNetwork: [String: Int]) {
         board.update { s in
+            s.cropsByNetwork.merge(byNetwork, uniquingKeysWith: +)
             s.recogniseSeconds += busy
             s.networkCalls += calls
             s.crops += crops

@@ -99,8 +99,8 @@ protocol StageObserver: Sendable {
     func skipped()
     /// A frame's detection took this long.
     func detected(seconds: Double)
-    /// A batch of frames went through the network.
-    func classified(crops: Int, calls: Int, seconds: Double)
+    /// A batch of frames went through the network(s); `byNetwork`: crops per network's name.
+    func classified(crops: Int, calls: Int, seconds: Double, byNetwork: [String: Int])
     /// A frame went to the sinks (`busy`: labelling it and handing it over).
     func labelled(_ frame: SinkFrame, index: Int, capturedAt: UInt64, busy: Double)
 }

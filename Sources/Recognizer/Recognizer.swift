@@ -37,9 +37,12 @@ public final class Recognizer: Sendable {
     public let engine: InferenceEngine
     public let tta: TestTimeAugmentation
     public let cropSpecs: [CropSpec]
+    /// What stats call the network (`FaceClassifier.networkName`): its model file's name.
+    public let name: String
 
-    public init(weights: NetworkWeights, engine: InferenceEngine, tta: TestTimeAugmentation = .tenCrop) {
+    public init(weights: NetworkWeights, engine: InferenceEngine, tta: TestTimeAugmentation = .tenCrop, name: String = "network") {
         self.weights = weights
+        self.name = name
         self.engine = engine
         self.tta = tta
         cropSpecs = tta.crops(from: weights.cropFrom, size: weights.inputSize)

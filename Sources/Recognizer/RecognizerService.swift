@@ -12,6 +12,8 @@ public protocol FaceClassifier: AnyObject, Sendable {
     var labels: LabelSet { get }
     /// A face's full set of test-time crops; `cropProbabilities` takes indices into it.
     var cropSpecs: [CropSpec] { get }
+    /// The network's name, for stats (`crops_by_network`): its model file's, e.g. "vgg19-ferplus".
+    var networkName: String { get }
     /// Each face's scores for the crops asked for, in the order asked (see `Recognizer`).
     func cropProbabilities(for faces: [GrayImage], crops: [[Int]]) throws(RecognizerError) -> [[[Float]]]
 }
@@ -23,6 +25,7 @@ extension FaceClassifier {
 
 extension Recognizer: FaceClassifier {
     public var labels: LabelSet { weights.labels }
+    public var networkName: String { name }
 }
 
 /// One thread that owns the network; any number of clients (pipelines, one per input) submit
@@ -56,6 +59,7 @@ public final class RecognizerService: Sendable {
 
     public let labels: LabelSet
     public let cropSpecs: [CropSpec]
+    public let networkName: String
     public let options: Options
     private let core: Core
 
@@ -63,6 +67,7 @@ public final class RecognizerService: Sendable {
     public init(_ recognizer: Recognizer, options: Options = .init()) {
         labels = recognizer.labels
         cropSpecs = recognizer.cropSpecs
+        networkName = recognizer.name
         self.options = options
         core = Core(options: options)
         let core = self.core
@@ -102,6 +107,7 @@ public final class RecognizerService: Sendable {
 
         public var labels: LabelSet { service.labels }
         public var cropSpecs: [CropSpec] { service.cropSpecs }
+        public var networkName: String { service.networkName }
 
         public func cropProbabilities(for faces: [GrayImage], crops: [[Int]]) throws(RecognizerError) -> [[[Float]]] {
             try service.core.submit(faces: faces, crops: crops, client: id)

@@ -93,6 +93,15 @@ struct Stream: ParsableCommand {
     @Option(help: ArgumentHelp("Real time: milliseconds from reading a frame to its line that batching and the crops per face aim for.", valueName: "ms"))
     var latency: Double = 100
 
+    @Option(name: .customLong("crop-half-life"), help: ArgumentHelp("Seconds in which a crop score's weight in a face's mean halves against the newest (crops spread over frames, see --crops-per-face); 0: every fresh crop weighs the same (the plain mean, the default before).", valueName: "s"))
+    var cropHalfLife: Double = TemporalEnsemble.Onset.default.halfLife ?? 0
+
+    @Option(name: .customLong("rescore-margin"), help: ArgumentHelp("Re-score a face's whole set in its next frame when its fresh crops lead with another class than the rest of its set by this much probability (0–1); default: never.", valueName: "p"))
+    var rescoreMargin: Double?
+
+    @Option(name: .customLong("fast-model"), help: ArgumentHelp("Real time: the cheap network that scores faces when even one crop per face of the model does not fit, before frames are skipped. Default: the bundled Models/student-ferplus.safetensors (or $FER_STREAM_FAST_MODEL), only with the default model; none: no cheap network.", valueName: "file|none"))
+    var fastModel: String?
+
     @OptionGroup(title: "Labels")
     var labels: LabelOptions
 
@@ -153,6 +162,8 @@ struct Stream: ParsableCommand {
         guard every >= 1 else { throw ValidationError("--every must be ≥ 1, not \(every)") }
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be ≥ 1, not \(detectEvery)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, not \(batch)") }
+        guard cropHalfLife >= 0 && cropHalfLife <= 60 else { throw ValidationError("--crop-half-life must be between 0 and 60 seconds, not \(cropHalfLife)") }
+        if let rescoreMargin, !(rescoreMargin >= 0 && rescoreMargin <= 1) { throw ValidationError("--rescore-margin must be between 0 and 1, not \(rescoreMargin)") }
         guard latency > 0 && latency <= 60_000 else { throw ValidationError("--latency must be between 0 and 60000 ms, not \(latency)") }
         guard reconnect >= 0 else { throw ValidationError("--reconnect must be ≥ 0, not \(reconnect)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be > 0 seconds, not \(timeout)") }
@@ -166,6 +177,11 @@ struct Stream: ParsableCommand {
     var streamOptions: StreamOptions {
         var o = StreamOptions()
         o.recognizer = network.recognizerOptions(tta: tta)
+        o.recognizer.fastModel = switch fastModel {
+        case nil: .auto
+        case "none"?: .none
+        case let path?: .file(path)
+        }
         o.faces = faces.detectorOptions
         o.pipeline.every = every
         o.pipeline.detectEvery = detectEvery
@@ -176,6 +192,7 @@ struct Stream: ParsableCommand {
         o.pipeline.labelRule = labels.rule
         o.pipeline.keepsTimeline = timeline != nil
         o.pipeline.realtime = realtime
+        o.pipeline.ensembleOnset = .init(halfLife: cropHalfLife > 0 ? cropHalfLife : nil, margin: rescoreMargin)
         o.reconnect = reconnect
         o.timeout = timeout
         o.rtspTransport = rtspTransport

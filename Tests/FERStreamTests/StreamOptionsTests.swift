@@ -63,4 +63,25 @@ final class StreamOptionsTests: XCTestCase {
         XCTAssertEqual(p.smoothing, .window(4))
         XCTAssertNil(p.tracker)
     }
+
+    func testTheCheapNetworkIsLookedForOnlyWhereRealTimeMayUseIt() throws {
+        var o = base
+        o.recognizer.fastModel = .file("/nonexistent/student.safetensors")
+        // Real time not chosen (nil: live inputs decide): opening succeeds, the first real-time stream fails.
+        let models = try SharedModels(options: o)
+        XCTAssertThrowsError(try models.fastService()) { XCTAssertTrue("\($0)".contains("/nonexistent/student.safetensors"), "\($0)") }
+        // Files only: never looked for.
+        o.pipeline.realtime = false
+        XCTAssertNoThrow(try SharedModels(options: o))
+        // Real time asked for: it fails at once, before any input is opened.
+        o.pipeline.realtime = true
+        XCTAssertThrowsError(try SharedModels(options: o))
+        // None: real time without it.
+        o.recognizer.fastModel = .none
+        XCTAssertNil(try SharedModels(options: o).fastService())
+        // A model named (not the default): the bundled student is not used.
+        o.recognizer.fastModel = .auto
+        o.recognizer.model = try o.recognizer.modelPath()
+        XCTAssertNil(try o.recognizer.fastModelPath(environment: [:]))
+    }
 }

@@ -72,4 +72,82 @@ final class CropBudgetTests: XCTestCase {
         }
         XCTAssertEqual(cost.seconds(for: 4)!, 0.017, accuracy: 0.002)
     }
+
+    // MARK: two networks: the VGG19, then the student
+
+    /// One frame at 25 fps with `faces` known faces on a budget of two networks: the "engines"
+    /// take `perCrop[k]` seconds a crop plus 1 ms a call; the chosen network's model sees it.
+    private func frame(_ budget: inout CropBudget, _ costs: inout [CropCostModel], faces: Int, perCrop: [Double]) -> CropBudget.Rung {
+        let r = budget.choose(faces: faces, newFaces: 0, fullSet: 10, period: 1.0 / 25, deadline: 0.1, costs: costs)
+        costs[r.network].observe(crops: r.perFace * faces, seconds: 0.001 + perCrop[r.network] * Double(r.perFace * faces))
+        return r
+    }
+
+    func testTheStudentTakesOverWhenOneVGGCropPerFaceDoesNotFitAndHandsBackWithHeadroom() {
+        var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
+        var costs = [CropCostModel(), CropCostModel()]
+        // The student's rungs start below the VGG19's last (its 10 crops cost more than 1 of the VGG19's).
+        XCTAssertEqual(budget.rungs.map { [$0.network, $0.perFace] }, [[0, 10], [0, 4], [0, 2], [0, 1], [1, 4], [1, 2], [1, 1]])
+        // The VGG19 at 1.5 ms a crop, the student at 0.25 ms; the target is 30 ms a frame.
+        let speeds = [0.0015, 0.00025]
+        // Two faces: 10 VGG19 crops each (31 ms) just miss it, 4 each (13 ms) fit.
+        var chosen = (0..<20).map { _ in frame(&budget, &costs, faces: 2, perCrop: speeds) }
+        XCTAssertEqual(chosen.last, .init(network: 0, perFace: 4))
+        // Twenty-four faces: 1 VGG19 crop each takes 37 ms: the student, 4 crops each (25 ms).
+        chosen = (0..<20).map { _ in frame(&budget, &costs, faces: 24, perCrop: speeds) }
+        XCTAssertEqual(chosen.first, .init(network: 1, perFace: 4), "the student's rung that fits, in one frame")
+        XCTAssertEqual(chosen.last, .init(network: 1, perFace: 4))
+        XCTAssertEqual(Set(chosen.suffix(10).map(\.network)), [1], "and it stays there: no flapping")
+        // Back to 18 faces: 1 VGG19 crop each (28 ms) would fit, but not within the headroom (24 ms): the student stays.
+        chosen = (0..<20).map { _ in frame(&budget, &costs, faces: 18, perCrop: speeds) }
+        XCTAssertEqual(Set(chosen.map(\.network)), [1], "back up only with room to spare")
+        // Twelve faces: 1 VGG19 crop each takes 19 ms, within the headroom: the VGG19 again.
+        chosen = (0..<20).map { _ in frame(&budget, &costs, faces: 12, perCrop: speeds) }
+        XCTAssertEqual(chosen.last?.network, 0)
+        XCTAssertEqual(Set(chosen.suffix(10)), [.init(network: 0, perFace: 1)])
+    }
+
+    func testFramesAreLeftToSkipOnlyBelowTheStudentsLastRung() {
+        var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
+        var costs = [CropCostModel(), CropCostModel()]
+        let speeds = [0.0015, 0.00025]
+        // 100 faces: 1 student crop each takes 26 ms, which fits: its last rung, and frames still all fit.
+        var chosen = (0..<30).map { _ in frame(&budget, &costs, faces: 100, perCrop: speeds) }
+        XCTAssertEqual(chosen.last, .init(network: 1, perFace: 1))
+        let fits = costs[1].seconds(for: 100)! <= 0.75 / 25
+        XCTAssertTrue(fits, "the student's last rung fits: no frame needs to be skipped")
+        // 200 faces: even that (51 ms) does not fit; the budget can go no lower (frames will be skipped).
+        chosen = (0..<30).map { _ in frame(&budget, &costs, faces: 200, perCrop: speeds) }
+        XCTAssertEqual(chosen.last, .init(network: 1, perFace: 1))
+        XCTAssertGreaterThan(costs[1].seconds(for: 200)!, 0.75 / 25)
+    }
+
+    func testAStudentNotYetRunIsGuessedFromTheVGGsCost() {
+        var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
+        var vgg = CropCostModel()
+        vgg.observe(crops: 10, seconds: 0.015)
+        vgg.observe(crops: 20, seconds: 0.030)
+        // 30 faces: 1 VGG19 crop each (45 ms) does not fit 37.5 ms; the student's guessed 4 crops each (30 ms) does,
+        // so it lands there at once rather than trying its whole set first.
+        let r = budget.choose(faces: 30, newFaces: 0, fullSet: 10, period: 1.0 / 20, deadline: 0.1, costs: [vgg, CropCostModel()])
+        XCTAssertEqual(r, .init(network: 1, perFace: 4))
+        // With one network the budget never leaves it.
+        var alone = CropBudget(cropCount: 10)
+        XCTAssertEqual(alone.choose(faces: 30, newFaces: 0, fullSet: 10, period: 1.0 / 20, deadline: 0.1, costs: [vgg]),
+                       .init(network: 0, perFace: 1))
+    }
+
+    func testTheVGGComesBackWhenTheMachineGetsFasterUnderTheStudent() {
+        // A busy neighbour: the VGG19 at 1.5 ms a crop, the student at 0.25 ms; 24 faces go to the student.
+        var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
+        var costs = [CropCostModel(), CropCostModel()]
+        for _ in 0..<5 { _ = frame(&budget, &costs, faces: 12, perCrop: [0.0015, 0.00025]) }
+        var chosen = (0..<10).map { _ in frame(&budget, &costs, faces: 24, perCrop: [0.0015, 0.00025]) }
+        XCTAssertEqual(chosen.last?.network, 1)
+        // The neighbour goes: everything takes half as long. The VGG19 is not running, so not
+        // measured; the student's speed-up says it would fit (24 crops: 19 ms) with room to spare.
+        chosen = (0..<20).map { _ in frame(&budget, &costs, faces: 24, perCrop: [0.00075, 0.000125]) }
+        XCTAssertEqual(chosen.last?.network, 0, "back to the VGG19: \(chosen)")
+        XCTAssertEqual(Set(chosen.suffix(5).map(\.network)), [0], "and it stays")
+    }
 }

@@ -130,4 +130,59 @@ final class TemporalEnsembleTests: XCTestCase {
         XCTAssertThrowsError(try r.cropProbabilities(for: faces, crops: [[10], []]))
         XCTAssertThrowsError(try r.cropProbabilities(for: faces, crops: [[1]]))
     }
+
+    // MARK: onsets (`TemporalEnsemble.Onset`)
+
+    /// A face's crop scores over three classes: `lead` leads, each crop a little differently (a still face's crops differ).
+    private func scores(lead: Int, crop: Int) -> [Float] {
+        var p: [Float] = [0.1, 0.1, 0.1]
+        p[lead] = 0.8
+        p[(lead + 1) % 3] += 0.01 * Float(crop)
+        let sum = p.reduce(0, +)
+        return p.map { $0 / sum }
+    }
+
+    /// Runs frames at 30 fps, 2 crops a face-frame, the face leading with class 0 until frame
+    /// `onset` and class 1 from then on: each frame's probabilities and crops scored.
+    private func run(_ onset: TemporalEnsemble.Onset, frames: Int, onsetAt: Int) -> [(probs: [Float], crops: Int)] {
+        var e = TemporalEnsemble(specs: TestTimeAugmentation.tenCrop.crops(from: 48, size: 44), maxAge: 0.5, onset: onset)
+        return (0..<frames).map { f in
+            let t = Double(f) / 30
+            let crops = e.plan(track: 1, time: t, count: 2)
+            let lead = f < onsetAt ? 0 : 1
+            return (e.record(track: 1, time: t, crops: crops, probabilities: crops.map { scores(lead: lead, crop: $0) }), crops.count)
+        }
+    }
+
+    private func top(_ p: [Float]) -> Int { p.indices.max { p[$0] < p[$1] }! }
+
+    func testAFaceWhoseCropsFlipClassGetsTheNewClassWithinTwoFrames() {
+        let onsetAt = 10
+        let now = run(.default, frames: 20, onsetAt: onsetAt)
+        XCTAssertEqual(now[..<onsetAt].map { top($0.probs) }, Array(repeating: 0, count: onsetAt))
+        XCTAssertEqual(now[(onsetAt + 1)...].map { top($0.probs) }, Array(repeating: 1, count: 20 - onsetAt - 1),
+                       "class 1 from the second frame of the onset on")
+        // The plain mean of the last 5 frames' crops lags a frame more: still class 0 in the second frame.
+        let plain = run(.none, frames: 20, onsetAt: onsetAt)
+        XCTAssertEqual(top(plain[onsetAt + 1].probs), 0)
+        XCTAssertEqual(top(plain[onsetAt + 3].probs), 1)
+    }
+
+    func testAStillFaceKeepsItsClassAndCostsNoMoreCrops() {
+        let now = run(.default, frames: 30, onsetAt: 30), plain = run(.none, frames: 30, onsetAt: 30)
+        XCTAssertEqual(now.map(\.crops), [10] + Array(repeating: 2, count: 29), "no re-scoring of a face that does not change")
+        for (a, b) in zip(now, plain) {
+            XCTAssertEqual(top(a.probs), top(b.probs))
+            for k in a.probs.indices { XCTAssertEqual(a.probs[k], b.probs[k], accuracy: 0.02) }
+        }
+        // One frame's whole set weighs the same: exactly the plain mean.
+        XCTAssertEqual(now[0].probs, plain[0].probs)
+    }
+
+    func testADisagreeingFreshPairGetsTheWholeSetRescoredNextFrame() {
+        let now = run(.init(halfLife: nil, margin: 0.2), frames: 14, onsetAt: 10)
+        XCTAssertEqual(now.map(\.crops), [10] + Array(repeating: 2, count: 9) + [2, 10, 2, 2],
+                       "the first frame of the onset disagrees: the next scores all 10")
+        XCTAssertEqual(top(now[11].probs), 1)
+    }
 }
