@@ -87,6 +87,10 @@ struct CropBudget: Sendable {
     let utilisation: Double
     /// Stepping up needs the higher rung to fit within this share of the target.
     let headroom: Double
+    /// Share of a frame's period the better network's last rung may take before faces go to the
+    /// next network: more than `utilisation`, because the student's labels agree less with the
+    /// VGG19's than fewer VGG19 crops do, so it takes over only when frames would otherwise be lost.
+    let switchUtilisation: Double
     /// Per network, its cost per crop relative to the first's: a guess used only until its own
     /// calls are measured (the student's ~1/6 of the VGG19's, `ClassifyStage`).
     let relativeCost: [Double]
@@ -102,7 +106,7 @@ struct CropBudget: Sendable {
     /// `cropCount`: a face's full set (the same for every network); `relativeCost`: one per
     /// network, the first's 1.
     init(cropCount: Int, ladder: [Int] = CropsPerFace.ladder, relativeCost: [Double] = [1],
-         utilisation: Double = 0.75, headroom: Double = 0.8) {
+         utilisation: Double = 0.75, switchUtilisation: Double = 0.95, headroom: Double = 0.8) {
         var s = ladder.map { min($0, cropCount) }.filter { $0 >= 1 }
         s = s.enumerated().filter { i, n in !s[..<i].contains(n) }.map(\.element)
         if s.isEmpty { s = [1] }
@@ -120,6 +124,7 @@ struct CropBudget: Sendable {
         rung = s.firstIndex(of: min(CropsPerFace.fileDefault, cropCount)) ?? s.count - 1
         self.relativeCost = relative
         self.utilisation = utilisation
+        self.switchUtilisation = max(utilisation, switchUtilisation)
         self.headroom = headroom
     }
 
@@ -149,18 +154,24 @@ struct CropBudget: Sendable {
             anchor = (running, n, t)
         }
         let target = min(period * utilisation - busy, deadline)
+        let lastChance = min(period * switchUtilisation - busy, deadline)
         func predicted(_ r: Int) -> Double {
             seconds(crops: newFaces * fullSet + (faces - newFaces) * rungs[r].perFace, network: rungs[r].network,
                     running: running, costs: costs)
         }
-        while rung < rungs.count - 1 && predicted(rung) > target { rung += 1 }
+        // A network's last rung is left for the next network only past `lastChance`.
+        func fits(_ r: Int, within share: Double) -> Bool {
+            let handsOver = r + 1 < rungs.count && rungs[r + 1].network != rungs[r].network
+            return predicted(r) <= (handsOver ? lastChance : target) * share
+        }
+        while rung < rungs.count - 1 && !fits(rung, within: 1) { rung += 1 }
         // Up with room to spare; while only one batch size of that network was seen, the
         // proportional guess already overestimates a larger batch, so trying it needs only to fit.
         // Back to the better network always needs the room: a guess that just fits would flap.
         if rung > 0 {
             let up = rungs[rung - 1].network
             let roomy = (up < costs.count && costs[up].isFitted) || up != rungs[rung].network
-            if predicted(rung - 1) <= target * (roomy ? headroom : 1) { rung -= 1 }
+            if fits(rung - 1, within: roomy ? headroom : 1) { rung -= 1 }
         }
         if network != running {
             anchor = nil
