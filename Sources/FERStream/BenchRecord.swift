@@ -2,7 +2,7 @@ import FERCore
 
 /// `fer-stream bench`: the recognizer's speed on this machine, one JSON object (`json`).
 public struct BenchRecord: JSONRecord, Codable, Sendable, Equatable {
-    /// "vgg19" or "resnet18".
+    /// "vgg19", "resnet18" or "vgg" (a VGG of another layout: the student).
     public var network: String
     /// E.g. "onednn-int8", "reference".
     public var engine: String
