@@ -10,8 +10,8 @@ public enum Resources {
     /// The VGG19 trained on FER2013's own labels, still shipped (`--model`).
     public static let fer2013ModelFileName = "vgg19-fer2013.safetensors"
     public static let detectorFileName = "yunet.safetensors"
-    /// The cheap network real time falls back to (`RecognizerOptions.FastModel`): a VGG of 8
-    /// convolutions distilled from the default model, same classes, ~6× its crops a second.
+    /// The cheap network real time falls back to (`RecognizerOptions.FastModel`): a VGG of 7
+    /// convolutions distilled from the default model, same classes, 7–9× its crops a second.
     public static let fastModelFileName = "student-ferplus.safetensors"
 
     /// A bundled file that is nowhere it is looked for.
