@@ -107,7 +107,7 @@ def main():
     steps, n = onednn_steps(a.binary, a.model, a.batch, a.calls, a.threads)
     ours = table(f"fer-stream oneDNN int8, batch {a.batch}, {n} calls", steps)
     stem = os.path.basename(a.model).replace(".safetensors", "")
-    found = sorted(glob.glob(os.path.join(a.onnx_dir, f"{stem}-*-int8*.onnx")))
+    found = sorted(glob.glob(os.path.join(a.onnx_dir, f"{stem}-*-qdq-*.onnx")))
     if not found:
         print(f"\nno int8 ONNX file for {stem} in {a.onnx_dir}: run benchmarks/recognizer.py --models {a.model} first")
         return
