@@ -789,19 +789,13 @@ def test_distillation_targets_mix_labels_and_teacher(tmp_path):
         train.distillation_targets(labels, torch.tensor([0, 1]), teacher, 0.5)
 
 
-def test_student_learns_from_a_teacher_file(tmp_path, monkeypatch):
+def test_student_learns_from_a_teacher_file(tmp_path, tiny_packed):
     """A short distillation run of the student: it trains on the teacher's probabilities and resumes
     as a student."""
-    monkeypatch.setattr(fer2013, "CACHE_DIR", tmp_path / "cache")
-    rng = np.random.default_rng(7)
-    rows = [(i % 7, rng.integers(0, 256, (48, 48)), "Training") for i in range(32)]
-    rows += [(i % 7, rng.integers(0, 256, (48, 48)), "PublicTest") for i in range(8)]
-    csv = tmp_path / "tiny.csv"
-    csv.write_text(_tiny_csv_text(rows))
     teacher = tmp_path / "teacher.csv"
     teacher.write_text("row,angry,disgust,fear,happy,sad,surprise,neutral\n"
-                       + "".join(f"{i},0,0,0,1,0,0,0\n" for i in range(32)))
-    common = ["--data", str(csv), "--arch", "vgg", "--teacher", str(teacher), "--teacher-weight", "1",
+                       + "".join(f"{i},0,0,0,1,0,0,0\n" for i in range(40)))  # tiny_packed's 40 Training rows
+    common = ["--data", str(tiny_packed), "--arch", "vgg", "--teacher", str(teacher), "--teacher-weight", "1",
               "--batch", "16", "--init", "", "--run-dir", str(tmp_path / "r"), "--augment", "light",
               "--lr", "0.05", "--warmup-epochs", "0.1", "--dropout", "0.1", "--no-eval"]
     train.main(common + ["--epochs", "1"])
