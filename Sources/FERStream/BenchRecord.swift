@@ -15,9 +15,13 @@ public struct BenchRecord: JSONRecord, Codable, Sendable, Equatable {
     @Nullable public var gflop_per_crop: Double?
     @Nullable public var gflop_per_s: Double?
     @Nullable public var seconds: Double?
+    /// The first call's time: it builds the network for this batch size (oneDNN: primitives and
+    /// weight reorders), what a stream pays once per new batch size unless warmed up.
+    @Nullable public var first_call_ms: Double?
 
     /// From the calls' times: the median call sets the rates.
-    public init(network: String, engine: String, batch: Int, threads: Int, callSeconds: [Double], gflopPerCrop: Double, seconds: Double) {
+    public init(network: String, engine: String, batch: Int, threads: Int, callSeconds: [Double], gflopPerCrop: Double, seconds: Double,
+                firstCallSeconds: Double? = nil) {
         let sorted = callSeconds.sorted()
         let median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
         let rate = median > 0 ? Double(batch) / median : 0
@@ -28,5 +32,6 @@ public struct BenchRecord: JSONRecord, Codable, Sendable, Equatable {
         gflop_per_crop = roundedOrNil(gflopPerCrop, 3)
         gflop_per_s = roundedOrNil(gflopPerCrop * rate, 1)
         self.seconds = roundedOrNil(seconds, 2)
+        first_call_ms = firstCallSeconds.flatMap { roundedOrNil($0 * 1000, 1) }
     }
 }

@@ -76,7 +76,8 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
     public var network_calls: Int
     @Nullable public var wall_s: Double?
     @Nullable public var frames_per_s: Double?
-    /// Busy seconds per stage.
+    /// Busy seconds per stage, and (`warmup`) warming the networks up before the first frame in
+    /// real time.
     public var busy_s: [String: Double?]
     public var skipped: Int
     /// Capture-to-output latency: p50, p95, max.
@@ -96,7 +97,7 @@ public struct StatsRecord: JSONRecord, Codable, Sendable, Equatable {
         wall_s = roundedOrNil(s.wallSeconds, 3)
         frames_per_s = roundedOrNil(s.wallSeconds > 0 ? Double(s.framesDecoded) / s.wallSeconds : 0, 2)
         busy_s = ["decode": roundedOrNil(s.decodeSeconds, 3), "detect": roundedOrNil(s.detectSeconds, 3), "recognise": roundedOrNil(s.recogniseSeconds, 3),
-                  "write": roundedOrNil(s.writeSeconds, 3), "annotate": roundedOrNil(s.annotateSeconds, 3)]
+                  "write": roundedOrNil(s.writeSeconds, 3), "annotate": roundedOrNil(s.annotateSeconds, 3), "warmup": roundedOrNil(s.warmUpSeconds, 3)]
         skipped = s.framesSkipped
         latency_ms = ["p50": roundedOrNil(s.latencyPercentile(50), 1), "p95": roundedOrNil(s.latencyPercentile(95), 1),
                       "max": roundedOrNil(s.recentLatenciesMs.max() ?? 0, 1)]

@@ -72,6 +72,33 @@ struct ClassifyStage: Stage {
         sizesSeen = networks.map { _ in [] }
     }
 
+    /// Real time, before the first frame is read: runs each network once cold (oneDNN builds its
+    /// primitives and reorders its weights for a call size then: 0.1–0.4 s for the VGG19 on
+    /// AVX2, many frames' time) and once warm, measured, so the crop budget knows both networks'
+    /// costs from the first frame and a first frame of new faces need not go to the VGG19 blind.
+    /// The sizes: a face's whole set, and for a cheaper network also a full batch (new faces go to
+    /// it in bursts). Failures are left for the first real call to report. The seconds it took.
+    @discardableResult
+    mutating func warmUp() -> Double {
+        guard realtime, budget != nil else { return 0 }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let full = classifier.cropsPerFace
+        let blank = GrayImage(width: 48, height: 48, fill: 128)
+        for k in networks.indices {
+            for size in Set(k == 0 ? [full] : [full, batchCrops]).sorted() {
+                // Faces of whole sets, the last one partial: `size` crops in one call.
+                let faces = (0..<(size + full - 1) / full).map { i in Array(0..<min(full, size - i * full)) }
+                let images = faces.map { _ in blank }
+                guard (try? networks[k].cropProbabilities(for: images, crops: faces)) != nil else { continue }
+                let t = DispatchTime.now().uptimeNanoseconds
+                guard (try? networks[k].cropProbabilities(for: images, crops: faces)) != nil else { continue }
+                costs[k].observe(crops: size, seconds: seconds(sinceNanos: t))
+                sizesSeen[k].insert(size)
+            }
+        }
+        return seconds(sinceNanos: t0)
+    }
+
     /// Crops per known face the next frame gets (the ladder's rung in real time).
     var perFace: Int { budget?.perFace ?? fixedPerFace }
     /// The network the next frame's faces are scored by.

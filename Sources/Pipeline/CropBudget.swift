@@ -147,7 +147,9 @@ struct CropBudget: Sendable {
     /// network) predict it.
     mutating func choose(faces: Int, newFaces: Int, fullSet: Int, period: Double, busy: Double = 0, deadline: Double,
                          costs: [CropCostModel]) -> Rung {
-        guard costs.contains(where: \.hasObservations), faces > newFaces else { return rungs[rung] }
+        // A frame of only new faces chooses too: their whole sets on the VGG19 are the biggest
+        // burst there is (six faces: 60 crops, 0.3 s on AVX2), and the cheap network takes them.
+        guard costs.contains(where: \.hasObservations), faces > 0 else { return rungs[rung] }
         let running = network
         if anchor?.network != running, running < costs.count, costs[running].calls - callsAtSwitch >= Self.settledCalls,
            let n = costs[running].typicalCrops, let t = costs[running].seconds(for: n), t > 0 {

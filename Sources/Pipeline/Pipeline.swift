@@ -82,6 +82,8 @@ public struct PipelineStats: Sendable {
     public var recogniseSeconds = 0.0
     public var writeSeconds = 0.0
     public var annotateSeconds = 0.0
+    /// Real time: the networks' warm-up before the first frame was read (`ClassifyStage.warmUp`).
+    public var warmUpSeconds = 0.0
     public var wallSeconds = 0.0
     /// Frames dropped in real-time mode because the stages behind were busy.
     public var framesSkipped = 0
@@ -103,6 +105,7 @@ public struct PipelineStats: Sendable {
             t.cropsByNetwork.merge(r.cropsByNetwork, uniquingKeysWith: +)
             t.networkCalls += r.networkCalls; t.decodeSeconds += r.decodeSeconds; t.detectSeconds += r.detectSeconds
             t.recogniseSeconds += r.recogniseSeconds; t.writeSeconds += r.writeSeconds; t.annotateSeconds += r.annotateSeconds
+            t.warmUpSeconds += r.warmUpSeconds
             t.framesSkipped += r.framesSkipped
             t.recentLatenciesMs += r.recentLatenciesMs
             for s in r.sinks {
@@ -210,12 +213,22 @@ public final class Pipeline: Sendable {
             new.skippedBefore += dropped.skippedBefore + 1
             book.skipped()
         } : .lossless(frames)
-        runner.start("decode", { DecodeStage(every: options.every, realtime: realtime, sourceIsLive: sourceIsLive, passesEveryFrame: keepsPictures) },
+        // Real time: the first frame is read once the networks are warm (`ClassifyStage.warmUp`).
+        let warm = DispatchSemaphore(value: 0)
+        runner.start("decode", { () -> DecodeStage in
+                         if realtime { warm.wait() }
+                         return DecodeStage(every: options.every, realtime: realtime, sourceIsLive: sourceIsLive, passesEveryFrame: keepsPictures)
+                     },
                      from: source.inlet(observer: book), to: decoded)
         runner.start("detect", { DetectStage(detector: detector, cropper: cropper, tracker: tracker, options: options,
                                             keepsPictures: keepsPictures, observer: book) },
                      from: .queue(frames), to: .lossless(detected))
-        runner.start("classify", { ClassifyStage(classifier: classifier, fast: fast, options: options, realtime: realtime, observer: book) },
+        runner.start("classify", { () -> ClassifyStage in
+                         defer { warm.signal() }
+                         var stage = ClassifyStage(classifier: classifier, fast: fast, options: options, realtime: realtime, observer: book)
+                         book.warmedUp(seconds: stage.warmUp())
+                         return stage
+                     },
                      from: .queue(detected), to: .lossless(recognised))
         fanOut.start(in: group, failed: abort)
         runner.start("label", { LabelStage(source: name, labels: labels, options: options, observer: book) },
@@ -279,6 +292,8 @@ private final class RunBook: StageObserver {
     func skipped() { board.update { $0.framesSkipped += 1 } }
 
     func detected(seconds busy: Double) { board.update { $0.detectSeconds += busy } }
+
+    func warmedUp(seconds busy: Double) { board.update { $0.warmUpSeconds += busy } }
 
     func classified(crops: Int, calls: Int, seconds busy: Double, byNetwork: [String: Int]) {
         board.update { s in

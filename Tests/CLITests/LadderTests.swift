@@ -54,13 +54,14 @@ final class LadderTests: XCTestCase {
         XCTAssertEqual(status2, 0, err2)
 
         let crops = cropsByNetwork(ladder)
-        XCTAssertGreaterThan(crops["vgg19-ferplus"] ?? 0, 0, "the VGG19 scores the first frame: \(crops)")
-        XCTAssertGreaterThan(crops["student-ferplus"] ?? 0, 0, "then the student: \(crops)")
-        XCTAssertEqual(Set(crops.keys), ["vgg19-ferplus", "student-ferplus"])
+        // Both networks were run before the first frame was read (warm-up), so the budget knew
+        // from the first frame that the new face's VGG19 crop does not fit: the student scores it.
+        XCTAssertGreaterThan((ladder["busy_s"] as? [String: Double])?["warmup"] ?? 0, 0, "\(ladder)")
+        XCTAssertGreaterThan(crops["student-ferplus"] ?? 0, 0, "the student: \(crops)")
+        XCTAssertLessThanOrEqual(crops["vgg19-ferplus"] ?? 0, 5, "the VGG19 scores next to nothing: \(crops)")
         XCTAssertEqual(cropsByNetwork(alone).keys.sorted(), ["vgg19-ferplus"], "--fast-model none: the VGG19 alone")
         let skipped = ladder["skipped"] as! Int, skippedAlone = alone["skipped"] as! Int
-        // Only the frames that arrive during the first (VGG19) call, and a few on a loaded machine,
-        // are lost; the student keeps up with the rest.
+        // Only a few frames on a loaded machine are lost; the student keeps up with the rest.
         XCTAssertLessThanOrEqual(skipped, 10, "skipped \(skipped) of 50 with the student, \(skippedAlone) without")
         XCTAssertGreaterThan(skippedAlone, skipped, "the VGG19 alone keeps up less")
         XCTAssertEqual((ladder["frames_analysed"] as! Int) + skipped, 50)

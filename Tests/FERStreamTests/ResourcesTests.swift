@@ -42,11 +42,12 @@ final class ResourcesTests: XCTestCase {
 final class BenchRecordTests: XCTestCase {
     func testTheLineDecodesToItsRecord() throws {
         let r = BenchRecord(network: "resnet18", engine: "onednn-int8", batch: 10, threads: 2,
-                            callSeconds: [0.031, 0.0254, 0.02517, 0.04], gflopPerCrop: 2.1234567, seconds: 3.14159)
+                            callSeconds: [0.031, 0.0254, 0.02517, 0.04], gflopPerCrop: 2.1234567, seconds: 3.14159,
+                            firstCallSeconds: 0.48765)
         XCTAssertEqual(r.calls, 4)
         XCTAssertEqual(r.ms_per_call_median, 31, "the median of 4 calls is the upper middle one")
         XCTAssertEqual(try JSONDecoder().decode(BenchRecord.self, from: Data(r.json.utf8)), r)
-        XCTAssertEqual(r.json, #"{"batch":10,"calls":4,"crops_per_s":322.6,"engine":"onednn-int8","gflop_per_crop":2.123,"#
+        XCTAssertEqual(r.json, #"{"batch":10,"calls":4,"crops_per_s":322.6,"engine":"onednn-int8","first_call_ms":487.7,"gflop_per_crop":2.123,"#
             + #""gflop_per_s":685,"ms_per_call_median":31,"network":"resnet18","seconds":3.14,"threads":2}"#)
     }
 
@@ -55,6 +56,7 @@ final class BenchRecordTests: XCTestCase {
         let r = BenchRecord(network: "vgg19", engine: "reference", batch: 4, threads: 1, callSeconds: [], gflopPerCrop: .nan, seconds: 0)
         XCTAssertEqual(r.crops_per_s, 0)
         XCTAssertTrue(r.json.contains(#""gflop_per_crop":null,"gflop_per_s":null"#), r.json)
+        XCTAssertTrue(r.json.contains(#""first_call_ms":null"#), "no cold call timed: null, not a made-up 0")
         XCTAssertEqual(try JSONDecoder().decode(BenchRecord.self, from: Data(r.json.utf8)), r)
     }
 }

@@ -91,12 +91,13 @@ final class RecordTests: XCTestCase {
         var s = PipelineStats()
         s.framesDecoded = 120; s.framesAnalysed = 60; s.faces = 58; s.crops = 580; s.networkCalls = 15
         s.decodeSeconds = 0.12345; s.detectSeconds = 1.5; s.recogniseSeconds = 2.25; s.writeSeconds = 0.01; s.wallSeconds = 4.5678
+        s.warmUpSeconds = 0.3
         s.framesSkipped = 4
         s.recentLatenciesMs = [10, 20, 30.25, 40, 55.55]
         let decoded = try JSONDecoder().decode(StatsRecord.self, from: Data(s.json.utf8))
         XCTAssertEqual(decoded, StatsRecord(s))
         XCTAssertEqual(decoded.frames_per_s, 26.27)
-        XCTAssertEqual(s.json, #"{"busy_s":{"annotate":0,"decode":0.123,"detect":1.5,"recognise":2.25,"write":0.01},"crops":580,"#
+        XCTAssertEqual(s.json, #"{"busy_s":{"annotate":0,"decode":0.123,"detect":1.5,"recognise":2.25,"warmup":0.3,"write":0.01},"crops":580,"#
             + #""crops_per_face":10,"faces":58,"frames_analysed":60,"frames_decoded":120,"frames_per_s":26.27,"latency_ms":{"max":55.6,"p50":30.3,"p95":55.6},"#
             + #""network_calls":15,"skipped":4,"wall_s":4.568}"#)
     }
