@@ -41,6 +41,11 @@ struct ClassifyStage: Stage {
     /// student is not measured again.
     private var sizesSeen: [Set<Int>]
     private let fixedPerFace: Int
+    /// On the student's rungs, the VGG19's call sizes for faces given one crop of it: warmed up,
+    /// since a cold size costs many frames. `betterTurn`: whose turn it is (an index among the
+    /// frame's known faces).
+    static let betterSizes = [1, 2, 3]
+    private var betterTurn = 0
     /// Recent seconds of detection per frame: on shared cores, time the network cannot have.
     private var detectSeconds = 0.0
 
@@ -85,7 +90,8 @@ struct ClassifyStage: Stage {
         let full = classifier.cropsPerFace
         let blank = GrayImage(width: 48, height: 48, fill: 128)
         for k in networks.indices {
-            for size in Set(k == 0 ? [full] : [full, batchCrops]).sorted() {
+            let sizes = k == 0 ? [full] + (networks.count > 1 ? Self.betterSizes : []) : [full, batchCrops]
+            for size in Set(sizes).sorted() {
                 // Faces of whole sets, the last one partial: `size` crops in one call.
                 let faces = (0..<(size + full - 1) / full).map { i in Array(0..<min(full, size - i * full)) }
                 let images = faces.map { _ in blank }
@@ -136,7 +142,7 @@ struct ClassifyStage: Stage {
         }
 
         // Per network, calls of at most `batchCrops` crops (a face's crops stay in one call).
-        let faces = zip(frames, plans).flatMap { d, p in zip(d.crops, p.crops).map { (image: $0, crops: $1, network: p.network) } }
+        let faces = zip(frames, plans).flatMap { d, p in d.crops.indices.map { (image: d.crops[$0], crops: p.crops[$0], network: p.networks[$0]) } }
         var scores = [[[Float]]](repeating: [], count: faces.count)
         var report = Report()
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -187,17 +193,27 @@ struct ClassifyStage: Stage {
     }
 
     /// Chooses (and commits to) the network and the crops each face of `d` gets.
-    private mutating func plan(_ d: Detected) -> (network: Int, crops: [[Int]]) {
+    private mutating func plan(_ d: Detected) -> (networks: [Int], crops: [[Int]]) {
         let full = classifier.cropsPerFace
         let time = d.info.time
+        var better = Set<Int>()
         if budget != nil && d.info.analysed {
             detectSeconds += 0.2 * (d.detectSeconds - detectSeconds)
-            let new = d.faces.filter { ensemble.needsFullSet(track: $0.track, time: time) }.count
+            let isNew = d.faces.map { ensemble.needsFullSet(track: $0.track, time: time) }
+            let new = isNew.filter { $0 }.count
             let left = latency - seconds(sinceNanos: d.info.capturedAt)
             _ = budget!.choose(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period,
                                busy: detectSeconds, deadline: left, costs: costs)
+            // On the student's rungs, the time left goes to VGG19 crops, one face each, in turn.
+            let known = d.faces.indices.filter { !isNew[$0] }
+            let m = budget!.betterCrops(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period, busy: detectSeconds,
+                                        deadline: left, costs: costs, limit: min(known.count, Self.betterSizes.last ?? 0))
+            for j in 0..<m { better.insert(known[(betterTurn + j) % known.count]) }
+            if m > 0 { betterTurn = (betterTurn + m) % max(1, known.count) }
         }
-        return (network, d.faces.map { ensemble.plan(track: $0.track, time: time, count: perFace) })
+        let networks = d.faces.indices.map { better.contains($0) ? 0 : network }
+        let crops = d.faces.indices.map { i in ensemble.plan(track: d.faces[i].track, time: time, count: better.contains(i) ? 1 : perFace) }
+        return (networks, crops)
     }
 
     /// Crops `d` would take now (without committing to them).

@@ -182,6 +182,21 @@ struct CropBudget: Sendable {
         return rungs[rung]
     }
 
+    /// On a cheaper network's rung: how many known faces (at most `limit`) the best network can
+    /// also give one crop each within what the frame has left, up to the same `switchUtilisation`
+    /// share the best network's last rung may take, after the running network's crops. Its
+    /// crops agree with 10-crop VGG19 far more than the student's do, whatever their number.
+    func betterCrops(faces: Int, newFaces: Int, fullSet: Int, period: Double, busy: Double = 0, deadline: Double,
+                     costs: [CropCostModel], limit: Int) -> Int {
+        guard network > 0, limit > 0, costs.contains(where: \.hasObservations) else { return 0 }
+        let lastChance = min(period * switchUtilisation - busy, deadline)
+        let running = network
+        let used = seconds(crops: newFaces * fullSet + (faces - newFaces) * perFace, network: running, running: running, costs: costs)
+        var m = 0
+        while m < limit, used + seconds(crops: m + 1, network: 0, running: running, costs: costs) <= lastChance { m += 1 }
+        return m
+    }
+
     /// A network's predicted time for `crops` crops: its own cost model (scaled, when it is not
     /// the `running` one, by how the running one's cost moved since it settled), else (not yet
     /// run) another network's scaled by their relative cost.

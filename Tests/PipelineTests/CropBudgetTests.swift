@@ -172,4 +172,33 @@ final class CropBudgetTests: XCTestCase {
         var alone = CropBudget(cropCount: 10)
         XCTAssertEqual(alone.choose(faces: 6, newFaces: 6, fullSet: 10, period: 1.0 / 25, deadline: 0.1, costs: [vgg]).network, 0)
     }
+
+    /// On the student's rungs the time the frame has left goes to VGG19 crops, one face each: as
+    /// many as fit within 95% of the frame after the student's crops; none on the VGG19's own rungs.
+    func testTheTimeLeftUnderTheStudentGoesToVGGCrops() {
+        var vgg = CropCostModel(), student = CropCostModel()
+        vgg.observe(crops: 1, seconds: 0.005)
+        vgg.observe(crops: 10, seconds: 0.032)
+        student.observe(crops: 10, seconds: 0.004)
+        student.observe(crops: 50, seconds: 0.017)
+        var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
+        // 12 known faces at 25 fps: 12 VGG19 crops (38 ms) do not fit 38 ms less 5 ms of detection; the student does.
+        let r = budget.choose(faces: 12, newFaces: 0, fullSet: 10, period: 1.0 / 25, busy: 0.005, deadline: 0.1, costs: [vgg, student])
+        XCTAssertEqual(r.network, 1)
+        let used = student.seconds(for: 12 * r.perFace)!
+        let m = budget.betterCrops(faces: 12, newFaces: 0, fullSet: 10, period: 1.0 / 25, busy: 0.005, deadline: 0.1,
+                                   costs: [vgg, student], limit: 12)
+        XCTAssertGreaterThan(m, 0, "room left after \(used) s of student crops")
+        XCTAssertLessThanOrEqual(used + vgg.seconds(for: m)!, 0.95 / 25 - 0.005 + 1e-9, "\(m) VGG19 crops fit")
+        XCTAssertGreaterThan(used + vgg.seconds(for: m + 1)!, 0.95 / 25 - 0.005, "one more would not")
+        XCTAssertEqual(budget.betterCrops(faces: 12, newFaces: 0, fullSet: 10, period: 1.0 / 25, busy: 0.005, deadline: 0.1,
+                                          costs: [vgg, student], limit: 2), min(m, 2), "at most the limit (the warmed sizes)")
+        // Little time left (a deadline nearly spent): none.
+        XCTAssertEqual(budget.betterCrops(faces: 12, newFaces: 0, fullSet: 10, period: 1.0 / 25, busy: 0.005, deadline: used,
+                                          costs: [vgg, student], limit: 12), 0)
+        // On the VGG19's own rungs there is nothing better to add.
+        var easy = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
+        XCTAssertEqual(easy.choose(faces: 2, newFaces: 0, fullSet: 10, period: 1.0 / 25, deadline: 0.1, costs: [vgg, student]).network, 0)
+        XCTAssertEqual(easy.betterCrops(faces: 2, newFaces: 0, fullSet: 10, period: 1.0 / 25, deadline: 0.1, costs: [vgg, student], limit: 2), 0)
+    }
 }
