@@ -87,9 +87,15 @@ struct CropBudget: Sendable {
     let utilisation: Double
     /// Stepping up needs the higher rung to fit within this share of the target.
     let headroom: Double
-    /// Share of a frame's period the better network's last rung may take before faces go to the
-    /// next network: more than `utilisation`, because the student's labels agree less with the
-    /// VGG19's than fewer VGG19 crops do, so it takes over only when frames would otherwise be lost.
+    /// Share of a frame's period (less detection) the better network's last rung may take before
+    /// faces go to the next network, and up to which, on the next network's rungs, the better one
+    /// adds crops (`betterCrops`): more than `utilisation`, because the student's labels agree less
+    /// with the VGG19's than fewer VGG19 crops do, so it takes over only when frames would otherwise
+    /// be lost. Over 1 because detection and the network overlap on two cores (detection's
+    /// per-frame time is not all taken from the network's): measured on six faces at 1080p, 25
+    /// fps, AVX2 (docs/performance.md), the VGG19 at one crop a face kept 99–100% of the frames at
+    /// 1.25–2.0, where 0.95 handed them to the student (agreement with 10-crop VGG19 95–96% against
+    /// 92%).
     let switchUtilisation: Double
     /// Per network, its cost per crop relative to the first's: a guess used only until its own
     /// calls are measured (the student's ~1/6 of the VGG19's, `ClassifyStage`).
@@ -106,7 +112,7 @@ struct CropBudget: Sendable {
     /// `cropCount`: a face's full set (the same for every network); `relativeCost`: one per
     /// network, the first's 1.
     init(cropCount: Int, ladder: [Int] = CropsPerFace.ladder, relativeCost: [Double] = [1],
-         utilisation: Double = 0.75, switchUtilisation: Double = 0.95, headroom: Double = 0.8) {
+         utilisation: Double = 0.75, switchUtilisation: Double = 1.25, headroom: Double = 0.8) {
         var s = ladder.map { min($0, cropCount) }.filter { $0 >= 1 }
         s = s.enumerated().filter { i, n in !s[..<i].contains(n) }.map(\.element)
         if s.isEmpty { s = [1] }
