@@ -13,6 +13,16 @@ final class CropBudgetTests: XCTestCase {
         return n
     }
 
+    /// A cost model that has seen these calls (crops, seconds).
+    private func measured(_ calls: [(Int, Double)]) -> CropCostModel {
+        var model = CropCostModel()
+        for (crops, seconds) in calls { model.observe(crops: crops, seconds: seconds) }
+        return model
+    }
+
+    /// The student's calls as measured on AVX2 (a whole set, a full batch).
+    private let studentCalls = [(10, 0.004), (50, 0.017)]
+
     func testTheLadderStepsDownUnderASlowEngineAndBackUp() {
         var budget = CropBudget(cropCount: 10)
         var cost = CropCostModel()
@@ -159,10 +169,7 @@ final class CropBudgetTests: XCTestCase {
     /// 0.3 s on AVX2, seven frames lost; the student scores them within the frame. With one
     /// network the new faces' sets still go to it (nothing cheaper to turn to).
     func testAFrameOfOnlyNewFacesGoesToTheStudentWhenTheirSetsDoNotFit() {
-        var vgg = CropCostModel(), student = CropCostModel()
-        vgg.observe(crops: 10, seconds: 0.047)
-        student.observe(crops: 10, seconds: 0.004)
-        student.observe(crops: 50, seconds: 0.017)
+        let vgg = measured([(10, 0.047)]), student = measured(studentCalls)
         var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6])
         let r = budget.choose(faces: 6, newFaces: 6, fullSet: 10, period: 1.0 / 25, deadline: 0.1, costs: [vgg, student])
         XCTAssertEqual(r.network, 1, "60 VGG19 crops (0.28 s) do not fit 40 ms; 60 student crops (20 ms) do")
@@ -176,11 +183,7 @@ final class CropBudgetTests: XCTestCase {
     /// On the student's rungs the time the frame has left goes to VGG19 crops, one face each: as
     /// many as fit within 95% of the frame after the student's crops; none on the VGG19's own rungs.
     func testTheTimeLeftUnderTheStudentGoesToVGGCrops() {
-        var vgg = CropCostModel(), student = CropCostModel()
-        vgg.observe(crops: 1, seconds: 0.005)
-        vgg.observe(crops: 10, seconds: 0.032)
-        student.observe(crops: 10, seconds: 0.004)
-        student.observe(crops: 50, seconds: 0.017)
+        let vgg = measured([(1, 0.005), (10, 0.032)]), student = measured(studentCalls)
         var budget = CropBudget(cropCount: 10, relativeCost: [1, 1.0 / 6], switchUtilisation: 0.95)
         // 12 known faces at 25 fps: 12 VGG19 crops (38 ms) do not fit 38 ms less 5 ms of detection; the student does.
         let r = budget.choose(faces: 12, newFaces: 0, fullSet: 10, period: 1.0 / 25, busy: 0.005, deadline: 0.1, costs: [vgg, student])
@@ -207,11 +210,7 @@ final class CropBudgetTests: XCTestCase {
     /// VGG19 crops (28 ms) are more than 95% of the 40 ms less detection, yet the VGG19 alone kept
     /// up there (detection overlaps the network on two cores): by default it keeps the faces.
     func testByDefaultTheVGGKeepsSixFacesWhereItKeepsUp() {
-        var vgg = CropCostModel(), student = CropCostModel()
-        vgg.observe(crops: 1, seconds: 0.0077)
-        vgg.observe(crops: 10, seconds: 0.044)
-        student.observe(crops: 10, seconds: 0.004)
-        student.observe(crops: 50, seconds: 0.017)
+        let vgg = measured([(1, 0.0077), (10, 0.044)]), student = measured(studentCalls)
         func settle(_ budget: inout CropBudget, faces: Int) -> CropBudget.Rung {
             (0..<10).map { _ in budget.choose(faces: faces, newFaces: 0, fullSet: 10, period: 1.0 / 25, busy: 0.021, deadline: 0.1,
                                               costs: [vgg, student]) }.last!
