@@ -312,7 +312,9 @@ def main(argv=None):
     ap.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS",
                     help="a from-scratch run that must end within SECONDS of its start: after its first "
                          "epoch the horizon (--epochs, then a cap) is cut to what fits, so the cosine still "
-                         "reaches 0; training stops at the deadline whatever happens (a device run)")
+                         "reaches 0; training stops at the deadline whatever happens (a device run: the cut is "
+                         "timed on the first epoch's wall clock, so on a machine shared with other work, where that "
+                         "epoch runs slow, it cuts far too much; give --epochs instead)")
     ap.add_argument("--swa-start", type=float, default=0.0, metavar="FRACTION",
                     help="SWA: the cosine ends at --swa-lr after FRACTION of the epochs, then the lr stays "
                          "there and the weights at each later epoch end are averaged into last.pt's 'swa' "
