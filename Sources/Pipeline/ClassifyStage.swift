@@ -83,7 +83,6 @@ struct ClassifyStage: Stage {
     /// costs from the first frame and a first frame of new faces need not go to the VGG19 blind.
     /// The sizes: a face's whole set, and for a cheaper network also a full batch (new faces go to
     /// it in bursts). Failures are left for the first real call to report. The seconds it took.
-    @discardableResult
     mutating func warmUp() -> Double {
         guard realtime, budget != nil else { return 0 }
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -209,7 +208,7 @@ struct ClassifyStage: Stage {
             let m = budget!.betterCrops(faces: d.faces.count, newFaces: new, fullSet: full, period: d.period, busy: detectSeconds,
                                         deadline: left, costs: costs, limit: min(known.count, Self.betterSizes.last ?? 0))
             for j in 0..<m { better.insert(known[(betterTurn + j) % known.count]) }
-            if m > 0 { betterTurn = (betterTurn + m) % max(1, known.count) }
+            if m > 0 { betterTurn = (betterTurn + m) % known.count }  // m > 0: some face is known
         }
         let networks = d.faces.indices.map { better.contains($0) ? 0 : network }
         let crops = d.faces.indices.map { i in ensemble.plan(track: d.faces[i].track, time: time, count: better.contains(i) ? 1 : perFace) }
