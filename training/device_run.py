@@ -4,6 +4,8 @@ On the device (one `run` of the device tool, the packed data carried in .device/
 gives the whole procedure):
 
     python3 training/device_run.py --data .device/fer2013-tp.ferpack --out $OUT --budget 450
+    # or on the FER+ annotators' votes, chosen on the PublicTest top vote:
+    python3 training/device_run.py --data .device/fer2013-tp.ferpack --ferplus .device/fer2013plus.csv --out $OUT --budget 450
 
 trains from-scratch runs of train.py side by side on the GPU (`--run` once per run; by default two:
 the recipe's cosine to 0, and the same with SWA over its last quarter at a constant lr; seeds 0, 1,
@@ -42,6 +44,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import fer2013  # noqa: E402
+import ferplus  # noqa: E402
 from average import bn_sample, recalibrate_bn  # noqa: E402
 from evaluate import metrics, predict_probs  # noqa: E402
 from model import VGG19FER  # noqa: E402
@@ -80,6 +83,17 @@ def join(src: Path, dst: Path) -> dict:
     return summary
 
 
+def public_test(data: dict, votes: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The PublicTest faces and labels the candidates are chosen on: FER2013's, or with `votes` the
+    FER+ top vote over the faces whose top vote is one of the 7 classes (as train.py checks each epoch)."""
+    x, y = data["PublicTest"]
+    if not votes:
+        return x, y
+    pub = ferplus.load(votes, {k: len(v[1]) for k, v in data.items()})["PublicTest"]
+    keep = ferplus.trainable(pub)
+    return x[pub["index"][keep]], pub["majority"][keep]
+
+
 def candidates(run_dir: Path) -> list[tuple[str, dict, int, bool]]:
     """(name, weights, epoch, whether its BN statistics are usable as they are)."""
     out = []
@@ -102,6 +116,9 @@ def main(argv=None):
                     help="one from-scratch run side by side with the others: extra train.py arguments "
                          "('' for the plain recipe); repeat per run (seeds 0, 1, ...). "
                          f"Default: {DEFAULT_RUNS}")
+    ap.add_argument("--ferplus", metavar="VOTES",
+                    help="train every run on the FER+ votes (train.py --targets ferplus) and choose on the "
+                         "PublicTest top vote instead of FER2013's label")
     ap.add_argument("--epochs", type=int, default=250, help="cap on each run's horizon (the reference's 250)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--work", default="/tmp/fer-device-run", help="run directories")
@@ -132,7 +149,10 @@ def main(argv=None):
 
     # Decode the packed file once (~10 s) for all runs.
     data = fer2013.load(a.data)
-    x_pub, y_pub = data["PublicTest"]
+    x_pub, y_pub = public_test(data, a.ferplus)
+    if a.ferplus:
+        extra = ["--targets", "ferplus", "--ferplus", str(a.ferplus)] + extra
+    info["targets"] = "ferplus" if a.ferplus else "fer2013"
     x_bn = bn_sample(data["Training"][0], BN_ROWS, 0)
     npz = work / "data.npz"
     np.savez(npz, **fer2013._to_npz_dict({s: data[s] for s in ("Training", "PublicTest")}))

@@ -725,6 +725,29 @@ def test_ferplus_training_with_frozen_convs_learns_the_votes(tmp_path, monkeypat
     assert 0.0 <= recs[-1]["public_center"] <= 1.0
 
 
+
+def test_device_run_on_the_votes_trains_on_them_and_chooses_on_the_top_vote(tmp_path, tiny_packed):
+    """--ferplus: every run trains on the votes, and PublicTest is scored against the top vote."""
+    import device_run
+    # tiny_packed: Training rows 0-39 (FER2013 label i % 7), PublicTest rows 40-47 (label i % 7).
+    rows = [(i, "Training", [0] * (i % 3) + [10] + [0] * (9 - i % 3)) for i in range(36)]
+    rows += [(i, "Training", [0] * 8 + [10, 0]) for i in range(36, 40)]  # unknown: not trained on
+    rows += [(40 + i, "PublicTest", [0] * 4 + [10] + [0] * 5) for i in range(6)]  # anger (FER2013 class 0)
+    rows += [(46, "PublicTest", [0] * 9 + [10]), (47, "PublicTest", [0] * 7 + [10, 0, 0])]  # not-a-face, contempt
+    votes = _tiny_votes(tmp_path / "v.csv", rows)
+    data = fer2013.load(tiny_packed)
+    x, y = device_run.public_test(data, str(votes))
+    assert y.tolist() == [0] * 6  # the top vote, not FER2013's i % 7; the last two faces left out
+    np.testing.assert_array_equal(x, data["PublicTest"][0][:6])
+    assert device_run.public_test(data)[1].tolist() == data["PublicTest"][1].tolist()
+    s = device_run.main(["--data", str(tiny_packed), "--ferplus", str(votes), "--out", str(tmp_path / "out"),
+                         "--work", str(tmp_path / "work"), "--device", "cpu", "--run", "", "--budget", "900",
+                         "--epochs", "1", "--batch", "8"])
+    assert s["targets"] == "ferplus" and [r["returncode"] for r in s["runs"]] == [0]
+    log = (tmp_path / "work" / "run0" / "train.log").read_text()
+    assert "Training 36 images" in log and "PublicTest 6" in log
+    assert all(c["public_10crop"] * 6 == round(c["public_10crop"] * 6) for c in s["candidates"])
+
 def test_calibration_fits_the_temperature_that_minimises_nll():
     import torch
     import calibrate
