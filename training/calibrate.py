@@ -112,9 +112,7 @@ def main(argv=None):
     model, meta = load_safetensors(path)
     x, y = fer2013.load(a.data)["PublicTest"]
     if a.ferplus is not None:
-        pub = ferplus.load(a.ferplus or None)["PublicTest"]
-        keep = ferplus.trainable(pub)
-        x, y = x[pub["index"][keep]], pub["majority"][keep]
+        x, y = ferplus.top_vote_faces(x, ferplus.load(a.ferplus or None)["PublicTest"])
     if a.limit:
         x, y = x[:a.limit], y[:a.limit]
     y = torch.as_tensor(y)

@@ -89,9 +89,7 @@ def public_test(data: dict, votes: str | None = None) -> tuple[np.ndarray, np.nd
     x, y = data["PublicTest"]
     if not votes:
         return x, y
-    pub = ferplus.load(votes, {k: len(v[1]) for k, v in data.items()})["PublicTest"]
-    keep = ferplus.trainable(pub)
-    return x[pub["index"][keep]], pub["majority"][keep]
+    return ferplus.top_vote_faces(x, ferplus.load(votes, {k: len(v[1]) for k, v in data.items()})["PublicTest"])
 
 
 def candidates(run_dir: Path) -> list[tuple[str, dict, int, bool]]:

@@ -74,3 +74,10 @@ def trainable(split: dict[str, np.ndarray]) -> np.ndarray:
     """Faces a 7-class network can learn from: a top vote among the 7 classes."""
     m = split["majority"]
     return (m >= 0) & (m < 7) & (split["targets"].sum(1) > 0)
+
+
+def top_vote_faces(x: np.ndarray, split: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The faces of `x` (one FER2013 split's images, in file order) that a 7-class network is scored
+    on against the votes (`trainable`), and their top vote as a FER2013 class."""
+    keep = trainable(split)
+    return x[split["index"][keep]], split["majority"][keep]

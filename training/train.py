@@ -353,8 +353,7 @@ def main(argv=None):
         train_rows = torch.from_numpy(tr["index"][keep])
         x_tr = x_tr[train_rows]
         y_tr = torch.from_numpy(tr["targets"][keep])
-        keep = ferplus.trainable(pub)
-        x_pub, y_pub = x_pub[pub["index"][keep]], pub["majority"][keep]
+        x_pub, y_pub = ferplus.top_vote_faces(x_pub, pub)
         a.label_smoothing = 0.0  # the votes are already soft
     if a.teacher:
         y_tr = distillation_targets(y_tr, train_rows, load_teacher(a.teacher), a.teacher_weight)

@@ -725,7 +725,6 @@ def test_ferplus_training_with_frozen_convs_learns_the_votes(tmp_path, monkeypat
     assert 0.0 <= recs[-1]["public_center"] <= 1.0
 
 
-
 def test_device_run_on_the_votes_trains_on_them_and_chooses_on_the_top_vote(tmp_path, tiny_packed):
     """--ferplus: every run trains on the votes, and PublicTest is scored against the top vote."""
     import device_run
@@ -747,6 +746,7 @@ def test_device_run_on_the_votes_trains_on_them_and_chooses_on_the_top_vote(tmp_
     log = (tmp_path / "work" / "run0" / "train.log").read_text()
     assert "Training 36 images" in log and "PublicTest 6" in log
     assert all(c["public_10crop"] * 6 == round(c["public_10crop"] * 6) for c in s["candidates"])
+
 
 def test_calibration_fits_the_temperature_that_minimises_nll():
     import torch
